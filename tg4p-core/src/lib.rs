@@ -4,4 +4,10 @@
 //! Use it through `tg4p`; items here that are not re-exported there are internal.
 
 pub mod annotation;
+pub mod generator;
+pub mod ids;
+pub mod intern;
+pub mod runtime;
 pub mod wire;
+
+pub use ids::FlowId;

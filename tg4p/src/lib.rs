@@ -1,1 +1,10 @@
-//! tg4p
+//! tg4p writes [Perfetto](https://perfetto.dev) traces from Rust.
+//!
+//! See the README for the two ways in: live tracing of a running program, and
+//! [`TraceGenerator`] for traces built from data with explicit timestamps.
+
+pub use tg4p_core::FlowId;
+
+// --- Offline generation (tg4p_core::generator, tg4p_core::annotation) ---
+
+// --- Live tracing (tg4p_core::runtime, tg4p_macros) ---

@@ -1,0 +1,1 @@
+//! Offline trace generation with explicit timestamps (see `TraceGenerator`).
