@@ -6,5 +6,10 @@
 pub use tg4p_core::FlowId;
 
 // --- Offline generation (tg4p_core::generator, tg4p_core::annotation) ---
+pub use tg4p_core::annotation::{MAX_DEPTH, Value};
+pub use tg4p_core::args;
+pub use tg4p_core::generator::{
+    CounterTrack, CounterValue, Extras, GeneratorError, Group, TraceGenerator, Track,
+};
 
 // --- Live tracing (tg4p_core::runtime, tg4p_macros) ---

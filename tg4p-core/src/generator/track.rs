@@ -1,0 +1,409 @@
+//! Handles: [`Group`], [`Track`] and [`CounterTrack`], and the optional parts of an
+//! event ([`Extras`]).
+
+use super::error::GeneratorError;
+use super::state::{Inner, TrackKind};
+use crate::FlowId;
+use crate::annotation::Value;
+use crate::wire::CounterValue;
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+
+/// The state a generator shares with its handles.
+pub(crate) type Shared = Rc<RefCell<Inner>>;
+
+/// The optional parts of an event: arguments, flows, terminating flows.
+///
+/// ```
+/// use tg4p_core::{FlowId, args, generator::Extras};
+/// let args = args!({"size": 3});
+/// let flow = FlowId::new();
+/// let extras = Extras::new().args(&args).flows(&[flow]);
+/// // Conversions for the common single-part cases:
+/// let only_args: Extras = (&args).into();
+/// let only_flows: Extras = (&[flow]).into();
+/// # let _ = (extras, only_args, only_flows);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extras<'a> {
+    pub(crate) args: Option<&'a Value>,
+    pub(crate) flows: &'a [FlowId],
+    pub(crate) terminating_flows: &'a [FlowId],
+}
+
+impl<'a> Extras<'a> {
+    /// Nothing extra.
+    pub const fn new() -> Self {
+        Extras {
+            args: None,
+            flows: &[],
+            terminating_flows: &[],
+        }
+    }
+
+    /// Arguments shown in the event's details: a [`Value::Dict`] (see
+    /// [`args!`](crate::args)) whose keys name them. Any other value makes the call
+    /// fail with [`GeneratorError::ArgsNotDict`]; values nested deeper than
+    /// [`MAX_DEPTH`](crate::annotation::MAX_DEPTH) with [`GeneratorError::TooDeep`].
+    pub const fn args(mut self, args: &'a Value) -> Self {
+        self.args = Some(args);
+        self
+    }
+
+    /// Flows this event starts or continues: an arrow joins consecutive events that
+    /// name the same id. On a `close`, the arrow leaves from the end of the closed slice.
+    pub const fn flows(mut self, flows: &'a [FlowId]) -> Self {
+        self.flows = flows;
+        self
+    }
+
+    /// Flows this event ends: an arrow arrives here, and the id may then be reused.
+    pub const fn terminating_flows(mut self, flows: &'a [FlowId]) -> Self {
+        self.terminating_flows = flows;
+        self
+    }
+}
+
+impl<'a> From<&'a Value> for Extras<'a> {
+    fn from(args: &'a Value) -> Self {
+        Extras::new().args(args)
+    }
+}
+
+impl<'a> From<&'a [FlowId]> for Extras<'a> {
+    fn from(flows: &'a [FlowId]) -> Self {
+        Extras::new().flows(flows)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [FlowId; N]> for Extras<'a> {
+    fn from(flows: &'a [FlowId; N]) -> Self {
+        Extras::new().flows(flows)
+    }
+}
+
+/// A track of slices and instants.
+///
+/// Made by [`TraceGenerator::create_track`](super::TraceGenerator::create_track),
+/// [`Group::create_track`] or [`Group::create_anonymous_track`]. Clones write to the
+/// same track. Timestamps are nanoseconds (BOOTTIME domain) and must not decrease
+/// within one track; tracks may be written in any order relative to each other.
+///
+/// ```
+/// # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
+/// use tg4p_core::{args, generator::{Extras, TraceGenerator}};
+/// let tgen = TraceGenerator::new(std::io::sink());
+/// let track = tgen.create_track("work");
+/// track.open(100, "outer")?;
+/// track.instant_with(150, "note", &args!({"id": 7}))?;
+/// track.close(200)?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Track {
+    shared: Shared,
+    index: usize,
+    uuid: u64,
+}
+
+impl fmt::Debug for Track {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Track").field("uuid", &self.uuid).finish()
+    }
+}
+
+impl Track {
+    pub(crate) fn new(shared: &Shared, parent: Option<u64>, kind: TrackKind<'_>) -> Track {
+        let (index, uuid) = shared.borrow_mut().add_track(parent, kind);
+        Track {
+            shared: shared.clone(),
+            index,
+            uuid,
+        }
+    }
+
+    /// The track's uuid in the trace (unique, never 0).
+    pub fn uuid(&self) -> u64 {
+        self.uuid
+    }
+
+    /// Opens a slice named `name` at `ts` ns. Slices nest: each [`close`](Track::close)
+    /// ends the most recently opened one.
+    #[inline]
+    pub fn open(&self, ts: u64, name: &str) -> Result<(), GeneratorError> {
+        self.shared.borrow_mut().begin(self.index, ts, name, None)
+    }
+
+    /// [`open`](Track::open) with arguments and/or flows.
+    pub fn open_with<'a>(
+        &self,
+        ts: u64,
+        name: &str,
+        extras: impl Into<Extras<'a>>,
+    ) -> Result<(), GeneratorError> {
+        self.shared
+            .borrow_mut()
+            .begin(self.index, ts, name, Some(&extras.into()))
+    }
+
+    /// Closes the most recently opened slice at `ts` ns;
+    /// [`GeneratorError::NoOpenSlice`] if there is none.
+    #[inline]
+    pub fn close(&self, ts: u64) -> Result<(), GeneratorError> {
+        self.shared.borrow_mut().end(self.index, ts, None)
+    }
+
+    /// [`close`](Track::close) with arguments and/or flows (flows leave from the end
+    /// of the closed slice).
+    pub fn close_with<'a>(
+        &self,
+        ts: u64,
+        extras: impl Into<Extras<'a>>,
+    ) -> Result<(), GeneratorError> {
+        self.shared
+            .borrow_mut()
+            .end(self.index, ts, Some(&extras.into()))
+    }
+
+    /// An instant (zero-duration) event named `name` at `ts` ns.
+    #[inline]
+    pub fn instant(&self, ts: u64, name: &str) -> Result<(), GeneratorError> {
+        self.shared.borrow_mut().instant(self.index, ts, name, None)
+    }
+
+    /// [`instant`](Track::instant) with arguments and/or flows.
+    pub fn instant_with<'a>(
+        &self,
+        ts: u64,
+        name: &str,
+        extras: impl Into<Extras<'a>>,
+    ) -> Result<(), GeneratorError> {
+        self.shared
+            .borrow_mut()
+            .instant(self.index, ts, name, Some(&extras.into()))
+    }
+}
+
+/// A counter track: a value over time, integer or floating point.
+///
+/// ```
+/// # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
+/// let tgen = tg4p_core::generator::TraceGenerator::new(std::io::sink());
+/// let queue = tgen.create_counter_track("queue length");
+/// queue.count(0, 3)?;      // integer sample
+/// queue.count(100, 2.5)?;  // floating-point sample
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct CounterTrack {
+    shared: Shared,
+    index: usize,
+    uuid: u64,
+}
+
+impl fmt::Debug for CounterTrack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CounterTrack")
+            .field("uuid", &self.uuid)
+            .finish()
+    }
+}
+
+impl CounterTrack {
+    pub(crate) fn new(shared: &Shared, parent: Option<u64>, name: &str) -> CounterTrack {
+        let (index, uuid) = shared
+            .borrow_mut()
+            .add_track(parent, TrackKind::Counter { name });
+        CounterTrack {
+            shared: shared.clone(),
+            index,
+            uuid,
+        }
+    }
+
+    /// The track's uuid in the trace (unique, never 0).
+    pub fn uuid(&self) -> u64 {
+        self.uuid
+    }
+
+    /// Records `value` at `ts` ns. Integers (`i8`..`i64`, `u8`..`u32`) are written as
+    /// integers, `f32`/`f64` as doubles (NaN and infinities included, as given).
+    #[inline]
+    pub fn count(&self, ts: u64, value: impl Into<CounterValue>) -> Result<(), GeneratorError> {
+        self.shared.borrow_mut().count(self.index, ts, value.into())
+    }
+}
+
+macro_rules! counter_from {
+    ($variant:ident($target:ty): $($source:ty),*) => {$(
+        impl From<$source> for CounterValue {
+            fn from(v: $source) -> CounterValue {
+                CounterValue::$variant(v as $target)
+            }
+        }
+    )*};
+}
+
+counter_from!(Int(i64): i8, i16, i32, i64, u8, u16, u32);
+counter_from!(Double(f64): f32, f64);
+
+/// A group of tracks: a process in the trace (with its own synthetic pid), or a
+/// node nested inside one.
+///
+/// A group also carries events itself, on its [`track`](Group::track): the named
+/// child track given to
+/// [`create_group_with_track`](super::TraceGenerator::create_group_with_track), else
+/// the group's own track. So `group.open(..)` works like `group.track().open(..)`.
+///
+/// ```
+/// # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
+/// let tgen = tg4p_core::generator::TraceGenerator::new(std::io::sink());
+/// let server = tgen.create_group_with_track("server", "main");
+/// server.open(10, "request")?;          // on the track "main" of process "server"
+/// server.close(20)?;
+/// let workers = server.create_group("workers");
+/// let (w1, w2) = (workers.create_anonymous_track(), workers.create_anonymous_track());
+/// w1.instant(15, "job")?;
+/// w2.instant(12, "job")?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Group {
+    shared: Shared,
+    /// The track children hang from: the process track, or the nested group's track.
+    uuid: u64,
+    pid: i32,
+    events: Track,
+}
+
+impl fmt::Debug for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group")
+            .field("uuid", &self.uuid)
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+impl Group {
+    /// A process group, its events on a child track named `track_name` if given.
+    pub(crate) fn process(shared: &Shared, name: &str, track_name: Option<&str>) -> Group {
+        let pid = shared.borrow_mut().next_pid();
+        let process = Track::new(shared, None, TrackKind::Process { pid, name });
+        let uuid = process.uuid;
+        let events = match track_name {
+            Some(name) => Track::new(shared, Some(uuid), TrackKind::Plain { name: Some(name) }),
+            None => process,
+        };
+        Group {
+            shared: shared.clone(),
+            uuid,
+            pid,
+            events,
+        }
+    }
+
+    /// The uuid of the group's own track (the process track for a top-level group).
+    pub fn uuid(&self) -> u64 {
+        self.uuid
+    }
+
+    /// The synthetic pid of the process this group is (or is nested in): distinct per
+    /// top-level group, non-zero, and above Linux's `pid_max`, so it never names a real
+    /// process.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The track the group's own events go to.
+    pub fn track(&self) -> &Track {
+        &self.events
+    }
+
+    /// A nested group: a child track named `name` that groups the tracks made from it
+    /// (its own events, if any, go on that track).
+    pub fn create_group(&self, name: &str) -> Group {
+        let events = Track::new(
+            &self.shared,
+            Some(self.uuid),
+            TrackKind::Plain { name: Some(name) },
+        );
+        Group {
+            shared: self.shared.clone(),
+            uuid: events.uuid,
+            pid: self.pid,
+            events,
+        }
+    }
+
+    /// A child slice track named `name`.
+    pub fn create_track(&self, name: &str) -> Track {
+        Track::new(
+            &self.shared,
+            Some(self.uuid),
+            TrackKind::Plain { name: Some(name) },
+        )
+    }
+
+    /// A child slice track without a name.
+    pub fn create_anonymous_track(&self) -> Track {
+        Track::new(
+            &self.shared,
+            Some(self.uuid),
+            TrackKind::Plain { name: None },
+        )
+    }
+
+    /// A child counter track named `name`.
+    pub fn create_counter_track(&self, name: &str) -> CounterTrack {
+        CounterTrack::new(&self.shared, Some(self.uuid), name)
+    }
+
+    /// [`Track::open`] on the group's [`track`](Group::track).
+    #[inline]
+    pub fn open(&self, ts: u64, name: &str) -> Result<(), GeneratorError> {
+        self.events.open(ts, name)
+    }
+
+    /// [`Track::open_with`] on the group's [`track`](Group::track).
+    pub fn open_with<'a>(
+        &self,
+        ts: u64,
+        name: &str,
+        extras: impl Into<Extras<'a>>,
+    ) -> Result<(), GeneratorError> {
+        self.events.open_with(ts, name, extras)
+    }
+
+    /// [`Track::close`] on the group's [`track`](Group::track).
+    #[inline]
+    pub fn close(&self, ts: u64) -> Result<(), GeneratorError> {
+        self.events.close(ts)
+    }
+
+    /// [`Track::close_with`] on the group's [`track`](Group::track).
+    pub fn close_with<'a>(
+        &self,
+        ts: u64,
+        extras: impl Into<Extras<'a>>,
+    ) -> Result<(), GeneratorError> {
+        self.events.close_with(ts, extras)
+    }
+
+    /// [`Track::instant`] on the group's [`track`](Group::track).
+    #[inline]
+    pub fn instant(&self, ts: u64, name: &str) -> Result<(), GeneratorError> {
+        self.events.instant(ts, name)
+    }
+
+    /// [`Track::instant_with`] on the group's [`track`](Group::track).
+    pub fn instant_with<'a>(
+        &self,
+        ts: u64,
+        name: &str,
+        extras: impl Into<Extras<'a>>,
+    ) -> Result<(), GeneratorError> {
+        self.events.instant_with(ts, name, extras)
+    }
+}
