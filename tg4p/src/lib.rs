@@ -13,3 +13,18 @@ pub use tg4p_core::generator::{
 };
 
 // --- Live tracing (tg4p_core::runtime, tg4p_macros) ---
+/// Live tracing, all of it: sessions, tracks, counters, spans, instants.
+pub mod live {
+    pub use tg4p_core::runtime::*;
+}
+pub use tg4p_core::runtime::{
+    ARG_VALUE_LIMIT, Counter, Overflow, Report, Session, SessionBuilder, SessionError, open, span,
+};
+pub use tg4p_macros::{trace, trace_args};
+mod live_macros;
+
+/// What generated code calls. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use tg4p_core::runtime::private::*;
+}

@@ -1,0 +1,133 @@
+//! Counters: a value over time, drawn as a graph on its own track.
+
+use super::registry::{self, Entry};
+use super::span::record_counter;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+
+/// A named counter; declare it as a `static`. Counters are keyed by name: every
+/// `Counter` (and every `count!("name" = ..)`) with the same name draws on one track.
+///
+/// The counter keeps its current value whether or not a session is open; each
+/// update records a sample while one is. Integer and float updates keep separate
+/// values (a counter is meant to be used with one kind).
+///
+/// ```
+/// static ACTIVE: tg4p_core::runtime::Counter = tg4p_core::runtime::Counter::new("active");
+/// ACTIVE.add(1);
+/// ACTIVE.add(-1);
+/// ACTIVE.set(2.5);
+/// ```
+#[derive(Debug)]
+pub struct Counter {
+    pub(crate) name: &'static str,
+    id: AtomicU32,
+    int: AtomicI64,
+    float: AtomicU64,
+}
+
+/// A counter value: an integer or a float. Implemented for the primitive numbers.
+pub trait CounterValue: Copy {
+    #[doc(hidden)]
+    fn to_sample(self) -> Sample;
+}
+
+/// A counter sample's value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[doc(hidden)]
+pub enum Sample {
+    Int(i64),
+    Float(f64),
+}
+
+macro_rules! int_value {
+    ($($t:ty),*) => {$(
+        impl CounterValue for $t {
+            #[inline]
+            fn to_sample(self) -> Sample { Sample::Int(self as i64) }
+        }
+    )*};
+}
+int_value!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+impl CounterValue for f64 {
+    #[inline]
+    fn to_sample(self) -> Sample {
+        Sample::Float(self)
+    }
+}
+
+impl CounterValue for f32 {
+    #[inline]
+    fn to_sample(self) -> Sample {
+        Sample::Float(self as f64)
+    }
+}
+
+impl Counter {
+    /// A counter named `name`, starting at 0.
+    pub const fn new(name: &'static str) -> Counter {
+        Counter {
+            name,
+            id: AtomicU32::new(0),
+            int: AtomicI64::new(0),
+            float: AtomicU64::new(0),
+        }
+    }
+
+    /// The counter's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    #[inline]
+    pub(crate) fn id(&'static self) -> u32 {
+        match self.id.load(Ordering::Acquire) {
+            0 => registry::register(&self.id, Entry::Counter(self)),
+            id => id,
+        }
+    }
+
+    /// Sets the value and records a sample.
+    #[inline]
+    pub fn set(&'static self, value: impl CounterValue) {
+        let sample = value.to_sample();
+        match sample {
+            Sample::Int(v) => self.int.store(v, Ordering::Relaxed),
+            Sample::Float(v) => self.float.store(v.to_bits(), Ordering::Relaxed),
+        }
+        record_counter(self, sample);
+    }
+
+    /// Adds `delta` (negative to decrement) and records the new value.
+    #[inline]
+    pub fn add(&'static self, delta: impl CounterValue) {
+        let sample = match delta.to_sample() {
+            Sample::Int(d) => Sample::Int(self.int.fetch_add(d, Ordering::Relaxed).wrapping_add(d)),
+            Sample::Float(d) => {
+                let mut cur = self.float.load(Ordering::Relaxed);
+                loop {
+                    let new = f64::from_bits(cur) + d;
+                    match self.float.compare_exchange_weak(
+                        cur,
+                        new.to_bits(),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => break Sample::Float(new),
+                        Err(actual) => cur = actual,
+                    }
+                }
+            }
+        };
+        record_counter(self, sample);
+    }
+
+    /// Subtracts `delta` and records the new value.
+    #[inline]
+    pub fn sub(&'static self, delta: impl CounterValue) {
+        match delta.to_sample() {
+            Sample::Int(d) => self.add(d.wrapping_neg()),
+            Sample::Float(d) => self.add(-d),
+        }
+    }
+}

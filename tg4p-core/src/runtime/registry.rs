@@ -1,0 +1,142 @@
+//! Small ids for the `static` things records refer to: callsites, tracks, counters.
+//!
+//! A record cannot hold a reference, so each static gets a non-zero `u32` id the
+//! first time it is used (kept in the static itself, so the hot path only loads it)
+//! and is listed here under that id, where the writer finds it again.
+
+use super::counter::Counter;
+use super::track::Track;
+use crate::intern::FxHashMap;
+use std::panic::Location;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The function a callsite is in: known at compile time (attribute macros), or
+/// computed on first use by the writer (`macro_rules!` macros, which cannot name it).
+#[derive(Clone, Copy, Debug)]
+pub enum Function {
+    Path(&'static str),
+    Lazy(fn() -> &'static str),
+}
+
+impl Function {
+    pub(crate) fn get(self) -> &'static str {
+        match self {
+            Function::Path(p) => p,
+            Function::Lazy(f) => f(),
+        }
+    }
+}
+
+/// A place in the source that records events: the event name, its source location
+/// and the names of its arguments. Generated code declares one `static` per callsite.
+#[derive(Debug)]
+pub struct Callsite {
+    pub(crate) name: &'static str,
+    pub(crate) function: Function,
+    pub(crate) file: &'static str,
+    pub(crate) line: u32,
+    pub(crate) arg_names: &'static [&'static str],
+    id: AtomicU32,
+}
+
+impl Callsite {
+    pub const fn new(
+        name: &'static str,
+        function: Function,
+        file: &'static str,
+        line: u32,
+        arg_names: &'static [&'static str],
+    ) -> Callsite {
+        Callsite {
+            name,
+            function,
+            file,
+            line,
+            arg_names,
+            id: AtomicU32::new(0),
+        }
+    }
+
+    /// The callsite's id, registering it on first use.
+    #[inline(always)]
+    pub(crate) fn id(&'static self) -> u32 {
+        // Acquire: pairs with the Release store in `register`, so whoever records
+        // this id has the registry entry visible to the writer (through the
+        // Release/Acquire of the chunk's `published` count).
+        match self.id.load(Ordering::Acquire) {
+            0 => register(&self.id, Entry::Callsite(self)),
+            id => id,
+        }
+    }
+
+    /// The callsite of a method call like `TOP.span("SORT")`: one per distinct
+    /// (name, caller location), created on first use and kept for the program's life
+    /// (names and locations are `'static`, so there are finitely many).
+    pub(crate) fn for_location(
+        name: &'static str,
+        location: &'static Location<'static>,
+    ) -> &'static Callsite {
+        type Key = (usize, usize, usize);
+        static BY_LOCATION: Mutex<Option<FxHashMap<Key, &'static Callsite>>> = Mutex::new(None);
+        let key = (
+            name.as_ptr() as usize,
+            name.len(),
+            location as *const _ as usize,
+        );
+        let mut map = super::shim::lock(&BY_LOCATION);
+        map.get_or_insert_with(FxHashMap::default)
+            .entry(key)
+            .or_insert_with(|| {
+                Box::leak(Box::new(Callsite::new(
+                    name,
+                    Function::Path(""),
+                    location.file(),
+                    location.line(),
+                    &[],
+                )))
+            })
+    }
+}
+
+/// A registered static.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Entry {
+    Callsite(&'static Callsite),
+    Track(&'static Track),
+    Counter(&'static Counter),
+}
+
+static REGISTRY: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+/// Registers `entry` unless another thread just did; returns its id.
+#[cold]
+pub(crate) fn register(id: &AtomicU32, entry: Entry) -> u32 {
+    let mut all = super::shim::lock(&REGISTRY);
+    match id.load(Ordering::Acquire) {
+        0 => {
+            all.push(entry);
+            let new = all.len() as u32;
+            id.store(new, Ordering::Release);
+            new
+        }
+        existing => existing,
+    }
+}
+
+/// The writer's copy of the registry, refreshed when it meets an id it does not know.
+#[derive(Default)]
+pub(crate) struct RegistryView {
+    entries: Vec<Entry>,
+}
+
+impl RegistryView {
+    pub(crate) fn get(&mut self, id: u32) -> Option<Entry> {
+        let i = (id as usize).checked_sub(1)?;
+        if i >= self.entries.len() {
+            let all = super::shim::lock(&REGISTRY);
+            self.entries.extend_from_slice(&all[self.entries.len()..]);
+        }
+        self.entries.get(i).copied()
+    }
+}

@@ -1,0 +1,676 @@
+//! The background writer: turns the threads' records into packets and writes the file.
+//!
+//! One sequence per recording thread: its first packet clears the sequence's
+//! incremental state, sets the defaults (timestamps on the sequence-scoped
+//! incremental clock 64, events on the thread's track) and relates clock 64 to
+//! BOOTTIME with a `ClockSnapshot`; every event then carries only the nanoseconds
+//! since the previous one, and interned ids for its name and source location
+//! (defined in the packet that first uses them).
+//!
+//! The writer reads full chunks as they arrive, and every `drain_interval` also
+//! the live chunk of every thread; after each such drain it writes what it has, so
+//! a crash loses at most one interval.
+
+use super::args::MAX_ARGS;
+use super::buffer::{self, Chunk, EventHeader};
+use super::clock::Calibration;
+use super::recorder::Slot;
+use super::registry::{Callsite, Entry, RegistryView};
+use super::session::{self, Msg, Report, SessionError, Shared};
+use super::shim::channel::{Receiver, RecvTimeoutError, Sender};
+use super::shim::{Arc, Ordering, lock};
+use crate::intern::{FxHashMap, InternTable};
+use crate::wire::{
+    self, AnnotationList, AnnotationName, AnnotationValue, BuiltinClock, Clock, ClockSnapshot,
+    CounterDescriptor, CounterValue, DebugAnnotation, EventName, EventType, InternedData,
+    InternedString, PacketData, ProcessDescriptor, SEQ_INCREMENTAL_STATE_CLEARED,
+    SEQ_NEEDS_INCREMENTAL_STATE, SourceLocation, ThreadDescriptor, TracePacket,
+    TracePacketDefaults, TrackDescriptor, TrackEvent,
+};
+use quick_protobuf::sizeofs::sizeof_len;
+use quick_protobuf::{MessageWrite, Writer as PbWriter, WriterBackend};
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::Write as _;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The sequence-scoped clock of event timestamps.
+const SEQUENCE_CLOCK: u32 = 64;
+/// Output is written to the file when it reaches this size (and at every drain).
+const WRITE_AT: usize = 1 << 20;
+
+/// Per-sequence (per-thread) state.
+struct Sequence {
+    slot: Arc<Slot>,
+    started: bool,
+    last_ns: u64,
+    /// Callsite id -> iid of both its event name and its source location.
+    callsites: FxHashMap<u32, u64>,
+    arg_names: InternTable<&'static str>,
+    dropped_pending: bool,
+}
+
+impl Sequence {
+    fn new(slot: Arc<Slot>) -> Sequence {
+        Sequence {
+            slot,
+            started: false,
+            last_ns: 0,
+            callsites: FxHashMap::default(),
+            arg_names: InternTable::default(),
+            dropped_pending: false,
+        }
+    }
+}
+
+/// New interned entries of the packet being built.
+#[derive(Default)]
+struct NewInterned {
+    names: Vec<InternedString<'static>>,
+    locations: Vec<SourceLocation<'static>>,
+    arg_names: Vec<InternedString<'static>>,
+}
+
+impl NewInterned {
+    fn clear(&mut self) {
+        self.names.clear();
+        self.locations.clear();
+        self.arg_names.clear();
+    }
+
+    fn data(&self) -> Option<InternedData<'_>> {
+        let d = InternedData {
+            event_categories: &[],
+            event_names: &self.names,
+            debug_annotation_names: &self.arg_names,
+            source_locations: &self.locations,
+        };
+        (!d.is_empty()).then_some(d)
+    }
+}
+
+/// The recorded args of one event, written as debug annotations without building
+/// a list: (name iid, byte range of the value in `text`).
+struct RecordedArgs<'a> {
+    items: &'a [(u64, Range<usize>)],
+    text: &'a str,
+}
+
+impl RecordedArgs<'_> {
+    fn annotations(&self) -> impl Iterator<Item = DebugAnnotation<'_>> {
+        self.items.iter().map(|(iid, r)| DebugAnnotation {
+            name: AnnotationName::Iid(*iid),
+            value: AnnotationValue::Str(&self.text[r.clone()]),
+        })
+    }
+}
+
+impl AnnotationList for RecordedArgs<'_> {
+    fn annotations_size(&self) -> usize {
+        // Field 4 has a one-byte tag.
+        self.annotations()
+            .map(|a| 1 + sizeof_len(a.get_size()))
+            .sum()
+    }
+
+    fn write_annotations<W: WriterBackend>(
+        &self,
+        w: &mut PbWriter<W>,
+    ) -> quick_protobuf::Result<()> {
+        for a in self.annotations() {
+            w.write_tag(4 << 3 | 2)?;
+            w.write_message(&a)?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything the packets of one event are built from, apart from the sequence.
+struct Output {
+    out: Vec<u8>,
+    calibration: Calibration,
+    pid: i32,
+    process_uuid: u64,
+    events: u64,
+}
+
+impl Output {
+    /// Appends an event packet of `seq` at `tick`.
+    fn event<A: AnnotationList>(
+        &mut self,
+        seq: &mut Sequence,
+        tick: u64,
+        event: TrackEvent<'_, A>,
+        interned: Option<InternedData<'_>>,
+    ) {
+        let ns = self.calibration.to_ns(tick);
+        if !seq.started {
+            self.start_sequence(seq, ns);
+        }
+        // Per-sequence timestamps never go back (deltas are unsigned); a tick
+        // converted with a refined calibration may land a few ns early.
+        let ns = ns.max(seq.last_ns);
+        let delta = ns - seq.last_ns;
+        seq.last_ns = ns;
+        let packet = TracePacket {
+            timestamp: Some(delta),
+            trusted_packet_sequence_id: Some(seq.slot.sequence),
+            sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
+            interned_data: interned,
+            previous_packet_dropped: std::mem::take(&mut seq.dropped_pending),
+            data: Some(PacketData::TrackEvent(event)),
+            timestamp_clock_id: None,
+            trace_packet_defaults: None,
+        };
+        wire::append_packet(&mut self.out, &packet);
+        self.events += 1;
+    }
+
+    fn start_sequence(&mut self, seq: &mut Sequence, ns: u64) {
+        let slot = &seq.slot;
+        self.descriptor(TrackDescriptor {
+            uuid: slot.track_uuid,
+            parent_uuid: Some(self.process_uuid),
+            thread: Some(ThreadDescriptor {
+                pid: self.pid,
+                tid: slot.tid,
+                thread_name: Some(&slot.name),
+            }),
+            ..Default::default()
+        });
+        let clocks = [
+            Clock {
+                clock_id: SEQUENCE_CLOCK,
+                timestamp: ns,
+                is_incremental: true,
+                unit_multiplier_ns: None,
+            },
+            Clock {
+                clock_id: BuiltinClock::Boottime as u32,
+                timestamp: ns,
+                ..Default::default()
+            },
+        ];
+        let init: TracePacket<'_> = TracePacket {
+            trusted_packet_sequence_id: Some(slot.sequence),
+            sequence_flags: SEQ_INCREMENTAL_STATE_CLEARED,
+            trace_packet_defaults: Some(TracePacketDefaults {
+                timestamp_clock_id: Some(SEQUENCE_CLOCK),
+                track_uuid: Some(slot.track_uuid),
+            }),
+            data: Some(PacketData::ClockSnapshot(ClockSnapshot {
+                clocks: &clocks,
+                primary_trace_clock: None,
+            })),
+            ..Default::default()
+        };
+        wire::append_packet(&mut self.out, &init);
+        seq.started = true;
+        seq.last_ns = ns;
+    }
+
+    fn descriptor(&mut self, d: TrackDescriptor<'_>) {
+        let packet: TracePacket<'_> = TracePacket {
+            data: Some(PacketData::TrackDescriptor(d)),
+            ..Default::default()
+        };
+        wire::append_packet(&mut self.out, &packet);
+    }
+}
+
+/// Tracks other than thread tracks, described once per session when first used.
+#[derive(Default)]
+struct Tracks {
+    described: HashSet<u64>,
+    lanes: FxHashMap<(u32, u32), u64>,
+    counters_by_id: FxHashMap<u32, u64>,
+    counters_by_name: FxHashMap<&'static str, u64>,
+}
+
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    rx: Receiver<Msg>,
+    free: Sender<Arc<Chunk>>,
+    file: File,
+    path: PathBuf,
+    drain_interval: Duration,
+    output: Output,
+    bytes_written: u64,
+    error: Option<std::io::Error>,
+    registry: RegistryView,
+    sequences: FxHashMap<u32, Sequence>,
+    tracks: Tracks,
+    words: Vec<u64>,
+    interned: NewInterned,
+    arg_items: Vec<(u64, Range<usize>)>,
+    arg_text: String,
+    arg_bytes: Vec<u8>,
+    dropped_by_exited: u64,
+    threads: u64,
+    finish_requested: bool,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        rx: Receiver<Msg>,
+        free: Sender<Arc<Chunk>>,
+        file: File,
+        path: PathBuf,
+        drain_interval: Duration,
+    ) -> Writer {
+        let process_uuid = shared.process_uuid;
+        Writer {
+            shared,
+            rx,
+            free,
+            file,
+            path,
+            drain_interval,
+            output: Output {
+                out: Vec::with_capacity(WRITE_AT + (64 << 10)),
+                calibration: Calibration::new(),
+                pid: std::process::id() as i32,
+                process_uuid,
+                events: 0,
+            },
+            bytes_written: 0,
+            error: None,
+            registry: RegistryView::default(),
+            sequences: FxHashMap::default(),
+            tracks: Tracks::default(),
+            words: Vec::with_capacity(buffer::CHUNK_WORDS),
+            interned: NewInterned::default(),
+            arg_items: Vec::new(),
+            arg_text: String::new(),
+            arg_bytes: Vec::new(),
+            dropped_by_exited: 0,
+            threads: 0,
+            finish_requested: false,
+        }
+    }
+
+    pub(crate) fn run(mut self) -> Result<Report, SessionError> {
+        let name = process_name();
+        let process = ProcessDescriptor {
+            pid: self.output.pid,
+            process_name: Some(&name),
+        };
+        let uuid = self.output.process_uuid;
+        self.output.descriptor(TrackDescriptor {
+            uuid,
+            process: Some(process),
+            ..Default::default()
+        });
+        self.write_out();
+        let mut next_drain = Instant::now() + self.drain_interval;
+        while !self.finish_requested {
+            let wait = next_drain.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(wait) {
+                Ok(msg) => self.on_message(msg),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if Instant::now() >= next_drain {
+                self.drain_all();
+                self.write_out();
+                next_drain = Instant::now() + self.drain_interval;
+            } else if self.output.out.len() >= WRITE_AT {
+                self.write_out();
+            }
+        }
+        self.drain_all();
+        self.write_out();
+        if let Err(source) = self.file.flush() {
+            self.error.get_or_insert(source);
+        }
+        let dropped: u64 = session::slots(&self.shared)
+            .iter()
+            .map(|s| s.dropped.load(Ordering::Relaxed))
+            .sum::<u64>()
+            + self.dropped_by_exited;
+        if let Some(source) = self.error.take() {
+            return Err(SessionError::Write {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        Ok(Report {
+            path: self.path.clone(),
+            events_written: self.output.events,
+            events_dropped: dropped,
+            bytes_written: self.bytes_written,
+            threads: self.threads,
+            buffers_allocated: self.shared.allocated.load(Ordering::Relaxed),
+        })
+    }
+
+    fn on_message(&mut self, msg: Msg) {
+        match msg {
+            Msg::Finish => self.finish_requested = true,
+            Msg::Chunk { slot, chunk, last } => {
+                if let Some(chunk) = chunk {
+                    self.read(&slot, &chunk);
+                    chunk.reset();
+                    // Every chunk fits: the pool's capacity is the chunk limit.
+                    let _ = self.free.try_send(chunk);
+                }
+                if last {
+                    lock(&self.shared.slots).retain(|s| !Arc::ptr_eq(s, &slot));
+                    self.dropped_by_exited += slot.dropped.load(Ordering::Relaxed);
+                    self.sequences.remove(&slot.sequence);
+                }
+            }
+        }
+    }
+
+    /// Reads what every live thread has published. Under each thread's slot lock,
+    /// the channel is emptied first: the thread sends its chunks under that lock,
+    /// so every earlier chunk of the thread is then read before its current one.
+    fn drain_all(&mut self) {
+        for slot in session::slots(&self.shared) {
+            let state = lock(&slot.state);
+            while let Ok(msg) = self.rx.try_recv() {
+                self.on_message(msg);
+            }
+            if let Some(chunk) = &state.current {
+                self.read(&slot, chunk);
+            }
+        }
+        while let Ok(msg) = self.rx.try_recv() {
+            self.on_message(msg);
+        }
+    }
+
+    fn write_out(&mut self) {
+        if self.output.out.is_empty() {
+            return;
+        }
+        if self.error.is_none() {
+            match self.file.write_all(&self.output.out) {
+                Ok(()) => self.bytes_written += self.output.out.len() as u64,
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self.output.out.clear();
+    }
+
+    /// Turns the newly published records of `chunk` into packets.
+    fn read(&mut self, slot: &Arc<Slot>, chunk: &Chunk) {
+        let mut words = std::mem::take(&mut self.words);
+        words.clear();
+        chunk.read_new(&mut words);
+        if !words.is_empty() {
+            self.output.calibration.refresh();
+            let mut seq = match self.sequences.remove(&slot.sequence) {
+                Some(s) => s,
+                None => {
+                    self.threads += 1;
+                    Sequence::new(slot.clone())
+                }
+            };
+            self.records(&mut seq, &words);
+            self.sequences.insert(slot.sequence, seq);
+        }
+        self.words = words;
+    }
+
+    fn records(&mut self, seq: &mut Sequence, words: &[u64]) {
+        let mut i = 0;
+        while i < words.len() {
+            let head = words[i];
+            let next = match head & 0xff {
+                buffer::BEGIN if i + 1 < words.len() => {
+                    self.begin(seq, (head >> 8) as u32, words[i + 1]);
+                    i + 2
+                }
+                buffer::END if i + 1 < words.len() => {
+                    let event: TrackEvent<'_> = TrackEvent {
+                        kind: Some(EventType::SliceEnd),
+                        ..Default::default()
+                    };
+                    self.output.event(seq, words[i + 1], event, None);
+                    i + 2
+                }
+                buffer::DROPPED => {
+                    seq.dropped_pending = true;
+                    i + 1
+                }
+                buffer::EVENT => match self.event(seq, words, i) {
+                    Some(next) => next,
+                    None => break,
+                },
+                // Not a record boundary: a bug. Skip the rest rather than guess.
+                _ => break,
+            };
+            i = next;
+        }
+    }
+
+    /// The callsite of `id` and its iid on `seq`, adding new interned entries.
+    fn callsite(&mut self, seq: &mut Sequence, id: u32) -> Option<(u64, &'static Callsite)> {
+        let Some(Entry::Callsite(cs)) = self.registry.get(id) else {
+            return None;
+        };
+        let next = seq.callsites.len() as u64 + 1;
+        let iid = *seq.callsites.entry(id).or_insert(next);
+        if iid == next {
+            self.interned
+                .names
+                .push(InternedString { iid, name: cs.name });
+            self.interned.locations.push(SourceLocation {
+                iid,
+                file_name: cs.file,
+                function_name: cs.function.get(),
+                line_number: cs.line,
+            });
+        }
+        Some((iid, cs))
+    }
+
+    fn begin(&mut self, seq: &mut Sequence, callsite: u32, tick: u64) {
+        self.interned.clear();
+        let Some((iid, _)) = self.callsite(seq, callsite) else {
+            return;
+        };
+        let event: TrackEvent<'_> = TrackEvent {
+            kind: Some(EventType::SliceBegin),
+            name: Some(EventName::Iid(iid)),
+            source_location_iid: Some(iid),
+            ..Default::default()
+        };
+        let interned = std::mem::take(&mut self.interned);
+        self.output.event(seq, tick, event, interned.data());
+        self.interned = interned;
+    }
+
+    /// Decodes and writes the `EVENT` record at `words[i]`; returns the index after it.
+    fn event(&mut self, seq: &mut Sequence, words: &[u64], i: usize) -> Option<usize> {
+        let h = EventHeader::decode(words[i]);
+        let fixed_end = i + h.fixed_words();
+        if fixed_end > words.len() {
+            return None;
+        }
+        let tick = words[i + 1];
+        let mut at = i + 2;
+        let id = if h.ty != buffer::TYPE_END {
+            at += 1;
+            words[at - 1] as u32
+        } else {
+            0
+        };
+        let track = if h.has_track {
+            at += 1;
+            Some(((words[at - 1] >> 32) as u32, words[at - 1] as u32))
+        } else {
+            None
+        };
+        let value = if h.ty == buffer::TYPE_COUNTER {
+            at += 1;
+            words[at - 1]
+        } else {
+            0
+        };
+        let outgoing = &words[at..at + h.outgoing as usize];
+        at += h.outgoing as usize;
+        let incoming = &words[at..at + h.incoming as usize];
+        at += h.incoming as usize;
+        // Args: decode the texts.
+        self.arg_text.clear();
+        self.arg_items.clear();
+        let mut values = Vec::new();
+        for _ in 0..h.args.min(MAX_ARGS as u8) {
+            let len = *words.get(at)? as usize;
+            let n = len.div_ceil(8);
+            let bytes = words.get(at + 1..at + 1 + n)?;
+            self.arg_bytes.clear();
+            self.arg_bytes
+                .extend(bytes.iter().flat_map(|w| w.to_le_bytes()));
+            self.arg_bytes.truncate(len);
+            let start = self.arg_text.len();
+            self.arg_text
+                .push_str(&String::from_utf8_lossy(&self.arg_bytes));
+            values.push(start..self.arg_text.len());
+            at += 1 + n;
+        }
+        self.interned.clear();
+        let track_uuid = match track {
+            Some((t, lane)) => Some(self.track_uuid(t, lane)?),
+            None => None,
+        };
+        let mut name = None;
+        let mut location = None;
+        if h.ty == buffer::TYPE_BEGIN || h.ty == buffer::TYPE_INSTANT {
+            if let Some((iid, cs)) = self.callsite(seq, id) {
+                name = Some(EventName::Iid(iid));
+                location = Some(iid);
+                for (k, range) in values.into_iter().enumerate() {
+                    let arg_name = cs.arg_names.get(k).copied().unwrap_or("arg");
+                    let (aiid, new) = seq.arg_names.intern(&arg_name);
+                    if new {
+                        self.interned.arg_names.push(InternedString {
+                            iid: aiid,
+                            name: arg_name,
+                        });
+                    }
+                    self.arg_items.push((aiid, range));
+                }
+            } else {
+                return Some(at); // unknown callsite: skip the event
+            }
+        }
+        let (kind, counter_value) = match h.ty {
+            buffer::TYPE_BEGIN => (EventType::SliceBegin, None),
+            buffer::TYPE_END => (EventType::SliceEnd, None),
+            buffer::TYPE_INSTANT => (EventType::Instant, None),
+            _ => (
+                EventType::Counter,
+                Some(if h.float {
+                    CounterValue::Double(f64::from_bits(value))
+                } else {
+                    CounterValue::Int(value as i64)
+                }),
+            ),
+        };
+        let track_uuid = if h.ty == buffer::TYPE_COUNTER {
+            Some(self.counter_uuid(id)?)
+        } else {
+            track_uuid
+        };
+        let items = std::mem::take(&mut self.arg_items);
+        let text = std::mem::take(&mut self.arg_text);
+        let interned = std::mem::take(&mut self.interned);
+        let event = TrackEvent {
+            debug_annotations: RecordedArgs {
+                items: &items,
+                text: &text,
+            },
+            kind: Some(kind),
+            name,
+            track_uuid,
+            counter_value,
+            source_location_iid: location,
+            flow_ids: outgoing,
+            terminating_flow_ids: incoming,
+            category_iids: &[],
+        };
+        self.output.event(seq, tick, event, interned.data());
+        self.arg_items = items;
+        self.arg_text = text;
+        self.interned = interned;
+        Some(at)
+    }
+
+    /// The uuid of lane `lane` of track `id`, describing the track (and lane) first.
+    fn track_uuid(&mut self, id: u32, lane: u32) -> Option<u64> {
+        if let Some(&uuid) = self.tracks.lanes.get(&(id, lane)) {
+            return Some(uuid);
+        }
+        let Some(Entry::Track(track)) = self.registry.get(id) else {
+            return None;
+        };
+        let base = track.lane_uuid(0)?;
+        if self.tracks.described.insert(base) {
+            self.output.descriptor(TrackDescriptor {
+                uuid: base,
+                parent_uuid: Some(self.output.process_uuid),
+                name: Some(track.name()),
+                ..Default::default()
+            });
+        }
+        let uuid = track.lane_uuid(lane)?;
+        if self.tracks.described.insert(uuid) {
+            let name = track.lane_name(lane);
+            self.output.descriptor(TrackDescriptor {
+                uuid,
+                parent_uuid: Some(base),
+                name: Some(&name),
+                ..Default::default()
+            });
+        }
+        self.tracks.lanes.insert((id, lane), uuid);
+        Some(uuid)
+    }
+
+    /// The uuid of the counter track of counter `id` (one per name), described first.
+    fn counter_uuid(&mut self, id: u32) -> Option<u64> {
+        if let Some(&uuid) = self.tracks.counters_by_id.get(&id) {
+            return Some(uuid);
+        }
+        let Some(Entry::Counter(counter)) = self.registry.get(id) else {
+            return None;
+        };
+        let uuid = match self.tracks.counters_by_name.get(counter.name()) {
+            Some(&u) => u,
+            None => {
+                let u = crate::ids::next_track_uuid();
+                self.output.descriptor(TrackDescriptor {
+                    uuid: u,
+                    parent_uuid: Some(self.output.process_uuid),
+                    name: Some(counter.name()),
+                    counter: Some(CounterDescriptor::default()),
+                    ..Default::default()
+                });
+                self.tracks.counters_by_name.insert(counter.name(), u);
+                u
+            }
+        };
+        self.tracks.counters_by_id.insert(id, uuid);
+        Some(uuid)
+    }
+}
+
+/// The executable's name, else the OS's name of the process.
+fn process_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .or_else(|| {
+            std::fs::read_to_string("/proc/self/comm")
+                .ok()
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "process".into())
+}

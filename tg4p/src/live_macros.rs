@@ -1,0 +1,152 @@
+//! Live tracing: `macro_rules!` macros (`instant!`, `span!`, `count!`) and the
+//! private seam generated code calls.
+
+/// Records an instant event on the calling thread's track (or on a `static`
+/// [`Track`](crate::live::Track) given first), with optional flows and `Debug`
+/// arguments, and returns the ids of the `outgoing` flows as an array.
+///
+/// ```
+/// let session = tg4p::open(std::env::temp_dir().join("instant-doc.pftrace"))?;
+/// let [a, b] = tg4p::instant!("INVOKE_THREAD", outgoing = 2);
+/// tg4p::instant!("START_THREAD", incoming = [a]);
+/// static TOP: tg4p::live::Track = tg4p::live::Track::new("TOP_TRACK");
+/// tg4p::instant!(TOP, "START_THREAD", incoming = [b]);
+/// let result = vec![1, 2, 3];
+/// tg4p::instant!("CHECKING", final_result = &result, size = result.len());
+/// session.finish()?;
+/// # Ok::<(), tg4p::SessionError>(())
+/// ```
+#[macro_export]
+macro_rules! instant {
+    ($name:literal $(, $($rest:tt)*)?) => {
+        $crate::__instant!(@ (::core::option::Option::None) $name; [0]; []; []; []; $($($rest)*)?)
+    };
+    ($track:path, $name:literal $(, $($rest:tt)*)?) => {
+        $crate::__instant!(@ (::core::option::Option::Some(&$track)) $name; [0]; []; []; []; $($($rest)*)?)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __instant {
+    (@ $track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*];
+        outgoing = $n2:expr $(, $($rest:tt)*)?) => {
+        $crate::__instant!(@ $track $name; [$n2]; [$($inc)?]; [$($k)*]; [$($v),*]; $($($rest)*)?)
+    };
+    (@ $track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*];
+        incoming = $inc2:expr $(, $($rest:tt)*)?) => {
+        $crate::__instant!(@ $track $name; [$n]; [$inc2]; [$($k)*]; [$($v),*]; $($($rest)*)?)
+    };
+    (@ $track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*];
+        $key:ident = $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__instant!(@ $track $name; [$n]; [$($inc)?]; [$($k)* $key]; [$($v,)* $val]; $($($rest)*)?)
+    };
+    (@ $track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*];) => {{
+        static __TG4P_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
+            $name,
+            $crate::__function!(),
+            ::core::file!(),
+            ::core::line!(),
+            &[$(::core::stringify!($k)),*],
+        );
+        $crate::__private::instant::<{ $n }>(
+            &__TG4P_CALLSITE,
+            $track,
+            &[$(&$v as &dyn ::core::fmt::Debug),*],
+            $crate::__instant!(@incoming $($inc)?),
+        )
+    }};
+    (@incoming) => { &[] };
+    (@incoming $inc:expr) => { &$inc };
+}
+
+/// Starts a slice on the calling thread's track (or on a `static`
+/// [`Track`](crate::live::Track) given first), ended when the returned guard drops.
+/// Unlike the `span` methods, it records the enclosing function's name.
+///
+/// ```
+/// static TOP: tg4p::live::Track = tg4p::live::Track::new("TOP_TRACK");
+/// let sort = tg4p::span!(TOP, "SORT");
+/// let out = sort.outgoing(1);
+/// drop(sort);
+/// let _validate = tg4p::span!(TOP, "VALIDATE").incoming(&out);
+/// let _step = tg4p::span!("step", n = 3);
+/// ```
+#[macro_export]
+macro_rules! span {
+    ($name:literal $(, $key:ident = $val:expr)* $(,)?) => {
+        $crate::__span!(::core::option::Option::None, $name $(, $key = $val)*)
+    };
+    ($track:path, $name:literal $(, $key:ident = $val:expr)* $(,)?) => {
+        $crate::__span!(::core::option::Option::Some(&$track), $name $(, $key = $val)*)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __span {
+    ($track:expr, $name:literal $(, $key:ident = $val:expr)*) => {{
+        static __TG4P_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
+            $name,
+            $crate::__function!(),
+            ::core::file!(),
+            ::core::line!(),
+            &[$(::core::stringify!($key)),*],
+        );
+        $crate::__private::enter_span(
+            &__TG4P_CALLSITE,
+            $track,
+            &[$(&$val as &dyn ::core::fmt::Debug),*],
+        )
+    }};
+}
+
+/// Updates a counter and records a sample: `count!(C += 1)`, `count!(C -= 1)`,
+/// `count!(C = 3)` on a `static` [`Counter`](crate::Counter), or by name:
+/// `count!("queue_depth" = 7.5)` (every counter with one name draws on one track).
+/// Integers record integer samples, floats float samples.
+///
+/// ```
+/// static ACTIVE: tg4p::Counter = tg4p::Counter::new("num_active_threads");
+/// tg4p::count!(ACTIVE += 1);
+/// tg4p::count!(ACTIVE -= 1);
+/// tg4p::count!(ACTIVE = 3);
+/// tg4p::count!("queue_depth" = 7.5);
+/// ```
+#[macro_export]
+macro_rules! count {
+    ($name:literal = $v:expr) => { $crate::__named_counter!($name).set($v) };
+    ($name:literal += $v:expr) => { $crate::__named_counter!($name).add($v) };
+    ($name:literal -= $v:expr) => { $crate::__named_counter!($name).sub($v) };
+    ($($c:ident)::+ = $v:expr) => { $($c)::+.set($v) };
+    ($($c:ident)::+ += $v:expr) => { $($c)::+.add($v) };
+    ($($c:ident)::+ -= $v:expr) => { $($c)::+.sub($v) };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __named_counter {
+    ($name:literal) => {{
+        static __TG4P_COUNTER: $crate::__private::Counter = $crate::__private::Counter::new($name);
+        &__TG4P_COUNTER
+    }};
+}
+
+/// The enclosing function's path, computed on first use (`macro_rules!` cannot name
+/// it at compile time).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __function {
+    () => {
+        $crate::__private::Function::Lazy({
+            fn __tg4p_function() -> &'static str {
+                let path = ::core::any::type_name_of_val(&__tg4p_function);
+                match path.find("::__TG4P_CALLSITE") {
+                    ::core::option::Option::Some(end) => &path[..end],
+                    ::core::option::Option::None => path,
+                }
+            }
+            __tg4p_function
+        })
+    };
+}
