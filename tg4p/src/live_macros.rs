@@ -127,8 +127,9 @@ macro_rules! count {
 #[macro_export]
 macro_rules! __named_counter {
     ($name:literal) => {{
-        static __TG4P_COUNTER: $crate::__private::Counter = $crate::__private::Counter::new($name);
-        &__TG4P_COUNTER
+        static __TG4P_COUNTER: ::std::sync::OnceLock<&'static $crate::__private::Counter> =
+            ::std::sync::OnceLock::new();
+        *__TG4P_COUNTER.get_or_init(|| $crate::__private::named_counter($name))
     }};
 }
 

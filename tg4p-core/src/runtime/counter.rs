@@ -2,6 +2,8 @@
 
 use super::registry::{self, Entry};
 use super::span::record_counter;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 /// A named counter; declare it as a `static`. Counters are keyed by name: every
@@ -17,6 +19,9 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 /// ACTIVE.add(-1);
 /// ACTIVE.set(2.5);
 /// ```
+///
+/// A `static` counter keeps its own value; `count!("name" += ..)` updates the one
+/// shared value of that name.
 #[derive(Debug)]
 pub struct Counter {
     pub(crate) name: &'static str,
@@ -61,6 +66,17 @@ impl CounterValue for f32 {
     fn to_sample(self) -> Sample {
         Sample::Float(self as f64)
     }
+}
+
+/// The process-wide counter named `name` used by `count!("name" ...)`: one per
+/// name, so that every callsite updates the same value.
+#[doc(hidden)]
+pub fn named(name: &'static str) -> &'static Counter {
+    static BY_NAME: Mutex<Option<HashMap<&'static str, &'static Counter>>> = Mutex::new(None);
+    let mut map = super::shim::lock(&BY_NAME);
+    map.get_or_insert_with(HashMap::new)
+        .entry(name)
+        .or_insert_with(|| Box::leak(Box::new(Counter::new(name))))
 }
 
 impl Counter {

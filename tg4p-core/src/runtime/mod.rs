@@ -34,7 +34,7 @@ pub use track::Track;
 /// What generated code and the facade's `macro_rules!` macros call. Not a public API.
 #[doc(hidden)]
 pub mod private {
-    pub use super::counter::{Counter, CounterValue, Sample};
+    pub use super::counter::{Counter, CounterValue, Sample, named as named_counter};
     pub use super::registry::{Callsite, Function};
     pub use super::session::enabled;
     pub use super::span::{FnSpan, Span, enter, enter_args, enter_span, instant};

@@ -145,7 +145,7 @@ impl Output {
         event: TrackEvent<'_, A>,
         interned: Option<InternedData<'_>>,
     ) {
-        let ns = self.calibration.to_ns(tick);
+        let ns = self.calibration.to_ns(tick).max(seq.last_ns);
         if !seq.started {
             self.start_sequence(seq, ns);
         }
@@ -159,7 +159,7 @@ impl Output {
             trusted_packet_sequence_id: Some(seq.slot.sequence),
             sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
             interned_data: interned,
-            previous_packet_dropped: std::mem::take(&mut seq.dropped_pending),
+            previous_packet_dropped: false,
             data: Some(PacketData::TrackEvent(event)),
             timestamp_clock_id: None,
             trace_packet_defaults: None,
@@ -196,6 +196,7 @@ impl Output {
         let init: TracePacket<'_> = TracePacket {
             trusted_packet_sequence_id: Some(slot.sequence),
             sequence_flags: SEQ_INCREMENTAL_STATE_CLEARED,
+            previous_packet_dropped: std::mem::take(&mut seq.dropped_pending),
             trace_packet_defaults: Some(TracePacketDefaults {
                 timestamp_clock_id: Some(SEQUENCE_CLOCK),
                 track_uuid: Some(slot.track_uuid),
@@ -435,7 +436,13 @@ impl Writer {
                     i + 2
                 }
                 buffer::DROPPED => {
+                    // trace_processor invalidates the sequence's incremental state
+                    // at a loss marker: start the sequence afresh (the marker goes on
+                    // the packet that clears the state again).
                     seq.dropped_pending = true;
+                    seq.started = false;
+                    seq.callsites.clear();
+                    seq.arg_names.clear();
                     i + 1
                 }
                 buffer::EVENT => match self.event(seq, words, i) {
