@@ -1,1 +1,178 @@
-fn main() {}
+//! Cost of live tracing on the recording thread, and what the writer makes of it.
+//!
+//! `cargo bench --bench recorder` runs criterion's benchmarks (`instant_now`
+//! baseline, `span`, `span_disabled`, `instant`, `counter`, `span_args`), then a
+//! summary measured in the same process:
+//! - each operation's cost as a ratio to one `std::time::Instant::now()`;
+//! - end to end: 2 threads calling a traced empty function, events written per second;
+//! - one thread calling a traced empty function 2 million times: bytes per slice
+//!   event in the file, events dropped (the writer must keep up: none), and the
+//!   time `finish()` takes against the recording time (target: at most 10%).
+//!
+//! `TG4P_BENCH_SECS` (default 1) sets criterion's measurement time per benchmark.
+
+use criterion::Criterion;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+static COUNTER: tg4p::Counter = tg4p::Counter::new("bench_counter");
+
+#[tg4p::trace]
+#[inline(never)]
+fn traced_empty() {}
+
+/// The same call without tracing: what `span_disabled` adds to.
+#[inline(never)]
+fn plain_empty() {
+    black_box(());
+}
+
+#[tg4p::trace_args]
+#[inline(never)]
+fn traced_args(id: u32, name: &str) {
+    black_box((id, name));
+}
+
+fn bench_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tg4p-bench-{}-{name}.pftrace", std::process::id()))
+}
+
+fn session(name: &str) -> tg4p::Session {
+    tg4p::Session::builder()
+        .path(bench_path(name))
+        .memory_limit(512 << 20)
+        .start()
+        .expect("open a bench session")
+}
+
+fn criterion_benches(c: &mut Criterion) {
+    c.bench_function("instant_now", |b| b.iter(|| black_box(Instant::now())));
+    c.bench_function("span_disabled", |b| b.iter(traced_empty));
+    let s = session("criterion");
+    c.bench_function("span", |b| b.iter(traced_empty));
+    c.bench_function("instant", |b| b.iter(|| tg4p::instant!("bench_instant")));
+    c.bench_function("counter", |b| b.iter(|| tg4p::count!(COUNTER += 1)));
+    c.bench_function("span_args", |b| {
+        b.iter(|| traced_args(black_box(42), black_box("ab")))
+    });
+    let report = s.finish().expect("finish");
+    println!(
+        "criterion session: {} events written, {} dropped",
+        report.events_written, report.events_dropped
+    );
+    std::fs::remove_file(&report.path).ok();
+}
+
+/// Best of `rounds` timings of `n` calls of `f`, in ns per call.
+fn ns_per_call(n: u64, rounds: u32, mut f: impl FnMut()) -> f64 {
+    (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            t.elapsed().as_nanos() as f64 / n as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn summary() {
+    const N: u64 = 200_000;
+    let base = ns_per_call(N, 7, || {
+        black_box(Instant::now());
+    });
+    let disabled = ns_per_call(N * 10, 7, traced_empty);
+    let plain = ns_per_call(N * 10, 7, plain_empty);
+    let s = session("ratios");
+    let span = ns_per_call(N, 7, traced_empty);
+    let instant = ns_per_call(N, 7, || {
+        tg4p::instant!("bench_instant");
+    });
+    let counter = ns_per_call(N, 7, || tg4p::count!(COUNTER += 1));
+    let args = ns_per_call(N, 7, || traced_args(black_box(42), black_box("ab")));
+    let r = s.finish().expect("finish");
+    std::fs::remove_file(&r.path).ok();
+    println!("\n== recorder summary (ratio to one Instant::now() = {base:.1} ns) ==");
+    for (name, ns, target) in [
+        ("span (BEGIN+END)", span, "<= 1.4"),
+        ("span_disabled", disabled, "<= 0.05 (whole call)"),
+        ("  untraced call", plain, ""),
+        (
+            "  gate (difference)",
+            (disabled - plain).max(0.0),
+            "<= 0.05",
+        ),
+        ("instant", instant, ""),
+        ("counter", counter, ""),
+        ("span_args (2 args)", args, ""),
+    ] {
+        println!("{name:<20} {ns:8.2} ns  {:6.3}x  {target}", ns / base);
+    }
+    println!(
+        "(ratio session: {} events written, {} dropped)",
+        r.events_written, r.events_dropped
+    );
+
+    // End to end: 2 threads, events written per second.
+    let s = session("e2e");
+    const PER_THREAD: u64 = 1_000_000;
+    let t = Instant::now();
+    let threads: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(|| (0..PER_THREAD).for_each(|_| traced_empty())))
+        .collect();
+    threads.into_iter().for_each(|h| h.join().unwrap());
+    let r = s.finish().expect("finish");
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "end to end, 2 threads: {} events written ({} dropped) in {:.3} s (finish included): {:.1} M events/s",
+        r.events_written,
+        r.events_dropped,
+        secs,
+        r.events_written as f64 / secs / 1e6
+    );
+    std::fs::remove_file(&r.path).ok();
+
+    // One thread, 2M spans: bytes per slice event, drops, finish time.
+    let s = session("long");
+    const SPANS: u64 = 2_000_000;
+    let t = Instant::now();
+    (0..SPANS).for_each(|_| traced_empty());
+    let recording = t.elapsed();
+    let t = Instant::now();
+    let r = s.finish().expect("finish");
+    let finishing = t.elapsed();
+    let size = std::fs::metadata(&r.path).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "2M spans on one thread: recording {:.1} ms, finish {:.1} ms ({:.1}% of recording, target <= 10%)",
+        ms(recording),
+        ms(finishing),
+        100.0 * finishing.as_secs_f64() / recording.as_secs_f64()
+    );
+    println!(
+        "  {} events written, {} dropped (target 0); file {} bytes = {:.2} bytes per slice event (target <= 15)",
+        r.events_written,
+        r.events_dropped,
+        size,
+        size as f64 / (2 * SPANS) as f64
+    );
+    std::fs::remove_file(&r.path).ok();
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let secs: f64 = std::env::var("TG4P_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let mut c = Criterion::default()
+        .measurement_time(Duration::from_secs_f64(secs))
+        .warm_up_time(Duration::from_millis(300))
+        .configure_from_args();
+    criterion_benches(&mut c);
+    c.final_summary();
+    summary();
+}

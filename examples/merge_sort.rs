@@ -59,7 +59,10 @@ fn merge_sort(mut x: Vec<u32>) -> Vec<u32> {
         return x;
     }
     let (a, b) = if l < 40000 {
-        (merge_sort(x[..l / 2].to_vec()), merge_sort(x[l / 2..].to_vec()))
+        (
+            merge_sort(x[..l / 2].to_vec()),
+            merge_sort(x[l / 2..].to_vec()),
+        )
     } else {
         tg4p::count!(ACTIVE += 1);
         let t1 = merge_sort_threaded(x[..l / 2].to_vec());
@@ -82,7 +85,9 @@ fn validate(x: &[u32]) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "tg4p.perfetto-trace".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "tg4p.perfetto-trace".into());
     let report = run(std::path::Path::new(&path))?;
     println!(
         "wrote {} events ({} dropped), {} bytes to {}",

@@ -62,19 +62,45 @@ fn threads_tracks_nesting_args_and_source_locations() {
         let name = format!("worker-{i}");
         let t = trace.track_by_name(&name);
         assert_eq!(t.len(), 1, "{name}");
-        let TrackKind::Thread { pid, tid, .. } = t[0].kind else { panic!("not a thread track") };
+        let TrackKind::Thread { pid, tid, .. } = t[0].kind else {
+            panic!("not a thread track")
+        };
         assert_eq!(pid, std::process::id() as i32);
         assert_ne!(tid, pid, "a worker's tid is its own");
         let slices = trace.slices_on(t[0].uuid);
-        assert_eq!(slices.iter().filter(|s| s.name.as_deref() == Some("leaf")).count(), 5);
-        assert!(slices.iter().filter(|s| s.name.as_deref() == Some("leaf")).all(|s| s.depth == 1));
-        let w = slices.iter().find(|s| s.name.as_deref() == Some("with args")).unwrap();
+        assert_eq!(
+            slices
+                .iter()
+                .filter(|s| s.name.as_deref() == Some("leaf"))
+                .count(),
+            5
+        );
+        assert!(
+            slices
+                .iter()
+                .filter(|s| s.name.as_deref() == Some("leaf"))
+                .all(|s| s.depth == 1)
+        );
+        let w = slices
+            .iter()
+            .find(|s| s.name.as_deref() == Some("with args"))
+            .unwrap();
         assert_eq!(w.arg("id"), Some(&Arg::Str(i.to_string())));
         assert_eq!(w.arg("label"), Some(&Arg::Str("\"hello\"".into())));
-        let Some(Arg::Str(big)) = w.arg("big") else { panic!("big arg") };
-        assert!(big.ends_with("…[truncated, 15000 bytes]"), "{}", &big[big.len() - 40..]);
+        let Some(Arg::Str(big)) = w.arg("big") else {
+            panic!("big arg")
+        };
+        assert!(
+            big.ends_with("…[truncated, 15000 bytes]"),
+            "{}",
+            &big[big.len() - 40..]
+        );
         let src = w.source.as_ref().unwrap();
-        assert!(src.function.ends_with("live::with_args"), "{}", src.function);
+        assert!(
+            src.function.ends_with("live::with_args"),
+            "{}",
+            src.function
+        );
         assert!(src.file.ends_with("live.rs"));
     }
     std::fs::remove_file(&path).ok();
@@ -113,10 +139,18 @@ fn overlapping_spans_on_a_track_go_to_lanes() {
     let lanes = trace.children(shared[0].uuid);
     assert_eq!(lanes.len(), 1);
     let slices = trace.slices();
-    let find = |n: &str| slices.iter().find(|s| s.name.as_deref() == Some(n)).unwrap();
+    let find = |n: &str| {
+        slices
+            .iter()
+            .find(|s| s.name.as_deref() == Some(n))
+            .unwrap()
+    };
     assert_eq!(find("A").track, shared[0].uuid);
     assert_eq!(find("B").track, lanes[0].uuid);
-    assert_eq!((find("B.inner").track, find("B.inner").depth), (lanes[0].uuid, 1));
+    assert_eq!(
+        (find("B.inner").track, find("B.inner").depth),
+        (lanes[0].uuid, 1)
+    );
     assert_eq!(find("C").track, shared[0].uuid);
     std::fs::remove_file(&path).ok();
 }
@@ -146,10 +180,24 @@ fn counters_int_float_by_static_and_by_name() {
             k => panic!("{k:?}"),
         })
         .collect();
-    assert_eq!(values, [CounterValue::Int(0), CounterValue::Int(5), CounterValue::Int(3), CounterValue::Int(10)]);
+    assert_eq!(
+        values,
+        [
+            CounterValue::Int(0),
+            CounterValue::Int(5),
+            CounterValue::Int(3),
+            CounterValue::Int(10)
+        ]
+    );
     let load = trace.track_by_name("load");
     let values: Vec<_> = trace.events_on(load[0].uuid).map(|e| e.kind).collect();
-    assert_eq!(values, [EventKind::Counter(CounterValue::Double(0.5)), EventKind::Counter(CounterValue::Double(0.75))]);
+    assert_eq!(
+        values,
+        [
+            EventKind::Counter(CounterValue::Double(0.5)),
+            EventKind::Counter(CounterValue::Double(0.75))
+        ]
+    );
     std::fs::remove_file(&path).ok();
 }
 
@@ -211,7 +259,11 @@ fn overload_in_drop_mode_counts_every_event() {
     threads.into_iter().for_each(|t| t.join().unwrap());
     let report = session.finish().unwrap();
     let recorded = 2 * CALLS * 2; // 2 threads, CALLS slices each, 2 events per slice
-    assert_eq!(report.events_written + report.events_dropped, recorded, "{report:?}");
+    assert_eq!(
+        report.events_written + report.events_dropped,
+        recorded,
+        "{report:?}"
+    );
     let trace = decode(&path);
     trace.assert_valid(); // every written slice is balanced
     assert_eq!(trace.events.len() as u64, report.events_written);
@@ -231,7 +283,10 @@ fn panics_close_slices_and_sessions_restart_cleanly() {
     let first = temp("first");
     let second = temp("second");
     let session = tg4p::open(&first).unwrap();
-    assert!(matches!(tg4p::open(&second), Err(SessionError::AlreadyOpen)));
+    assert!(matches!(
+        tg4p::open(&second),
+        Err(SessionError::AlreadyOpen)
+    ));
     assert!(std::panic::catch_unwind(boom).is_err());
     // A span still open when the session ends is not continued in the next file.
     let straddling = tg4p::span("straddling");
@@ -242,14 +297,24 @@ fn panics_close_slices_and_sessions_restart_cleanly() {
     session.finish().unwrap();
     let a = decode(&first);
     a.assert_valid_except(&[tg4p_oracle::Rule::DidNotEnd]);
-    let boom = a.slices().into_iter().find(|s| s.name.as_deref() == Some("boom")).unwrap();
-    assert!(boom.end_ts.is_some(), "the guard ended the slice while unwinding");
+    let boom = a
+        .slices()
+        .into_iter()
+        .find(|s| s.name.as_deref() == Some("boom"))
+        .unwrap();
+    assert!(
+        boom.end_ts.is_some(),
+        "the guard ended the slice while unwinding"
+    );
     let b = decode(&second);
     b.assert_valid();
     let names: Vec<_> = b.slices().into_iter().filter_map(|s| s.name).collect();
     assert_eq!(names, ["leaf"]);
     let missing = std::env::temp_dir().join("no-such-dir-tg4p/x.pftrace");
-    assert!(matches!(tg4p::open(&missing), Err(SessionError::Create { .. })));
+    assert!(matches!(
+        tg4p::open(&missing),
+        Err(SessionError::Create { .. })
+    ));
     std::fs::remove_file(&first).ok();
     std::fs::remove_file(&second).ok();
 }

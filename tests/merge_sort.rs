@@ -26,21 +26,32 @@ fn merge_sort_trace_has_the_exact_figures() {
         .collect();
     assert_eq!(threads.len(), 7);
     for t in &threads {
-        let TrackKind::Thread { pid: p, tid, name } = &t.kind else { unreachable!() };
+        let TrackKind::Thread { pid: p, tid, name } = &t.kind else {
+            unreachable!()
+        };
         assert_eq!(*p, pid);
         assert!(*tid > 0);
-        assert!(name.as_deref().is_some_and(|n| !n.is_empty()), "thread {tid} unnamed");
+        assert!(
+            name.as_deref().is_some_and(|n| !n.is_empty()),
+            "thread {tid} unnamed"
+        );
         assert_eq!(t.parent, Some(process.uuid));
     }
     let worker_names = threads
         .iter()
-        .filter(|t| t.display_name().is_some_and(|n| n.starts_with("sort-worker-")))
+        .filter(|t| {
+            t.display_name()
+                .is_some_and(|n| n.starts_with("sort-worker-"))
+        })
         .count();
     assert_eq!(worker_names, 6);
     let top = trace.track_by_name("TOP_TRACK");
     assert_eq!(top.len(), 1);
     let top = top[0].uuid;
-    assert!(trace.children(top).is_empty(), "no lanes needed: no overlap across threads");
+    assert!(
+        trace.children(top).is_empty(),
+        "no lanes needed: no overlap across threads"
+    );
 
     let slices = trace.slices();
     let thread_uuids: Vec<u64> = threads.iter().map(|t| t.uuid).collect();
@@ -52,9 +63,15 @@ fn merge_sort_trace_has_the_exact_figures() {
         let names: Vec<&str> = m.args.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["x", "a", "b"]);
         for (_, v) in &m.args {
-            let Arg::Str(text) = v else { panic!("arg {v:?} is not a string") };
+            let Arg::Str(text) = v else {
+                panic!("arg {v:?} is not a string")
+            };
             assert!(text.starts_with('['));
-            assert!(text.len() <= tg4p::ARG_VALUE_LIMIT + 64, "bounded: {}", text.len());
+            assert!(
+                text.len() <= tg4p::ARG_VALUE_LIMIT + 64,
+                "bounded: {}",
+                text.len()
+            );
         }
         let src = m.source.as_ref().expect("merge has a source location");
         assert!(src.file.ends_with("merge_sort.rs"));
@@ -63,21 +80,37 @@ fn merge_sort_trace_has_the_exact_figures() {
     }
     // Every slice has its source location; `#[trace]` ones know their function.
     assert!(slices.iter().all(|s| s.source.is_some()));
-    assert!(named("merge_sort").all(|s| s.source.as_ref().unwrap().function.ends_with("::merge_sort")));
+    assert!(named("merge_sort").all(|s| {
+        s.source
+            .as_ref()
+            .unwrap()
+            .function
+            .ends_with("::merge_sort")
+    }));
     // Slices nest: every merge is inside a merge_sort on its track.
     assert!(named("merge").all(|m| m.depth >= 1));
 
     let instants = |n: &'static str| {
-        trace.events.iter().filter(move |e| e.kind == EventKind::Instant && e.name.as_deref() == Some(n))
+        trace
+            .events
+            .iter()
+            .filter(move |e| e.kind == EventKind::Instant && e.name.as_deref() == Some(n))
     };
     assert_eq!(instants("INVOKE_THREAD").count(), 6);
     assert_eq!(instants("START_THREAD").count(), 12);
-    assert_eq!(instants("START_THREAD").filter(|e| e.track == top).count(), 6);
+    assert_eq!(
+        instants("START_THREAD").filter(|e| e.track == top).count(),
+        6
+    );
     assert_eq!(instants("CHECKING").count(), 1);
     let checking = instants("CHECKING").next().unwrap();
     assert!(matches!(checking.arg("final_result"), Some(Arg::Str(s)) if s.contains("truncated")));
 
-    let samples: Vec<_> = trace.events.iter().filter(|e| matches!(e.kind, EventKind::Counter(_))).collect();
+    let samples: Vec<_> = trace
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Counter(_)))
+        .collect();
     assert_eq!(samples.len(), 12);
     let counter_tracks = trace.track_by_name("num_active_threads");
     assert_eq!(counter_tracks.len(), 1);
@@ -105,6 +138,10 @@ fn merge_sort_trace_has_the_exact_figures() {
     assert_eq!(sort.track, top);
     assert!(sort.end_ts.unwrap() <= validate.begin_ts);
     let v = named("validate").next().expect("validate");
-    assert_eq!((v.track, v.depth), (top, 1), "validate nests in VALIDATE on TOP_TRACK");
+    assert_eq!(
+        (v.track, v.depth),
+        (top, 1),
+        "validate nests in VALIDATE on TOP_TRACK"
+    );
     std::fs::remove_file(&path).ok();
 }

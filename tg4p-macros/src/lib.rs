@@ -80,7 +80,7 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
     let fn_name = ident.to_string();
     let name = opts
         .name
-        .map_or_else(|| LitStr::new(&fn_name, ident.span()), |n| n);
+        .unwrap_or_else(|| LitStr::new(&fn_name, ident.span()));
     let line = quote_spanned!(ident.span()=> ::core::line!());
 
     let mut arg_names = Vec::new();

@@ -99,10 +99,13 @@ pub(crate) const CALIBRATION_INTERVAL_NS: u64 = 10_000_000;
 #[derive(Debug)]
 pub(crate) struct Calibration {
     tsc: bool,
-    /// (tick, ns) pairs in increasing order.
+    /// (tick, ns) readings in increasing order.
     points: Vec<(u64, u64)>,
-    /// ns per tick of the last segment.
-    last_slope: f64,
+    /// `slopes[i]`: ns per tick from reading `i` to `i + 1` (for the last reading,
+    /// the slope of the segment before it, used to extrapolate).
+    slopes: Vec<f64>,
+    /// The segment the last conversion used: ticks arrive mostly in order.
+    segment: usize,
 }
 
 impl Calibration {
@@ -113,11 +116,13 @@ impl Calibration {
         let mut c = Calibration {
             tsc,
             points: Vec::new(),
-            last_slope: 1.0,
+            slopes: Vec::new(),
+            segment: 0,
         };
         if tsc {
             let first = paired_reading();
             c.points.push(first);
+            c.slopes.push(1.0);
             while os_ns() < first.1 + 1_000_000 {
                 std::hint::spin_loop();
             }
@@ -127,13 +132,16 @@ impl Calibration {
     }
 
     fn push(&mut self, p: (u64, u64)) {
-        if let Some(&(t0, n0)) = self.points.last() {
-            if p.0 <= t0 || p.1 <= n0 {
-                return;
-            }
-            self.last_slope = (p.1 - n0) as f64 / (p.0 - t0) as f64;
+        let Some(&(t0, n0)) = self.points.last() else {
+            return;
+        };
+        if p.0 <= t0 || p.1 <= n0 {
+            return;
         }
+        let slope = (p.1 - n0) as f64 / (p.0 - t0) as f64;
+        *self.slopes.last_mut().expect("one slope per point") = slope;
         self.points.push(p);
+        self.slopes.push(slope);
     }
 
     /// Takes a new pair of readings if the last is older than
@@ -150,34 +158,37 @@ impl Calibration {
 
     /// BOOTTIME nanoseconds of `tick`.
     #[inline]
-    pub(crate) fn to_ns(&self, tick: u64) -> u64 {
+    pub(crate) fn ns_of(&mut self, tick: u64) -> u64 {
         if !self.tsc {
             return tick;
         }
-        let n = self.points.len();
-        let (t0, n0, slope) = match self.points.binary_search_by(|p| p.0.cmp(&tick)) {
-            Ok(i) => return self.points[i].1,
-            // After the last reading (the common case): extrapolate the last segment.
-            Err(i) if i == n => (self.points[n - 1].0, self.points[n - 1].1, self.last_slope),
+        let i = self.segment;
+        let (t0, n0) = self.points[i];
+        let next = self.points.get(i + 1).map_or(u64::MAX, |p| p.0);
+        if tick < t0 || tick >= next {
+            return self.ns_of_slow(tick);
+        }
+        n0 + ((tick - t0) as f64 * self.slopes[i]) as u64
+    }
+
+    #[cold]
+    fn ns_of_slow(&mut self, tick: u64) -> u64 {
+        match self.points.binary_search_by(|p| p.0.cmp(&tick)) {
+            Ok(i) => {
+                self.segment = i;
+                self.points[i].1
+            }
             // Before the first reading (recorded just before the session opened).
             Err(0) => {
                 let (t0, n0) = self.points[0];
-                let d = ((t0 - tick) as f64 * self.slope(1)) as u64;
-                return n0.saturating_sub(d);
+                n0.saturating_sub(((t0 - tick) as f64 * self.slopes[0]) as u64)
             }
-            Err(i) => (self.points[i - 1].0, self.points[i - 1].1, self.slope(i)),
-        };
-        n0 + ((tick - t0) as f64 * slope) as u64
-    }
-
-    /// Slope of the segment ending at point `i`.
-    fn slope(&self, i: usize) -> f64 {
-        if i == 0 || i >= self.points.len() {
-            return self.last_slope;
+            Err(i) => {
+                self.segment = i - 1;
+                let (t0, n0) = self.points[i - 1];
+                n0 + ((tick - t0) as f64 * self.slopes[i - 1]) as u64
+            }
         }
-        let (t0, n0) = self.points[i - 1];
-        let (t1, n1) = self.points[i];
-        (n1 - n0) as f64 / (t1 - t0) as f64
     }
 }
 
@@ -206,15 +217,20 @@ mod tests {
         init();
         let mut c = Calibration::new();
         let t = ticks();
+        let before = c.ns_of(t - 1000);
         let ns = os_ns();
         std::thread::sleep(std::time::Duration::from_millis(20));
         c.refresh();
-        let converted = c.to_ns(t) as i64;
+        let converted = c.ns_of(t) as i64;
         // Within 50 us of the direct reading (the pair itself is read ~100 ns apart).
         assert!(
             (converted - ns as i64).abs() < 50_000,
             "{converted} vs {ns}"
         );
-        assert!(c.to_ns(t + 1000) >= c.to_ns(t));
+        assert!(c.ns_of(t + 1000) >= c.ns_of(t));
+        assert!(
+            c.ns_of(t - 1000) <= before + 1,
+            "old segment still converts the same"
+        );
     }
 }

@@ -145,15 +145,7 @@ impl Output {
         event: TrackEvent<'_, A>,
         interned: Option<InternedData<'_>>,
     ) {
-        let ns = self.calibration.to_ns(tick).max(seq.last_ns);
-        if !seq.started {
-            self.start_sequence(seq, ns);
-        }
-        // Per-sequence timestamps never go back (deltas are unsigned); a tick
-        // converted with a refined calibration may land a few ns early.
-        let ns = ns.max(seq.last_ns);
-        let delta = ns - seq.last_ns;
-        seq.last_ns = ns;
+        let delta = self.delta(seq, tick);
         let packet = TracePacket {
             timestamp: Some(delta),
             trusted_packet_sequence_id: Some(seq.slot.sequence),
@@ -165,6 +157,30 @@ impl Output {
             trace_packet_defaults: None,
         };
         wire::append_packet(&mut self.out, &packet);
+        self.events += 1;
+    }
+
+    /// The timestamp of the next packet of `seq` (a delta on the sequence's
+    /// incremental clock), starting the sequence first if needed.
+    #[inline]
+    fn delta(&mut self, seq: &mut Sequence, tick: u64) -> u64 {
+        // Per-sequence timestamps never go back (deltas are unsigned); a tick
+        // converted with a refined calibration may land a few ns early.
+        let ns = self.calibration.ns_of(tick).max(seq.last_ns);
+        if !seq.started {
+            self.start_sequence(seq, ns);
+        }
+        let delta = ns - seq.last_ns;
+        seq.last_ns = ns;
+        delta
+    }
+
+    /// Appends a slice begin (`Some(iid)`, already interned) or end on the thread's
+    /// track: the bulk of most traces, so encoded directly.
+    #[inline]
+    fn thread_slice(&mut self, seq: &mut Sequence, tick: u64, begin_iid: Option<u64>) {
+        let delta = self.delta(seq, tick);
+        wire::append_default_track_slice(&mut self.out, delta, seq.slot.sequence, begin_iid);
         self.events += 1;
     }
 
@@ -428,11 +444,7 @@ impl Writer {
                     i + 2
                 }
                 buffer::END if i + 1 < words.len() => {
-                    let event: TrackEvent<'_> = TrackEvent {
-                        kind: Some(EventType::SliceEnd),
-                        ..Default::default()
-                    };
-                    self.output.event(seq, words[i + 1], event, None);
+                    self.output.thread_slice(seq, words[i + 1], None);
                     i + 2
                 }
                 buffer::DROPPED => {
@@ -478,6 +490,9 @@ impl Writer {
     }
 
     fn begin(&mut self, seq: &mut Sequence, callsite: u32, tick: u64) {
+        if let Some(&iid) = seq.callsites.get(&callsite) {
+            return self.output.thread_slice(seq, tick, Some(iid));
+        }
         self.interned.clear();
         let Some((iid, _)) = self.callsite(seq, callsite) else {
             return;

@@ -10,6 +10,7 @@
 
 mod clock_snapshot;
 mod debug_annotation;
+mod fast;
 mod field;
 mod interned_data;
 mod trace_packet;
@@ -20,6 +21,7 @@ pub use clock_snapshot::{BuiltinClock, Clock, ClockSnapshot};
 pub use debug_annotation::{
     AnnotationList, AnnotationName, AnnotationValue, DebugAnnotation, NoAnnotations,
 };
+pub use fast::append_default_track_slice;
 pub use interned_data::{InternedData, InternedString, SourceLocation};
 pub use trace_packet::{
     PacketData, SEQ_INCREMENTAL_STATE_CLEARED, SEQ_NEEDS_INCREMENTAL_STATE, TracePacket,
