@@ -74,7 +74,9 @@ pub struct InternTable<K> {
 
 impl<K> Default for InternTable<K> {
     fn default() -> Self {
-        InternTable { ids: FxHashMap::default() }
+        InternTable {
+            ids: FxHashMap::default(),
+        }
     }
 }
 
@@ -93,6 +95,16 @@ impl<K: Hash + Eq> InternTable<K> {
         let iid = self.ids.len() as u64 + 1;
         self.ids.insert(key.to_owned(), iid);
         (iid, true)
+    }
+
+    /// The iid of `key` if it is already interned (no insertion).
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<u64>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.ids.get(key).copied()
     }
 
     /// Forgets every entry (for a sequence whose incremental state is cleared).
@@ -121,6 +133,7 @@ mod tests {
         assert_eq!(t.intern("a"), (1, true));
         assert_eq!(t.intern("b"), (2, true));
         assert_eq!(t.intern("a"), (1, false));
+        assert_eq!((t.get("a"), t.get("c")), (Some(1), None));
         t.clear();
         assert_eq!(t.intern("b"), (1, true));
     }

@@ -29,8 +29,8 @@ use crate::intern::InternTable;
 use crate::wire::{
     AnnotationList, BuiltinClock, Clock, ClockSnapshot, CounterDescriptor, CounterValue, EventName,
     EventType, InternedData, InternedString, NoAnnotations, PacketData, ProcessDescriptor,
-    SEQ_INCREMENTAL_STATE_CLEARED, SEQ_NEEDS_INCREMENTAL_STATE, TracePacket, TracePacketDefaults,
-    TrackDescriptor, TrackEvent, append_packet,
+    SEQ_INCREMENTAL_STATE_CLEARED, SEQ_NEEDS_INCREMENTAL_STATE, SequenceEvent, TracePacket,
+    TracePacketDefaults, TrackDescriptor, TrackEvent, append_packet, append_sequence_event,
 };
 use std::io::{self, Write};
 
@@ -329,6 +329,44 @@ impl Inner {
         counter_value: Option<CounterValue>,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
+        // The hot path: a started sequence, a known name (or none), no extras. Kept
+        // small so that it inlines and needs no large stack frame.
+        let state = &mut self.tracks[track];
+        if extras.is_none() && state.seq != 0 {
+            let name_iid = match name {
+                None => None,
+                Some(name) => state.names.get(name),
+            };
+            if name.is_none() || name_iid.is_some() {
+                append_sequence_event(
+                    &mut self.buf,
+                    &SequenceEvent {
+                        timestamp: ts - state.last_ts,
+                        sequence_id: state.seq,
+                        kind,
+                        name_iid,
+                        counter_value,
+                    },
+                );
+                state.last_ts = ts;
+                return Ok(());
+            }
+        }
+        self.write_event_general(track, ts, kind, name, counter_value, extras)
+    }
+
+    /// [`Inner::write_event`] for everything else: first event of a track, new names,
+    /// arguments, flows.
+    #[inline(never)]
+    fn write_event_general(
+        &mut self,
+        track: usize,
+        ts: u64,
+        kind: EventType,
+        name: Option<&str>,
+        counter_value: Option<CounterValue>,
+        extras: Option<&Extras<'_>>,
+    ) -> Result<(), GeneratorError> {
         // Validate the arguments before touching any state.
         let entries = match extras {
             Some(x) => checked_entries(x.args)?,
@@ -351,17 +389,31 @@ impl Inner {
         state.last_ts = ts;
 
         let mut new_name = None;
-        let name = name.map(|name| {
+        let name_iid = name.map(|name| {
             let (iid, new) = state.names.intern(name);
             if new {
                 new_name = Some(InternedString { iid, name });
             }
-            EventName::Iid(iid)
+            iid
         });
+        if extras.is_none() && new_name.is_none() {
+            // Only the sequence had to be started.
+            append_sequence_event(
+                buf,
+                &SequenceEvent {
+                    timestamp: delta,
+                    sequence_id: state.seq,
+                    kind,
+                    name_iid,
+                    counter_value,
+                },
+            );
+            return Ok(());
+        }
         let new_names = new_name.as_ref().map_or(&[][..], std::slice::from_ref);
         let event = TrackEvent::<NoAnnotations> {
             kind: Some(kind),
-            name,
+            name: name_iid.map(EventName::Iid),
             counter_value,
             ..Default::default()
         };

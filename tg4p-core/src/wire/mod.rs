@@ -13,6 +13,7 @@ mod debug_annotation;
 mod fast;
 mod field;
 mod interned_data;
+mod sequence_event;
 mod trace_packet;
 mod track_descriptor;
 mod track_event;
@@ -23,6 +24,7 @@ pub use debug_annotation::{
 };
 pub use fast::append_default_track_slice;
 pub use interned_data::{InternedData, InternedString, SourceLocation};
+pub use sequence_event::{SequenceEvent, append_sequence_event};
 pub use trace_packet::{
     PacketData, SEQ_INCREMENTAL_STATE_CLEARED, SEQ_NEEDS_INCREMENTAL_STATE, TracePacket,
     TracePacketDefaults,

@@ -384,3 +384,97 @@ fn debug_annotations_scalars_and_trees() {
     assert_eq!(got[5].name(), "tree");
     assert_tree(&got[5], &tree);
 }
+
+#[test]
+fn sequence_event_fast_path_matches_the_general_encoder() {
+    let values = [
+        0u64,
+        1,
+        127,
+        128,
+        16_383,
+        16_384,
+        u32::MAX as u64,
+        i64::MAX as u64,
+        u64::MAX,
+    ];
+    let kinds = [
+        EventType::SliceBegin,
+        EventType::SliceEnd,
+        EventType::Instant,
+        EventType::Counter,
+    ];
+    let counters = [
+        None,
+        Some(CounterValue::Int(0)),
+        Some(CounterValue::Int(-1)),
+        Some(CounterValue::Int(i64::MAX)),
+        Some(CounterValue::Double(f64::NAN)),
+        Some(CounterValue::Double(-2.5)),
+    ];
+    for &timestamp in &values {
+        for seq in [1u32, 127, 128, u32::MAX] {
+            for kind in kinds {
+                for name_iid in [None, Some(1), Some(300), Some(u64::MAX)] {
+                    for counter_value in counters {
+                        let fast = SequenceEvent {
+                            timestamp,
+                            sequence_id: seq,
+                            kind,
+                            name_iid,
+                            counter_value,
+                        };
+                        let mut got = Vec::new();
+                        append_sequence_event(&mut got, &fast);
+                        let mut want = Vec::new();
+                        append_packet(
+                            &mut want,
+                            &TracePacket::<NoAnnotations> {
+                                timestamp: Some(timestamp),
+                                trusted_packet_sequence_id: Some(seq),
+                                sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
+                                data: Some(PacketData::TrackEvent(TrackEvent {
+                                    kind: Some(kind),
+                                    name: name_iid.map(EventName::Iid),
+                                    counter_value,
+                                    ..Default::default()
+                                })),
+                                ..Default::default()
+                            },
+                        );
+                        assert_eq!(got, want, "{fast:?}");
+                    }
+                }
+            }
+        }
+    }
+    // And once through Perfetto's own decoder.
+    let mut bytes = Vec::new();
+    append_sequence_event(
+        &mut bytes,
+        &SequenceEvent {
+            timestamp: 1_000,
+            sequence_id: 3,
+            kind: EventType::Counter,
+            name_iid: Some(2),
+            counter_value: Some(CounterValue::Double(0.5)),
+        },
+    );
+    let trace = PbTrace::parse_from_bytes(&bytes).unwrap();
+    let pkt = &trace.packet[0];
+    assert_eq!(pkt.timestamp(), 1_000);
+    assert_eq!(pkt.trusted_packet_sequence_id(), 3);
+    assert_eq!(pkt.sequence_flags(), SEQ_NEEDS_INCREMENTAL_STATE);
+    assert_eq!(pkt.track_event().type_(), PbType::TYPE_COUNTER);
+    assert_eq!(pkt.track_event().name_iid(), 2);
+    assert_eq!(pkt.track_event().double_counter_value(), 0.5);
+    assert!(pkt.special_fields.unknown_fields().iter().next().is_none());
+    assert!(
+        pkt.track_event()
+            .special_fields
+            .unknown_fields()
+            .iter()
+            .next()
+            .is_none()
+    );
+}
