@@ -33,6 +33,16 @@ fn track_paths(trace: &DecodedTrace) -> BTreeMap<u64, String> {
     paths
 }
 
+/// (track path, ts, kind, name, args, flows)
+type ExpectedEvent = (
+    &'static str,
+    u64,
+    EventKind,
+    Option<&'static str>,
+    Vec<(&'static str, Arg)>,
+    Vec<u64>,
+);
+
 fn s(v: &str) -> Arg {
     Arg::Str(v.into())
 }
@@ -109,7 +119,7 @@ fn example_trace_has_exactly_the_seed_events() {
     let aaa_bbb_ddd = vec![("aaa", s("bbb")), ("ccc", s("ddd"))];
     let none = Vec::<(&str, Arg)>::new();
     #[rustfmt::skip]
-    let expected: Vec<(&str, u64, EventKind, Option<&str>, Vec<(&str, Arg)>, Vec<u64>)> = vec![
+    let expected: Vec<ExpectedEvent> = vec![
         ("aaa/example_track", 100, SliceBegin, Some("SOME_TRACK"), none.clone(), vec![]),
         ("aaa/example_track", 250, SliceEnd, None, none.clone(), vec![4]),
         ("bbb", 0, int(3), None, none.clone(), vec![]),

@@ -106,7 +106,7 @@ impl Value {
     fn move_children_to(&mut self, stack: &mut Vec<Value>) {
         match self {
             Value::Dict(entries) => stack.extend(entries.drain(..).map(|(_, v)| v)),
-            Value::Array(items) => stack.extend(items.drain(..)),
+            Value::Array(items) => stack.append(items),
             _ => {}
         }
     }

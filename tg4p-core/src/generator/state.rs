@@ -410,7 +410,7 @@ impl Inner {
             );
             return Ok(());
         }
-        let new_names = new_name.as_ref().map_or(&[][..], std::slice::from_ref);
+        let new_names = new_name.as_slice();
         let event = TrackEvent::<NoAnnotations> {
             kind: Some(kind),
             name: name_iid.map(EventName::Iid),

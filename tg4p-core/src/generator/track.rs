@@ -16,14 +16,19 @@ pub(crate) type Shared = Rc<RefCell<Inner>>;
 /// The optional parts of an event: arguments, flows, terminating flows.
 ///
 /// ```
-/// use tg4p_core::{FlowId, args, generator::Extras};
-/// let args = args!({"size": 3});
-/// let flow = FlowId::new();
-/// let extras = Extras::new().args(&args).flows(&[flow]);
-/// // Conversions for the common single-part cases:
-/// let only_args: Extras = (&args).into();
-/// let only_flows: Extras = (&[flow]).into();
-/// # let _ = (extras, only_args, only_flows);
+/// # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
+/// use tg4p_core::{args, generator::{Extras, TraceGenerator}};
+/// let tgen = TraceGenerator::new(std::io::sink());
+/// let t = tgen.create_track("t");
+/// let flow = tgen.new_flow();
+/// t.open_with(10, "send", Extras::new().args(&args!({"size": 3})).flows(&[flow]))?;
+/// t.close(20)?;
+/// // Conversions for the single-part cases: a `&Value` is arguments, a slice of
+/// // flow ids is flows.
+/// t.instant_with(30, "note", &args!({"id": 7}))?;
+/// t.instant_with(40, "arrive", Extras::new().terminating_flows(&[flow]))?;
+/// t.instant_with(50, "again", &[flow])?;
+/// # Ok(()) }
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Extras<'a> {
