@@ -41,7 +41,9 @@ pub fn enter(callsite: &'static Callsite) -> FnSpan {
     enter_on(generation, callsite)
 }
 
-#[inline(always)]
+// Out of line, so that the disabled path inlined into every traced function is
+// just the gate's load and branch (and the guard's drop a compare).
+#[inline(never)]
 fn enter_on(generation: u64, callsite: &'static Callsite) -> FnSpan {
     let id = callsite.id() as u64;
     let kept = with_local(generation, |l| {
@@ -110,7 +112,7 @@ impl Drop for FnSpan {
     }
 }
 
-#[inline(always)]
+#[inline(never)]
 fn exit(generation: u64) {
     if recorder::generation() != generation {
         return; // the session ended: its file is closed to this thread
