@@ -107,7 +107,7 @@ impl std::error::Error for SessionError {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
-    /// The trace file.
+    /// The trace file (empty when the session wrote to a [`SessionBuilder::writer`]).
     pub path: PathBuf,
     /// Events (slice begins and ends, instants, counter samples) in the file.
     pub events_written: u64,
@@ -185,18 +185,53 @@ pub(crate) fn active(generation: u64) -> Option<Arc<Shared>> {
 }
 
 /// Options of a session; see [`Session::builder`].
-#[derive(Clone, Debug)]
 pub struct SessionBuilder {
     path: PathBuf,
+    sink: Option<Box<dyn std::io::Write + Send>>,
     memory_limit: usize,
     overflow: Overflow,
     drain_interval: Duration,
+}
+
+impl fmt::Debug for SessionBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionBuilder")
+            .field("path", &self.path)
+            .field("writer", &self.sink.as_ref().map(|_| ".."))
+            .field("memory_limit", &self.memory_limit)
+            .field("overflow", &self.overflow)
+            .field("drain_interval", &self.drain_interval)
+            .finish()
+    }
 }
 
 impl SessionBuilder {
     /// The trace file to write (created or truncated). Default: `tg4p.perfetto-trace`.
     pub fn path(mut self, path: impl AsRef<Path>) -> Self {
         self.path = path.as_ref().to_path_buf();
+        self.sink = None;
+        self
+    }
+
+    /// Writes the trace to `writer` instead of a file (a socket, a pipe, memory, ...).
+    /// The background writer thread owns it, writes whole packets to it at least
+    /// every drain interval, and flushes it at the end. An error it returns stops
+    /// the writing and is reported by [`Session::finish`] as [`SessionError::Write`]
+    /// (with an empty path); a panic in it is reported as
+    /// [`SessionError::WriterPanicked`]. Recording threads never wait for it, except
+    /// under [`Overflow::Block`] when every buffer is full.
+    ///
+    /// ```
+    /// let session = tg4p_core::runtime::Session::builder()
+    ///     .writer(std::io::sink())
+    ///     .start()?;
+    /// let report = session.finish()?;
+    /// assert!(report.bytes_written > 0);
+    /// # Ok::<(), tg4p_core::runtime::SessionError>(())
+    /// ```
+    pub fn writer(mut self, writer: impl std::io::Write + Send + 'static) -> Self {
+        self.path = PathBuf::new();
+        self.sink = Some(Box::new(writer));
         self
     }
 
@@ -229,10 +264,15 @@ impl SessionBuilder {
         if active.is_some() {
             return Err(SessionError::AlreadyOpen);
         }
-        let file = std::fs::File::create(&self.path).map_err(|source| SessionError::Create {
-            path: self.path.clone(),
-            source,
-        })?;
+        let file: Box<dyn std::io::Write + Send> = match self.sink {
+            Some(sink) => sink,
+            None => Box::new(std::fs::File::create(&self.path).map_err(|source| {
+                SessionError::Create {
+                    path: self.path.clone(),
+                    source,
+                }
+            })?),
+        };
         super::clock::init();
         let generation = NEXT_GENERATION.fetch_add(1, StdOrdering::Relaxed);
         let max_chunks = (self.memory_limit / CHUNK_BYTES).max(2);
@@ -305,6 +345,7 @@ impl Session {
     pub fn builder() -> SessionBuilder {
         SessionBuilder {
             path: PathBuf::from(DEFAULT_PATH),
+            sink: None,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             overflow: Overflow::Drop,
             drain_interval: DEFAULT_DRAIN_INTERVAL,

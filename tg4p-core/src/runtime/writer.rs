@@ -30,8 +30,7 @@ use crate::wire::{
 use quick_protobuf::sizeofs::sizeof_len;
 use quick_protobuf::{MessageWrite, Writer as PbWriter, WriterBackend};
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::Write as _;
+use std::io::Write;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -250,7 +249,8 @@ pub(crate) struct Writer {
     shared: Arc<Shared>,
     rx: Receiver<Msg>,
     free: Sender<Arc<Chunk>>,
-    file: File,
+    /// The trace file, or the writer given to `SessionBuilder::writer`.
+    file: Box<dyn Write + Send>,
     path: PathBuf,
     drain_interval: Duration,
     output: Output,
@@ -274,7 +274,7 @@ impl Writer {
         shared: Arc<Shared>,
         rx: Receiver<Msg>,
         free: Sender<Arc<Chunk>>,
-        file: File,
+        file: Box<dyn Write + Send>,
         path: PathBuf,
         drain_interval: Duration,
     ) -> Writer {
