@@ -78,6 +78,9 @@ fn ns_per_call(n: u64, rounds: u32, mut f: impl FnMut()) -> f64 {
 }
 
 fn summary() {
+    if std::env::var_os("TG4P_BENCH_LONG_ONLY").is_some() {
+        return long_run();
+    }
     const N: u64 = 200_000;
     let base = ns_per_call(N, 7, || {
         black_box(Instant::now());
@@ -133,7 +136,11 @@ fn summary() {
     );
     std::fs::remove_file(&r.path).ok();
 
-    // One thread, 2M spans: bytes per slice event, drops, finish time.
+    long_run();
+}
+
+/// One thread, 2M spans: bytes per slice event, drops, finish time.
+fn long_run() {
     let s = session("long");
     const SPANS: u64 = 2_000_000;
     let t = Instant::now();

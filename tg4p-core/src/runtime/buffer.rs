@@ -137,20 +137,32 @@ impl Chunk {
         self.published.store(end, Ordering::Release);
     }
 
-    /// Consumer: appends the words published since the last call to `out`.
-    pub(crate) fn read_new(&self, out: &mut Vec<u64>) {
+    /// Consumer: the words published but not yet read, as `start..end`.
+    pub(crate) fn unread(&self) -> (usize, usize) {
         // Acquire: pairs with `publish`, so the words below `end` are complete.
         let end = self.published.load(Ordering::Acquire);
         // Relaxed: only the consumer reads and writes `consumed`.
-        let start = self.consumed.load(Ordering::Relaxed);
-        if end > start {
-            out.extend(
-                self.words[start..end]
-                    .iter()
-                    .map(|w| w.load(Ordering::Relaxed)),
-            );
-            self.consumed.store(end, Ordering::Relaxed);
-        }
+        (self.consumed.load(Ordering::Relaxed), end)
+    }
+
+    /// Consumer: word `i`, below an `end` returned by [`unread`](Chunk::unread).
+    #[inline(always)]
+    pub(crate) fn word(&self, i: usize) -> u64 {
+        self.words[i].load(Ordering::Relaxed)
+    }
+
+    /// Consumer: everything below `end` has been read.
+    pub(crate) fn mark_read(&self, end: usize) {
+        self.consumed.store(end, Ordering::Relaxed);
+    }
+
+    /// Consumer: appends the words published since the last call to `out` (what
+    /// the writer does in place with `unread`, `word` and `mark_read`).
+    #[cfg(any(test, tg4p_loom))]
+    pub(crate) fn read_new(&self, out: &mut Vec<u64>) {
+        let (start, end) = self.unread();
+        out.extend((start..end).map(|i| self.word(i)));
+        self.mark_read(end);
     }
 
     /// Consumer: empties a chunk that its producer has handed over and that has

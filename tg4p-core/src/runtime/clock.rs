@@ -102,8 +102,9 @@ pub(crate) struct Calibration {
     /// (tick, ns) readings in increasing order.
     points: Vec<(u64, u64)>,
     /// `slopes[i]`: ns per tick from reading `i` to `i + 1` (for the last reading,
-    /// the slope of the segment before it, used to extrapolate).
-    slopes: Vec<f64>,
+    /// the slope of the segment before it, used to extrapolate), in 32.32 fixed
+    /// point: integer conversion is a single widening multiply.
+    slopes: Vec<u64>,
     /// The segment the last conversion used: ticks arrive mostly in order.
     segment: usize,
 }
@@ -122,7 +123,7 @@ impl Calibration {
         if tsc {
             let first = paired_reading();
             c.points.push(first);
-            c.slopes.push(1.0);
+            c.slopes.push(1 << 32);
             while os_ns() < first.1 + 1_000_000 {
                 std::hint::spin_loop();
             }
@@ -138,7 +139,8 @@ impl Calibration {
         if p.0 <= t0 || p.1 <= n0 {
             return;
         }
-        let slope = (p.1 - n0) as f64 / (p.0 - t0) as f64;
+        let slope = (((p.1 - n0) as u128) << 32) / (p.0 - t0) as u128;
+        let slope = slope.min(u64::MAX as u128) as u64;
         *self.slopes.last_mut().expect("one slope per point") = slope;
         self.points.push(p);
         self.slopes.push(slope);
@@ -168,7 +170,7 @@ impl Calibration {
         if tick < t0 || tick >= next {
             return self.ns_of_slow(tick);
         }
-        n0 + ((tick - t0) as f64 * self.slopes[i]) as u64
+        n0 + scale(tick - t0, self.slopes[i])
     }
 
     #[cold]
@@ -181,15 +183,21 @@ impl Calibration {
             // Before the first reading (recorded just before the session opened).
             Err(0) => {
                 let (t0, n0) = self.points[0];
-                n0.saturating_sub(((t0 - tick) as f64 * self.slopes[0]) as u64)
+                n0.saturating_sub(scale(t0 - tick, self.slopes[0]))
             }
             Err(i) => {
                 self.segment = i - 1;
                 let (t0, n0) = self.points[i - 1];
-                n0 + ((tick - t0) as f64 * self.slopes[i - 1]) as u64
+                n0 + scale(tick - t0, self.slopes[i - 1])
             }
         }
     }
+}
+
+/// `ticks` times a 32.32 fixed-point `slope`.
+#[inline(always)]
+fn scale(ticks: u64, slope: u64) -> u64 {
+    ((ticks as u128 * slope as u128) >> 32).min(u64::MAX as u128) as u64
 }
 
 /// A (tick, ns) pair read as close together as possible: the ns reading is matched

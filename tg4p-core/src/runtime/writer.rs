@@ -416,35 +416,37 @@ impl Writer {
 
     /// Turns the newly published records of `chunk` into packets.
     fn read(&mut self, slot: &Arc<Slot>, chunk: &Chunk) {
-        let mut words = std::mem::take(&mut self.words);
-        words.clear();
-        chunk.read_new(&mut words);
-        if !words.is_empty() {
-            self.output.calibration.refresh();
-            let mut seq = match self.sequences.remove(&slot.sequence) {
-                Some(s) => s,
-                None => {
-                    self.threads += 1;
-                    Sequence::new(slot.clone())
-                }
-            };
-            self.records(&mut seq, &words);
-            self.sequences.insert(slot.sequence, seq);
+        let (start, end) = chunk.unread();
+        if start == end {
+            return;
         }
-        self.words = words;
+        self.output.calibration.refresh();
+        let mut seq = match self.sequences.remove(&slot.sequence) {
+            Some(s) => s,
+            None => {
+                self.threads += 1;
+                Sequence::new(slot.clone())
+            }
+        };
+        self.records(&mut seq, chunk, start, end);
+        chunk.mark_read(end);
+        self.sequences.insert(slot.sequence, seq);
     }
 
-    fn records(&mut self, seq: &mut Sequence, words: &[u64]) {
-        let mut i = 0;
-        while i < words.len() {
-            let head = words[i];
+    /// Turns the records in words `start..end` of `chunk` into packets. The common
+    /// thread-track begins and ends are read in place; other records are copied out
+    /// whole first.
+    fn records(&mut self, seq: &mut Sequence, chunk: &Chunk, start: usize, end: usize) {
+        let mut i = start;
+        while i < end {
+            let head = chunk.word(i);
             let next = match head & 0xff {
-                buffer::BEGIN if i + 1 < words.len() => {
-                    self.begin(seq, (head >> 8) as u32, words[i + 1]);
+                buffer::BEGIN if i + 1 < end => {
+                    self.begin(seq, (head >> 8) as u32, chunk.word(i + 1));
                     i + 2
                 }
-                buffer::END if i + 1 < words.len() => {
-                    self.output.thread_slice(seq, words[i + 1], None);
+                buffer::END if i + 1 < end => {
+                    self.output.thread_slice(seq, chunk.word(i + 1), None);
                     i + 2
                 }
                 buffer::DROPPED => {
@@ -457,10 +459,20 @@ impl Writer {
                     seq.arg_names.clear();
                     i + 1
                 }
-                buffer::EVENT => match self.event(seq, words, i) {
-                    Some(next) => next,
-                    None => break,
-                },
+                buffer::EVENT => {
+                    let Some(len) = event_len(chunk, i, end) else {
+                        break;
+                    };
+                    let mut words = std::mem::take(&mut self.words);
+                    words.clear();
+                    words.extend((i..i + len).map(|j| chunk.word(j)));
+                    let ok = self.event(seq, &words, 0).is_some();
+                    self.words = words;
+                    if !ok {
+                        break;
+                    }
+                    i + len
+                }
                 // Not a record boundary: a bug. Skip the rest rather than guess.
                 _ => break,
             };
@@ -682,6 +694,19 @@ impl Writer {
         self.tracks.counters_by_id.insert(id, uuid);
         Some(uuid)
     }
+}
+
+/// Words of the `EVENT` record at word `i` of `chunk`, if it ends by `end`.
+fn event_len(chunk: &Chunk, i: usize, end: usize) -> Option<usize> {
+    let h = EventHeader::decode(chunk.word(i));
+    let mut at = i + h.fixed_words();
+    for _ in 0..h.args {
+        if at >= end {
+            return None;
+        }
+        at += buffer::string_words(chunk.word(at) as usize);
+    }
+    (at <= end).then_some(at - i)
 }
 
 /// The executable's name, else the OS's name of the process.
