@@ -11,7 +11,8 @@ use criterion::Criterion;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tg4p::{TraceGenerator, Track};
+use tg4p::TraceGenerator;
+use tg4p::generator::Track;
 
 const TRACKS: usize = 4;
 const START_NS: u64 = 1_000_000_000_000;

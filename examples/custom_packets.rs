@@ -5,7 +5,8 @@
 //! (without an argument the trace goes to `custom_packets.pftrace`). Open it in
 //! <https://ui.perfetto.dev>.
 
-use tg4p::{Extras, FlowId, GeneratorError, TraceGenerator, args};
+use tg4p::generator::Extras;
+use tg4p::{FlowId, GeneratorError, TraceGenerator, args};
 
 /// Writes the example's events with `tgen` (shared with the tests, which check the
 /// decoded trace event by event).

@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 static ACTIVE: tg4p::Counter = tg4p::Counter::new("num_active_threads");
 
 /// A custom track. Events go to their thread's track unless given one.
-static TOP: tg4p::live::Track = tg4p::live::Track::new("TOP_TRACK");
+static TOP: tg4p::Track = tg4p::Track::new("TOP_TRACK");
 
 /// A slice per call on the thread's track, with each argument's `Debug` text
 /// (bounded to 1 KiB per value).

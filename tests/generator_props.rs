@@ -7,7 +7,8 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use tg4p::{Extras, FlowId, GeneratorError, TraceGenerator, Value, args};
+use tg4p::generator::Extras;
+use tg4p::{FlowId, GeneratorError, TraceGenerator, Value, args};
 use tg4p_oracle::{Arg, CounterValue, EventKind};
 
 const SLICE_TRACKS: usize = 3;

@@ -3,7 +3,7 @@
 
 use std::sync::{Mutex, MutexGuard, mpsc};
 use std::time::Duration;
-use tg4p::live::Track;
+use tg4p::Track;
 use tg4p::{Overflow, Session, SessionError};
 use tg4p_oracle::{Arg, CounterValue, DecodedTrace, EventKind, TrackKind};
 

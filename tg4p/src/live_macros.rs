@@ -2,14 +2,14 @@
 //! private seam generated code calls.
 
 /// Records an instant event on the calling thread's track (or on a `static`
-/// [`Track`](crate::live::Track) given first), with optional flows and `Debug`
+/// [`Track`](crate::Track) given first), with optional flows and `Debug`
 /// arguments, and returns the ids of the `outgoing` flows as an array.
 ///
 /// ```
 /// let session = tg4p::open(std::env::temp_dir().join("instant-doc.pftrace"))?;
 /// let [a, b] = tg4p::instant!("INVOKE_THREAD", outgoing = 2);
 /// tg4p::instant!("START_THREAD", incoming = [a]);
-/// static TOP: tg4p::live::Track = tg4p::live::Track::new("TOP_TRACK");
+/// static TOP: tg4p::Track = tg4p::Track::new("TOP_TRACK");
 /// tg4p::instant!(TOP, "START_THREAD", incoming = [b]);
 /// let result = vec![1, 2, 3];
 /// tg4p::instant!("CHECKING", final_result = &result, size = result.len());
@@ -61,11 +61,11 @@ macro_rules! __instant {
 }
 
 /// Starts a slice on the calling thread's track (or on a `static`
-/// [`Track`](crate::live::Track) given first), ended when the returned guard drops.
+/// [`Track`](crate::Track) given first), ended when the returned guard drops.
 /// Unlike the `span` methods, it records the enclosing function's name.
 ///
 /// ```
-/// static TOP: tg4p::live::Track = tg4p::live::Track::new("TOP_TRACK");
+/// static TOP: tg4p::Track = tg4p::Track::new("TOP_TRACK");
 /// let sort = tg4p::span!(TOP, "SORT");
 /// let out = sort.outgoing(1);
 /// drop(sort);
