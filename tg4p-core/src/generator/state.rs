@@ -346,6 +346,7 @@ impl Inner {
                         kind,
                         name_iid,
                         counter_value,
+                        source_location_iid: None,
                     },
                 );
                 state.last_ts = ts;
@@ -406,6 +407,7 @@ impl Inner {
                     kind,
                     name_iid,
                     counter_value,
+                    source_location_iid: None,
                 },
             );
             return Ok(());

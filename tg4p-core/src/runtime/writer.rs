@@ -179,7 +179,22 @@ impl Output {
     #[inline]
     fn thread_slice(&mut self, seq: &mut Sequence, tick: u64, begin_iid: Option<u64>) {
         let delta = self.delta(seq, tick);
-        wire::append_default_track_slice(&mut self.out, delta, seq.slot.sequence, begin_iid);
+        // A callsite's name and source location share one iid.
+        wire::append_sequence_event(
+            &mut self.out,
+            &wire::SequenceEvent {
+                timestamp: delta,
+                sequence_id: seq.slot.sequence,
+                kind: if begin_iid.is_some() {
+                    wire::EventType::SliceBegin
+                } else {
+                    wire::EventType::SliceEnd
+                },
+                name_iid: begin_iid,
+                counter_value: None,
+                source_location_iid: begin_iid,
+            },
+        );
         self.events += 1;
     }
 

@@ -10,7 +10,6 @@
 
 mod clock_snapshot;
 mod debug_annotation;
-mod fast;
 mod field;
 mod interned_data;
 mod sequence_event;
@@ -22,7 +21,6 @@ pub use clock_snapshot::{BuiltinClock, Clock, ClockSnapshot};
 pub use debug_annotation::{
     AnnotationList, AnnotationName, AnnotationValue, DebugAnnotation, NoAnnotations,
 };
-pub use fast::append_default_track_slice;
 pub use interned_data::{InternedData, InternedString, SourceLocation};
 pub use sequence_event::{SequenceEvent, append_sequence_event};
 pub use trace_packet::{

@@ -26,11 +26,14 @@ pub struct SequenceEvent {
     pub name_iid: Option<u64>,
     /// `TrackEvent.counter_value` (field 30) / `double_counter_value` (field 44).
     pub counter_value: Option<CounterValue>,
+    /// `TrackEvent.source_location_iid` (field 34).
+    pub source_location_iid: Option<u64>,
 }
 
 /// Longest packet: tag + length (2) + timestamp (11) + sequence id (6) + track event
-/// header (2) + type (2) + name iid (11) + counter value (12) + flags (2).
-const MAX_LEN: usize = 48;
+/// header (2) + type (2) + name iid (11) + counter value (12) + source location iid
+/// (12) + flags (2).
+const MAX_LEN: usize = 60;
 
 #[inline(always)]
 fn varint_len(v: u64) -> usize {
@@ -58,7 +61,10 @@ pub fn append_sequence_event(out: &mut Vec<u8>, event: &SequenceEvent) {
             None => 0,
             Some(CounterValue::Int(v)) => 2 + varint_len(v as u64),
             Some(CounterValue::Double(_)) => 10,
-        };
+        }
+        + event
+            .source_location_iid
+            .map_or(0, |iid| 2 + varint_len(iid));
     // Bytes are stored straight into the output (room made with one fixed-size copy,
     // the excess cut off at the end): building the packet in a local array and
     // copying it would read back freshly stored bytes, which stalls the CPU.
@@ -73,7 +79,7 @@ pub fn append_sequence_event(out: &mut Vec<u8>, event: &SequenceEvent) {
     at += 1;
     put_varint(buf, &mut at, event.sequence_id as u64);
     buf[at] = (11 << 3) | 2; // track_event, length-delimited
-    buf[at + 1] = track_event_len as u8; // at most 25: one byte
+    buf[at + 1] = track_event_len as u8; // at most 37: one byte
     buf[at + 2] = 9 << 3; // type, varint
     buf[at + 3] = event.kind as u8;
     at += 4;
@@ -97,10 +103,16 @@ pub fn append_sequence_event(out: &mut Vec<u8>, event: &SequenceEvent) {
             at += 10;
         }
     }
+    if let Some(iid) = event.source_location_iid {
+        buf[at] = 0x90; // (34 << 3) | varint, as a two-byte tag
+        buf[at + 1] = 0x02;
+        at += 2;
+        put_varint(buf, &mut at, iid);
+    }
     buf[at] = 13 << 3; // sequence_flags, varint
     buf[at + 1] = SEQ_NEEDS_INCREMENTAL_STATE as u8;
     at += 2;
-    // The payload is at most 46 bytes, so its length is one varint byte.
+    // The payload is at most 58 bytes, so its length is one varint byte.
     buf[0] = (1 << 3) | 2;
     buf[1] = (at - 2) as u8;
     out.truncate(start + at);

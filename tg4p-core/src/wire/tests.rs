@@ -416,13 +416,17 @@ fn sequence_event_fast_path_matches_the_general_encoder() {
         for seq in [1u32, 127, 128, u32::MAX] {
             for kind in kinds {
                 for name_iid in [None, Some(1), Some(300), Some(u64::MAX)] {
-                    for counter_value in counters {
+                    for (counter_value, source_location_iid) in counters
+                        .into_iter()
+                        .flat_map(|c| [(c, None), (c, Some(1)), (c, Some(u64::MAX))])
+                    {
                         let fast = SequenceEvent {
                             timestamp,
                             sequence_id: seq,
                             kind,
                             name_iid,
                             counter_value,
+                            source_location_iid,
                         };
                         let mut got = Vec::new();
                         append_sequence_event(&mut got, &fast);
@@ -437,6 +441,7 @@ fn sequence_event_fast_path_matches_the_general_encoder() {
                                     kind: Some(kind),
                                     name: name_iid.map(EventName::Iid),
                                     counter_value,
+                                    source_location_iid,
                                     ..Default::default()
                                 })),
                                 ..Default::default()
@@ -458,6 +463,7 @@ fn sequence_event_fast_path_matches_the_general_encoder() {
             kind: EventType::Counter,
             name_iid: Some(2),
             counter_value: Some(CounterValue::Double(0.5)),
+            source_location_iid: Some(7),
         },
     );
     let trace = PbTrace::parse_from_bytes(&bytes).unwrap();
@@ -468,6 +474,7 @@ fn sequence_event_fast_path_matches_the_general_encoder() {
     assert_eq!(pkt.track_event().type_(), PbType::TYPE_COUNTER);
     assert_eq!(pkt.track_event().name_iid(), 2);
     assert_eq!(pkt.track_event().double_counter_value(), 0.5);
+    assert_eq!(pkt.track_event().source_location_iid(), 7);
     assert!(pkt.special_fields.unknown_fields().iter().next().is_none());
     assert!(
         pkt.track_event()
