@@ -29,7 +29,9 @@ struct IdSpace {
 
 impl IdSpace {
     fn get(cell: &'static OnceLock<IdSpace>) -> &'static IdSpace {
-        cell.get_or_init(|| IdSpace { next: AtomicU64::new(random_u64()) })
+        cell.get_or_init(|| IdSpace {
+            next: AtomicU64::new(random_u64()),
+        })
     }
 
     fn next(&self) -> u64 {
