@@ -349,8 +349,6 @@ impl Writer {
                 self.drain_all();
                 self.write_out();
                 next_drain = Instant::now() + self.drain_interval;
-            } else if self.output.out.len() >= WRITE_AT {
-                self.write_out();
             }
         }
         self.drain_all();
@@ -446,6 +444,12 @@ impl Writer {
         self.records(&mut seq, chunk, start, end);
         chunk.mark_read(end);
         self.sequences.insert(slot.sequence, seq);
+        // Hand the output over as it fills, also while a backlog of chunks is
+        // drained at once (at finish, or after a stall): the buffer then stays
+        // at its first capacity instead of growing through fresh pages.
+        if self.output.out.len() >= WRITE_AT {
+            self.write_out();
+        }
     }
 
     /// Turns the records in words `start..end` of `chunk` into packets. The common
