@@ -8,7 +8,7 @@
 
 use super::buffer::{self, CHUNK_WORDS, Chunk};
 use super::clock;
-use super::session::{self, GATE, Msg, Shared};
+use super::session::{self, GATE, Msg, Overflow, Shared};
 use super::shim::{Arc, AtomicU64, Mutex, Ordering, lock};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering as StdOrdering;
@@ -124,6 +124,12 @@ impl Local {
             let Some(shared) = self.shared.clone() else {
                 return false;
             };
+            if shared.overflow == Overflow::Block && self.chunk.is_some() {
+                // Hand the full chunk to the writer before waiting for a free one:
+                // if every thread kept its full chunk while waiting, nothing would
+                // ever be recycled (all buffers held, all producers stalled).
+                self.hand_over(None, false);
+            }
             let Some(fresh) = shared.acquire_chunk() else {
                 return false;
             };
