@@ -159,7 +159,7 @@ fn write_event(
 /// As [`write_event`]; a track given as `(track, lane, Some(tick))` carries the
 /// tick already read under the lane lock.
 #[allow(clippy::too_many_arguments)]
-fn write_event_at(
+pub(super) fn write_event_at(
     l: &mut Local,
     header: EventHeader,
     id: u32,
@@ -238,6 +238,21 @@ pub struct Span {
 }
 
 impl Span {
+    /// A guard that records nothing: what `span!` gives when instrumentation is
+    /// compiled out.
+    #[doc(hidden)]
+    pub const fn off() -> Span {
+        Span {
+            generation: 0,
+            track: None,
+            flows: RefCell::new(SpanFlows {
+                outgoing: Vec::new(),
+                incoming: Vec::new(),
+            }),
+            _not_send: PhantomData,
+        }
+    }
+
     /// Starts a slice of `callsite`, on `track` or the thread's track.
     pub(crate) fn begin(callsite: &'static Callsite, track: Option<&'static Track>) -> Span {
         Span::begin_with(callsite, track, &[])

@@ -30,6 +30,9 @@ pub struct Track {
     id: AtomicU32,
     uuid: AtomicU64,
     lanes: Mutex<Vec<Lane>>,
+    /// A pool of tracks for futures (see [`Track::pool`]): every lane is a child of
+    /// the process track with the track's own name.
+    pool: bool,
 }
 
 #[derive(Debug)]
@@ -49,7 +52,27 @@ impl Track {
             id: AtomicU32::new(0),
             uuid: AtomicU64::new(0),
             lanes: Mutex::new(Vec::new()),
+            pool: false,
         }
+    }
+
+    /// A pool of tracks named `name`, one per concurrently running future of a
+    /// traced `async fn` (what `#[trace]` declares for it): each is a child of the
+    /// process track named `name` (the UI shows them as one group), reused once free.
+    #[doc(hidden)]
+    pub const fn pool(name: &'static str) -> Track {
+        Track {
+            name,
+            id: AtomicU32::new(0),
+            uuid: AtomicU64::new(0),
+            lanes: Mutex::new(Vec::new()),
+            pool: true,
+        }
+    }
+
+    /// Whether the lanes are a pool of sibling tracks (see [`Track::pool`]).
+    pub(crate) fn is_pool(&self) -> bool {
+        self.pool
     }
 
     /// The track's name.
@@ -150,6 +173,52 @@ impl Track {
         (i as u32, now)
     }
 
+    /// Opens a slice that no thread owns (a future's, which may end on another
+    /// thread) on a lane with no slice open, else on a new lane, and reads its tick.
+    /// Of the free lanes, the one free the longest is taken; if it was freed less
+    /// than [`LANE_REUSE_GAP`] ago, this waits out the rest of the gap (at most
+    /// about 3 us, outside the lock, with the lane already taken) rather than
+    /// growing the pool: the number of lanes stays the peak number of open slices.
+    pub(crate) fn open_free_lane(&self) -> (u32, u64) {
+        let (i, last_end) = {
+            let mut lanes = super::shim::lock(&self.lanes);
+            if lanes.is_empty() {
+                lanes.push(Lane {
+                    uuid: self.uuid(),
+                    owner: 0,
+                    depth: 0,
+                    last_end: 0,
+                });
+            }
+            let free = lanes
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.depth == 0)
+                .min_by_key(|(_, l)| l.last_end)
+                .map(|(i, _)| i);
+            let i = free.unwrap_or_else(|| {
+                lanes.push(Lane {
+                    uuid: crate::ids::next_track_uuid(),
+                    owner: 0,
+                    depth: 0,
+                    last_end: 0,
+                });
+                lanes.len() - 1
+            });
+            // Owner 0 with depth 1: no thread's `open_lane` nests on it.
+            let lane = &mut lanes[i];
+            lane.owner = 0;
+            lane.depth = 1;
+            (i, lane.last_end)
+        };
+        let mut now = super::recorder::tick();
+        while now.saturating_sub(last_end) <= LANE_REUSE_GAP {
+            std::hint::spin_loop();
+            now = super::recorder::tick();
+        }
+        (i as u32, now)
+    }
+
     /// Closes the innermost slice on `lane` and reads its tick.
     pub(crate) fn close_lane(&self, lane: u32) -> u64 {
         let mut lanes = super::shim::lock(&self.lanes);
@@ -166,6 +235,9 @@ impl Track {
 
     /// Name of lane `lane` as written in its descriptor.
     pub(crate) fn lane_name(&self, lane: u32) -> String {
+        if self.pool {
+            return self.name.to_owned();
+        }
         format!("{} #{}", self.name, lane + 1)
     }
 }

@@ -676,9 +676,16 @@ impl Writer {
         let uuid = track.lane_uuid(lane)?;
         if self.tracks.described.insert(uuid) {
             let name = track.lane_name(lane);
+            // A pool's tracks are siblings under the process; lanes nest under
+            // their track.
+            let parent = if track.is_pool() {
+                self.output.process_uuid
+            } else {
+                base
+            };
             self.output.descriptor(TrackDescriptor {
                 uuid,
-                parent_uuid: Some(base),
+                parent_uuid: Some(parent),
                 name: Some(&name),
                 ..Default::default()
             });
