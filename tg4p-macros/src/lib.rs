@@ -3,22 +3,58 @@
 //!
 //! The generated code names only `tg4p::__private` (or the path given with
 //! `crate = ...`), so the runtime can change behind it.
+//!
+//! Without the `enable` feature (which the facade's default `enable` feature turns
+//! on) the options are still checked, but the function is returned untouched.
+//!
+//! # Expansion
+//! The function keeps its attributes and signature (generics, `where` clauses,
+//! receivers, `unsafe`, `impl Trait`); only its body changes, to
+//!
+//! ```text
+//! { static __TG4P_CALLSITE: Callsite = ..; let __tg4p_guard = <begin>; <original body> }
+//! ```
+//!
+//! The original body stays the block's tail expression, so its type is still
+//! inferred from the declared return type, and `return` and `?` keep their meaning.
+//! - A plain function: the guard is a slice on the calling thread's track (or on
+//!   `track = X`), ended when the guard drops, also on unwinding.
+//! - An `async fn`: the same guard statement runs at the future's first poll, and
+//!   the guard is a local of the future, so it drops on completion or when the
+//!   future is dropped; its slice goes on a track of the function's own pool (or a
+//!   free lane of `track = X`), because a suspended future cannot nest on a thread's
+//!   track.
+//! - A function returning a future, with `future` (opt-in for `impl Future`,
+//!   automatic for `Pin<Box<dyn Future ..>>` as `async-trait` produces): the body
+//!   runs at the call as before, and the future it returns is wrapped in an
+//!   `async move` block (boxed again for `Pin<Box<..>>`) that holds the guard.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::Parser;
-use syn::{FnArg, ItemFn, LitStr, Pat, Path};
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ItemFn, LitStr, Pat, Path, ReturnType, Type, TypeParamBound};
 
 /// Records a slice for every call of the function: on the calling thread's track,
-/// or on a `static` [`Track`] with `track = PATH`; named after the function, or
+/// or on a `static` `Track` with `track = PATH`; named after the function, or
 /// `name = "..."`. The slice also ends if the function unwinds.
+///
+/// On an `async fn` (also a method), the slice spans the future, from its first poll
+/// to its completion or drop, on a track of its own (see the crate docs). A function
+/// returning `impl Future` gets the same with `#[trace(future)]`; one returning
+/// `Pin<Box<dyn Future ..>>` (as `async-trait` writes them) gets it automatically.
+///
+/// Options: `name = ".."`, `track = PATH`, `future`, `crate = PATH` (where the
+/// facade is, for re-exports).
 ///
 /// ```ignore
 /// #[tg4p::trace]
 /// fn merge_sort(x: Vec<u32>) -> Vec<u32> { x }
 /// #[tg4p::trace(track = TOP, name = "validate all")]
 /// fn validate(x: &[u32]) {}
+/// #[tg4p::trace]
+/// async fn fetch(id: u32) -> u32 { id }
 /// ```
 #[proc_macro_attribute]
 pub fn trace(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -27,6 +63,8 @@ pub fn trace(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// As [`trace`], and records each argument's `Debug` text (bounded to
 /// `tg4p::ARG_VALUE_LIMIT` bytes per value) as an argument of the slice.
+/// `skip(a, b)` leaves arguments out, `skip_all` all of them; an argument that is
+/// not `Debug` must be skipped.
 #[proc_macro_attribute]
 pub fn trace_args(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr.into(), item.into(), true).into()
@@ -37,9 +75,12 @@ struct Options {
     track: Option<Path>,
     name: Option<LitStr>,
     krate: Option<Path>,
+    skip: Vec<Ident>,
+    skip_all: bool,
+    future: Option<Span>,
 }
 
-fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
+fn parse_options(attr: TokenStream2, with_args: bool) -> syn::Result<Options> {
     let mut opts = Options::default();
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("track") {
@@ -48,10 +89,30 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             opts.name = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident("crate") {
             opts.krate = Some(meta.value()?.parse()?);
-        } else {
+        } else if meta.path.is_ident("future") {
+            opts.future = Some(meta.path.span());
+        } else if with_args && meta.path.is_ident("skip") {
+            meta.parse_nested_meta(|inner| {
+                match inner.path.get_ident() {
+                    Some(id) => opts.skip.push(id.clone()),
+                    None => return Err(inner.error("expected an argument name")),
+                }
+                Ok(())
+            })?;
+        } else if with_args && meta.path.is_ident("skip_all") {
+            opts.skip_all = true;
+        } else if !with_args && (meta.path.is_ident("skip") || meta.path.is_ident("skip_all")) {
             return Err(meta.error(
-                "unknown tg4p option; expected `track = PATH`, `name = \"...\"` or `crate = PATH`",
+                "`#[trace]` records no arguments, so there is nothing to skip; \
+                 use `#[trace_args(..)]` to record them",
             ));
+        } else {
+            let expected = if with_args {
+                "`name = \"..\"`, `track = PATH`, `skip(a, b)`, `skip_all`, `future` or `crate = PATH`"
+            } else {
+                "`name = \"..\"`, `track = PATH`, `future` or `crate = PATH`"
+            };
+            return Err(meta.error(format!("unknown tg4p option; expected {expected}")));
         }
         Ok(())
     });
@@ -59,84 +120,289 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
     Ok(opts)
 }
 
+/// How the function's slice is recorded.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// A slice per call, on the thread's track (or `track = X`).
+    Sync,
+    /// `async fn`: the body is the future.
+    Async,
+    /// Returns a future built by the body: wrap it.
+    WrapFuture { boxed: bool },
+}
+
 fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStream2 {
-    let opts = match parse_options(attr) {
-        Ok(o) => o,
-        Err(e) => return e.to_compile_error(),
-    };
-    let mut func: ItemFn = match syn::parse2(item) {
+    let mut errors: Vec<syn::Error> = Vec::new();
+    let opts = parse_options(attr, with_args).unwrap_or_else(|e| {
+        errors.push(e);
+        Options::default()
+    });
+    let mut func: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
-        Err(e) => return e.to_compile_error(),
+        Err(e) => {
+            // A trait method without a default body parses as no `ItemFn`.
+            if let Ok(m) = syn::parse2::<syn::TraitItemFn>(item.clone()) {
+                return syn::Error::new_spanned(
+                    &m.sig,
+                    "tg4p: a function without a body records nothing; put the attribute \
+                     on the implementations (or on a default body)",
+                )
+                .to_compile_error();
+            }
+            return e.to_compile_error();
+        }
     };
-    if let Some(asyncness) = &func.sig.asyncness {
-        return syn::Error::new_spanned(
-            asyncness,
-            "tg4p: tracing `async fn` is not supported yet (a slice per poll would be wrong)",
-        )
-        .to_compile_error();
+    if let Some(constness) = &func.sig.constness {
+        errors.push(syn::Error::new_spanned(
+            constness,
+            "tg4p cannot trace a `const fn`: recording happens at run time; \
+             remove `const` or the attribute",
+        ));
     }
-    let krate = opts.krate.map_or_else(|| quote!(::tg4p), |p| quote!(#p));
+
+    // Which arguments are recorded, and the skips that name none.
+    let mut recorded: Vec<(String, TokenStream2, Span)> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for input in &func.sig.inputs {
+        match input {
+            FnArg::Receiver(r) => {
+                names.push("self".into());
+                let tok = &r.self_token;
+                recorded.push(("self".into(), quote!(#tok), r.self_token.span));
+            }
+            FnArg::Typed(pt) => match &*pt.pat {
+                Pat::Ident(pi) => {
+                    let id = &pi.ident;
+                    names.push(id.to_string());
+                    recorded.push((id.to_string(), quote!(#id), id.span()));
+                }
+                other => {
+                    if with_args && !opts.skip_all {
+                        errors.push(syn::Error::new_spanned(
+                            other,
+                            "`#[trace_args]` records arguments bound to a plain name; \
+                             bind this one to a name, or use `skip_all`",
+                        ));
+                    }
+                }
+            },
+        }
+    }
+    for s in &opts.skip {
+        if !names.iter().any(|n| s == n) {
+            errors.push(syn::Error::new_spanned(
+                s,
+                format!(
+                    "`skip({s})`: this function has no argument named `{s}` (it has: {})",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
+    if !with_args || opts.skip_all {
+        recorded.clear();
+    }
+    recorded.retain(|(n, _, _)| !opts.skip.iter().any(|s| s == n));
+
+    let mode = if func.sig.asyncness.is_some() {
+        Mode::Async
+    } else if let Some(boxed) = returns_future(&func.sig.output) {
+        if boxed || opts.future.is_some() {
+            Mode::WrapFuture { boxed }
+        } else {
+            Mode::Sync
+        }
+    } else {
+        if let Some(span) = opts.future {
+            errors.push(syn::Error::new(
+                span,
+                "`future`: this function does not return `impl Future<..>` or \
+                 `Pin<Box<dyn Future<..>>>`",
+            ));
+        }
+        Mode::Sync
+    };
+    if let (Mode::WrapFuture { .. }, false) = (mode, recorded.is_empty()) {
+        errors.push(syn::Error::new(
+            func.sig.ident.span(),
+            "`#[trace_args]` cannot record the arguments of a function returning a future \
+             (they are moved into it before it runs); use `skip_all`, or `#[trace]`",
+        ));
+    }
+
+    if let Some(first) = errors.pop() {
+        let mut all = first;
+        for e in errors {
+            all.combine(e);
+        }
+        let mut out = all.to_compile_error();
+        // The item as written too, so its uses do not add errors of their own.
+        out.extend(item);
+        return out;
+    }
+    if !cfg!(feature = "enable") {
+        return item;
+    }
+
+    let krate = opts
+        .krate
+        .as_ref()
+        .map_or_else(|| quote!(::tg4p), |p| quote!(#p));
+    let p = quote!(#krate::__private);
     let ident = &func.sig.ident;
-    let fn_name = ident.to_string();
     let name = opts
         .name
-        .unwrap_or_else(|| LitStr::new(&fn_name, ident.span()));
+        .clone()
+        .unwrap_or_else(|| LitStr::new(&ident.to_string(), ident.span()));
     let line = quote_spanned!(ident.span()=> ::core::line!());
+    let arg_names: Vec<LitStr> = recorded
+        .iter()
+        .map(|(n, _, s)| LitStr::new(n, *s))
+        .collect();
+    let values: Vec<TokenStream2> = recorded
+        .iter()
+        .map(|(_, v, s)| quote_spanned!(*s=> #p::ArgDebug::__tg4p_as_debug(&#v)))
+        .collect();
+    let values = quote!(&[#(#values),*]);
+    let track = opts
+        .track
+        .as_ref()
+        .map(|t| quote_spanned!(t.span()=> #p::AsTrack::__tg4p_track(&#t)));
 
-    let mut arg_names = Vec::new();
-    let mut arg_values = Vec::new();
-    if with_args {
-        for input in &func.sig.inputs {
-            match input {
-                FnArg::Receiver(r) => {
-                    arg_names.push(LitStr::new("self", Span::call_site()));
-                    let tok = &r.self_token;
-                    arg_values.push(quote!(&#tok));
-                }
-                FnArg::Typed(pt) => match &*pt.pat {
-                    Pat::Ident(pi) => {
-                        let id = &pi.ident;
-                        arg_names.push(LitStr::new(&id.to_string(), id.span()));
-                        arg_values.push(quote!(&#id));
-                    }
-                    other => {
-                        return syn::Error::new_spanned(
-                            other,
-                            "tg4p::trace_args records arguments bound to a plain name; \
-                             bind this one to a name",
-                        )
-                        .to_compile_error();
-                    }
-                },
-            }
-        }
-    }
-    let values = quote!(&[#(#arg_values as &dyn ::core::fmt::Debug),*]);
-    let guard = match (&opts.track, with_args) {
-        (None, false) => quote!(#krate::__private::enter(&__TG4P_CALLSITE)),
-        (None, true) => quote!(#krate::__private::enter_args(&__TG4P_CALLSITE, #values)),
-        (Some(track), false) => {
-            quote!(#krate::__private::enter_span(&__TG4P_CALLSITE, ::core::option::Option::Some(&#track), &[]))
-        }
-        (Some(track), true) => {
-            quote!(#krate::__private::enter_span(&__TG4P_CALLSITE, ::core::option::Option::Some(&#track), #values))
-        }
-    };
-    let block = &func.block;
-    let body = quote! {{
-        static __TG4P_CALLSITE: #krate::__private::Callsite = #krate::__private::Callsite::new(
+    let callsite = quote! {
+        static __TG4P_CALLSITE: #p::Callsite = #p::Callsite::new(
             #name,
-            #krate::__private::Function::Path(::core::concat!(::core::module_path!(), "::", #fn_name)),
+            #p::Function::Lazy({
+                // The function's path, type of a method included, as the writer
+                // computes it on first use; an async fn's body adds `{{closure}}`.
+                fn __tg4p_function() -> &'static str {
+                    let path = ::core::any::type_name_of_val(&__tg4p_function);
+                    let mut path = match path.find("::__TG4P_CALLSITE") {
+                        ::core::option::Option::Some(end) => &path[..end],
+                        ::core::option::Option::None => path,
+                    };
+                    while let ::core::option::Option::Some(p) = path.strip_suffix("::{{closure}}") {
+                        path = p;
+                    }
+                    path
+                }
+                __tg4p_function
+            }),
             ::core::file!(),
             #line,
             &[#(#arg_names),*],
         );
-        let __tg4p_guard = #guard;
-        #block
-    }};
+    };
+    let block = &func.block;
+    let body = match mode {
+        Mode::Sync => {
+            let guard = match (&track, recorded.is_empty()) {
+                (None, true) => quote!(#p::enter(&__TG4P_CALLSITE)),
+                (None, false) => quote!(#p::enter_args(&__TG4P_CALLSITE, #values)),
+                (Some(track), _) => quote!(#p::enter_span(
+                    &__TG4P_CALLSITE,
+                    ::core::option::Option::Some(#track),
+                    #values
+                )),
+            };
+            quote! {{
+                #callsite
+                let __tg4p_guard = #guard;
+                #block
+            }}
+        }
+        Mode::Async | Mode::WrapFuture { .. } => {
+            let pool = match &track {
+                Some(track) => quote!(#track),
+                None => quote!({
+                    static __TG4P_POOL: #p::Track = #p::Track::pool(#name);
+                    &__TG4P_POOL
+                }),
+            };
+            let guard = if recorded.is_empty() {
+                quote!(#p::FutureSpan::begin(&__TG4P_CALLSITE, #pool))
+            } else {
+                quote!(#p::FutureSpan::begin_args(&__TG4P_CALLSITE, #pool, #values))
+            };
+            match mode {
+                Mode::Async => quote! {{
+                    #callsite
+                    let __tg4p_guard = #guard;
+                    #block
+                }},
+                Mode::WrapFuture { boxed } => {
+                    let wrapped = quote! {
+                        async move {
+                            let __tg4p_guard = #guard;
+                            __tg4p_future.await
+                        }
+                    };
+                    let wrapped = if boxed {
+                        quote!(::std::boxed::Box::pin(#wrapped))
+                    } else {
+                        wrapped
+                    };
+                    quote! {{
+                        #callsite
+                        let __tg4p_future = #block;
+                        #wrapped
+                    }}
+                }
+                Mode::Sync => unreachable!(),
+            }
+        }
+    };
     func.block = match syn::parse2(body) {
         Ok(b) => Box::new(b),
         Err(e) => return e.to_compile_error(),
     };
-    quote!(#func)
+    func.into_token_stream()
+}
+
+/// `Some(boxed)` if `output` is `impl Future<..>` (`false`) or
+/// `Pin<Box<dyn Future<..> ..>>` (`true`).
+fn returns_future(output: &ReturnType) -> Option<bool> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let is_future = |bounds: &syn::punctuated::Punctuated<TypeParamBound, _>| {
+        bounds.iter().any(|b| match b {
+            TypeParamBound::Trait(t) => t.path.segments.last().is_some_and(|s| s.ident == "Future"),
+            _ => false,
+        })
+    };
+    match &**ty {
+        Type::ImplTrait(it) if is_future(&it.bounds) => Some(false),
+        Type::Path(tp) => {
+            let pin = tp.path.segments.last()?;
+            if pin.ident != "Pin" {
+                return None;
+            }
+            let inner = single_type_arg(&pin.arguments)?;
+            let Type::Path(bp) = inner else { return None };
+            let boxed = bp.path.segments.last()?;
+            if boxed.ident != "Box" {
+                return None;
+            }
+            match single_type_arg(&boxed.arguments)? {
+                Type::TraitObject(obj) if is_future(&obj.bounds) => Some(true),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn single_type_arg(args: &syn::PathArguments) -> Option<&Type> {
+    let syn::PathArguments::AngleBracketed(a) = args else {
+        return None;
+    };
+    a.args.iter().find_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(t),
+        _ => None,
+    })
 }

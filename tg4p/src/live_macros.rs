@@ -41,7 +41,18 @@ macro_rules! __instant {
         $key:ident = $val:expr $(, $($rest:tt)*)?) => {
         $crate::__instant!(@ $track $name; [$n]; [$($inc)?]; [$($k)* $key]; [$($v,)* $val]; $($($rest)*)?)
     };
-    (@ $track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*];) => {{
+    (@ $track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*];) => {
+        $crate::__instant_emit!($track $name; [$n]; [$($inc)?]; [$($k)*]; [$($v),*])
+    };
+    (@incoming) => { &[] };
+    (@incoming $inc:expr) => { &$inc };
+}
+
+#[cfg(feature = "enable")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __instant_emit {
+    ($track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*]) => {{
         static __TG4P_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
             $name,
             $crate::__function!(),
@@ -56,8 +67,22 @@ macro_rules! __instant {
             $crate::__instant!(@incoming $($inc)?),
         )
     }};
-    (@incoming) => { &[] };
-    (@incoming $inc:expr) => { &$inc };
+}
+
+/// Compiled out: the arguments are type-checked in a branch that never runs, and
+/// the flow ids are all 0.
+#[cfg(not(feature = "enable"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __instant_emit {
+    ($track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*]) => {{
+        if false {
+            let _: ::core::option::Option<&$crate::Track> = $track;
+            let _: &[$crate::FlowId] = $crate::__instant!(@incoming $($inc)?);
+            $(let _: &dyn ::core::fmt::Debug = &$v;)*
+        }
+        [$crate::FlowId::from_raw(0); $n]
+    }};
 }
 
 /// Starts a slice on the calling thread's track (or on a `static`
@@ -82,6 +107,7 @@ macro_rules! span {
     };
 }
 
+#[cfg(feature = "enable")]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __span {
@@ -101,6 +127,20 @@ macro_rules! __span {
     }};
 }
 
+/// Compiled out: an inert guard; the arguments are type-checked, never evaluated.
+#[cfg(not(feature = "enable"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __span {
+    ($track:expr, $name:literal $(, $key:ident = $val:expr)*) => {{
+        if false {
+            let _: ::core::option::Option<&$crate::Track> = $track;
+            $(let _: &dyn ::core::fmt::Debug = &$val;)*
+        }
+        $crate::__private::Span::off()
+    }};
+}
+
 /// Updates a counter and records a sample: `count!(C += 1)`, `count!(C -= 1)`,
 /// `count!(C = 3)` on a `static` [`Counter`](crate::Counter), or by name:
 /// `count!("queue_depth" = 7.5)` (every counter with one name draws on one track).
@@ -113,6 +153,7 @@ macro_rules! __span {
 /// tg4p::count!(ACTIVE = 3);
 /// tg4p::count!("queue_depth" = 7.5);
 /// ```
+#[cfg(feature = "enable")]
 #[macro_export]
 macro_rules! count {
     ($name:literal = $v:expr) => { $crate::__named_counter!($name).set($v) };
@@ -121,6 +162,18 @@ macro_rules! count {
     ($($c:ident)::+ = $v:expr) => { $($c)::+.set($v) };
     ($($c:ident)::+ += $v:expr) => { $($c)::+.add($v) };
     ($($c:ident)::+ -= $v:expr) => { $($c)::+.sub($v) };
+}
+
+/// Compiled out: the update is type-checked in a branch that never runs.
+#[cfg(not(feature = "enable"))]
+#[macro_export]
+macro_rules! count {
+    ($name:literal = $v:expr) => { if false { $crate::__named_counter!($name).set($v) } };
+    ($name:literal += $v:expr) => { if false { $crate::__named_counter!($name).add($v) } };
+    ($name:literal -= $v:expr) => { if false { $crate::__named_counter!($name).sub($v) } };
+    ($($c:ident)::+ = $v:expr) => { if false { $($c)::+.set($v) } };
+    ($($c:ident)::+ += $v:expr) => { if false { $($c)::+.add($v) } };
+    ($($c:ident)::+ -= $v:expr) => { if false { $($c)::+.sub($v) } };
 }
 
 #[doc(hidden)]

@@ -5,14 +5,17 @@
 //! - [`recorder`] and [`buffer`]: per-thread chunks of records and their hand-off.
 //! - [`writer`]: records to packets to the file.
 //! - [`clock`]: TSC ticks and their calibration to BOOTTIME.
-//! - [`track`], [`counter`], [`span`]: what users record on.
+//! - [`track`], [`counter`], [`span`]: what users record on; [`future`]: slices of
+//!   traced futures on per-function pools of tracks.
 //! - [`registry`]: ids of callsites, tracks and counters; [`args`]: bounded `Debug` args.
 //! - `shim`: the hand-off's atomics, locks and channels (std or loom).
 
 mod args;
 mod buffer;
+mod checks;
 mod clock;
 mod counter;
+mod future;
 mod recorder;
 mod registry;
 mod session;
@@ -34,7 +37,9 @@ pub use track::Track;
 /// What generated code and the facade's `macro_rules!` macros call. Not a public API.
 #[doc(hidden)]
 pub mod private {
+    pub use super::checks::{ArgDebug, AsTrack};
     pub use super::counter::{Counter, CounterValue, Sample, named as named_counter};
+    pub use super::future::FutureSpan;
     pub use super::registry::{Callsite, Function};
     pub use super::session::enabled;
     pub use super::span::{FnSpan, Span, enter, enter_args, enter_span, instant};
