@@ -7,7 +7,22 @@ pub mod annotation;
 pub mod generator;
 pub mod ids;
 pub mod intern;
+#[cfg(not(tg4p_loom))]
 pub mod runtime;
+/// Under `--cfg tg4p_loom` only the recorder's hand-off is built, against loom's
+/// atomics, mutex and `Arc` (through `runtime/shim.rs`), and model-checked by
+/// `runtime/loom_tests.rs`: `RUSTFLAGS="--cfg tg4p_loom" cargo test -p tg4p-core --lib loom`.
+#[cfg(tg4p_loom)]
+#[allow(dead_code)]
+mod runtime {
+    #[path = "buffer.rs"]
+    pub(crate) mod buffer;
+    #[cfg(test)]
+    #[path = "loom_tests.rs"]
+    mod loom_tests;
+    #[path = "shim.rs"]
+    pub(crate) mod shim;
+}
 pub mod wire;
 
 pub use ids::FlowId;
