@@ -1,0 +1,6 @@
+#[tg4p::trace]
+const fn f() -> u32 {
+    1
+}
+
+fn main() {}

@@ -1,0 +1,138 @@
+//! Every kind of function `#[trace]` / `#[trace_args]` accepts.
+use std::fmt::Debug;
+use std::pin::Pin;
+
+static TOP: tg4p::Track = tg4p::Track::new("TOP");
+
+#[derive(Debug, Default)]
+struct S {
+    n: u32,
+}
+
+impl S {
+    #[tg4p::trace]
+    fn new() -> Self {
+        S::default()
+    }
+    #[tg4p::trace_args]
+    fn by_ref(&self) -> u32 {
+        self.n
+    }
+    #[tg4p::trace_args(name = "S::by_mut", track = TOP)]
+    fn by_mut(&mut self, by: u32) -> &mut Self {
+        self.n += by;
+        self
+    }
+    #[tg4p::trace_args]
+    fn by_value(self) -> u32 {
+        self.n
+    }
+    #[tg4p::trace_args]
+    fn boxed(self: Box<Self>) -> u32 {
+        self.n
+    }
+    #[tg4p::trace_args(skip(self))]
+    fn pinned(self: Pin<&mut Self>) -> u32 {
+        self.n
+    }
+}
+
+trait Named {
+    fn name(&self) -> String;
+    #[tg4p::trace]
+    fn greet(&self) -> String {
+        format!("hi {}", self.name())
+    }
+}
+
+impl Named for S {
+    #[tg4p::trace_args]
+    fn name(&self) -> String {
+        self.n.to_string()
+    }
+}
+
+#[tg4p::trace_args]
+fn generic<'a, T, const N: usize>(xs: &'a [T; N], extra: impl Debug) -> Option<&'a T>
+where
+    T: Debug + PartialOrd,
+{
+    let _ = extra;
+    xs.iter().fold(None, |m, x| match m {
+        Some(m) if m >= x => Some(m),
+        _ => Some(x),
+    })
+}
+
+#[tg4p::trace]
+fn question(s: &str) -> Result<u32, std::num::ParseIntError> {
+    if s.is_empty() {
+        return Ok(0);
+    }
+    let v: u32 = s.parse()?;
+    Ok(v)
+}
+
+#[tg4p::trace]
+fn returns_impl() -> impl Iterator<Item = u8> {
+    0..3
+}
+
+#[tg4p::trace]
+fn inferred() -> Vec<u8> {
+    (0..3).collect()
+}
+
+/// # Safety
+/// None needed; `unsafe` is kept.
+#[tg4p::trace]
+#[inline]
+#[must_use]
+unsafe fn unsafe_fn() -> u8 {
+    1
+}
+
+#[tg4p::trace_args]
+async fn async_fn(x: u32) -> u32 {
+    x
+}
+
+impl S {
+    #[tg4p::trace_args(skip(self))]
+    async fn async_method(&self, y: u32) -> u32 {
+        self.n + y
+    }
+}
+
+#[tg4p::trace(future)]
+fn impl_future(x: u32) -> impl std::future::Future<Output = u32> + Send {
+    async move { x }
+}
+
+#[tg4p::trace]
+fn boxed_future(x: &u32) -> Pin<Box<dyn std::future::Future<Output = u32> + Send + '_>> {
+    Box::pin(async move { *x })
+}
+
+#[tg4p::trace(crate = ::tg4p)]
+fn with_crate_path() {}
+
+fn assert_send<T: Send>(_: T) {}
+
+fn main() {
+    let mut s = S::new();
+    s.by_mut(1);
+    let _ = (s.by_ref(), s.greet());
+    let _ = Box::new(S::new()).boxed();
+    let _ = Pin::new(&mut s).pinned();
+    let _ = generic(&[1, 2], "x");
+    let _ = (question("1"), returns_impl().count(), inferred());
+    // SAFETY: no contract.
+    let _ = unsafe { unsafe_fn() };
+    assert_send(async_fn(1));
+    assert_send(s.async_method(2));
+    assert_send(impl_future(3));
+    assert_send(boxed_future(&4));
+    with_crate_path();
+    let _ = s.by_value();
+}
