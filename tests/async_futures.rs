@@ -202,6 +202,14 @@ async fn never_polled() {}
 #[test]
 fn async_methods_boxed_and_impl_future_and_drop() {
     let _s = serial();
+    // Grow the pool of `later` first, so the future below may well get a lane
+    // other than its first: only the lanes used are in the trace.
+    runtime().block_on(async {
+        let all: Vec<_> = (0..3).map(|i| tokio::spawn(later(i))).collect();
+        for h in all {
+            h.await.unwrap();
+        }
+    });
     let trace = record("forms", || {
         runtime().block_on(async {
             let s = Service { base: 1 };

@@ -42,6 +42,8 @@ struct Lane {
     owner: u64,
     depth: u32,
     last_end: u64,
+    /// `thread_key` of the thread that last closed a slice on it.
+    last_closer: u64,
 }
 
 impl Track {
@@ -144,6 +146,7 @@ impl Track {
                 owner: 0,
                 depth: 0,
                 last_end: 0,
+                last_closer: 0,
             });
         }
         let now = super::recorder::tick();
@@ -163,6 +166,7 @@ impl Track {
                     owner: 0,
                     depth: 0,
                     last_end: 0,
+                    last_closer: 0,
                 });
                 lanes.len() - 1
             }
@@ -175,11 +179,15 @@ impl Track {
 
     /// Opens a slice that no thread owns (a future's, which may end on another
     /// thread) on a lane with no slice open, else on a new lane, and reads its tick.
-    /// Of the free lanes, the one free the longest is taken; if it was freed less
-    /// than [`LANE_REUSE_GAP`] ago, this waits out the rest of the gap (at most
-    /// about 3 us, outside the lock, with the lane already taken) rather than
-    /// growing the pool: the number of lanes stays the peak number of open slices.
+    /// A free lane last closed by this thread is taken first: its end is on this
+    /// thread's sequence, before the new begin, so no gap is needed. Else the lane
+    /// free the longest; if it was freed less than [`LANE_REUSE_GAP`] ago (by
+    /// another thread: its end is on another sequence, and only the timestamps
+    /// order the two), this waits out the rest of the gap (at most about 3 us,
+    /// outside the lock, with the lane already taken) rather than growing the pool:
+    /// the number of lanes stays the peak number of open slices.
     pub(crate) fn open_free_lane(&self) -> (u32, u64) {
+        let me = super::recorder::thread_key();
         let (i, last_end) = {
             let mut lanes = super::shim::lock(&self.lanes);
             if lanes.is_empty() {
@@ -188,20 +196,27 @@ impl Track {
                     owner: 0,
                     depth: 0,
                     last_end: 0,
+                    last_closer: 0,
                 });
             }
             let free = lanes
                 .iter()
-                .enumerate()
-                .filter(|(_, l)| l.depth == 0)
-                .min_by_key(|(_, l)| l.last_end)
-                .map(|(i, _)| i);
+                .position(|l| l.depth == 0 && l.last_closer == me)
+                .or_else(|| {
+                    lanes
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, l)| l.depth == 0)
+                        .min_by_key(|(_, l)| l.last_end)
+                        .map(|(i, _)| i)
+                });
             let i = free.unwrap_or_else(|| {
                 lanes.push(Lane {
                     uuid: crate::ids::next_track_uuid(),
                     owner: 0,
                     depth: 0,
                     last_end: 0,
+                    last_closer: 0,
                 });
                 lanes.len() - 1
             });
@@ -209,7 +224,12 @@ impl Track {
             let lane = &mut lanes[i];
             lane.owner = 0;
             lane.depth = 1;
-            (i, lane.last_end)
+            let last_end = if lane.last_closer == me {
+                0
+            } else {
+                lane.last_end
+            };
+            (i, last_end)
         };
         let mut now = super::recorder::tick();
         while now.saturating_sub(last_end) <= LANE_REUSE_GAP {
@@ -228,6 +248,7 @@ impl Track {
             if l.depth == 0 {
                 l.owner = 0;
                 l.last_end = now;
+                l.last_closer = super::recorder::thread_key();
             }
         }
         now

@@ -665,7 +665,9 @@ impl Writer {
             return None;
         };
         let base = track.lane_uuid(0)?;
-        if self.tracks.described.insert(base) {
+        // A pool's lane 0 is one of its tracks like the others: described below
+        // only if used.
+        if !track.is_pool() && self.tracks.described.insert(base) {
             self.output.descriptor(TrackDescriptor {
                 uuid: base,
                 parent_uuid: Some(self.output.process_uuid),
