@@ -12,12 +12,12 @@ pub mod runtime;
 /// Under `--cfg tg4p_loom` only the recorder's hand-off is built, against loom's
 /// atomics, mutex and `Arc` (through `runtime/shim.rs`), and model-checked by
 /// `runtime/loom_tests.rs`: `RUSTFLAGS="--cfg tg4p_loom" cargo test -p tg4p-core --lib loom`.
-#[cfg(tg4p_loom)]
+/// (loom is a dev-dependency, so only the test build has it.)
+#[cfg(all(tg4p_loom, test))]
 #[allow(dead_code)]
 mod runtime {
     #[path = "buffer.rs"]
     pub(crate) mod buffer;
-    #[cfg(test)]
     #[path = "loom_tests.rs"]
     mod loom_tests;
     #[path = "shim.rs"]
