@@ -9,7 +9,7 @@
 //!
 //! `cargo bench --bench macros`. The cost with instrumentation compiled out (the
 //! facade's `enable` feature off) is measured by
-//! `cargo run --release --manifest-path tests/disabled/Cargo.toml --example cost`.
+//! `CARGO_TARGET_DIR=target/disabled cargo run --release --manifest-path tests/disabled/Cargo.toml --example cost`.
 
 use std::future::Future;
 use std::hint::black_box;

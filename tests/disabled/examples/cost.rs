@@ -1,6 +1,6 @@
 //! Cost of a `#[trace]`d empty function with instrumentation compiled out, against
 //! the same function untraced, measured in one run:
-//! `cargo run --release --manifest-path tests/disabled/Cargo.toml --example cost`.
+//! `CARGO_TARGET_DIR=target/disabled cargo run --release --manifest-path tests/disabled/Cargo.toml --example cost`.
 
 use std::hint::black_box;
 use std::time::Instant;
