@@ -54,5 +54,5 @@ pub fn append_packet<M: MessageWrite>(out: &mut Vec<u8>, packet: &M) {
     debug_assert!(written.is_ok(), "encoding into a Vec failed: {written:?}");
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(tg4p_loom)))]
 mod tests;
