@@ -275,3 +275,100 @@ fn overlapping_futures_get_separate_tracks_and_reuse_them() {
     assert!(per_track.values().all(|&n| n == 3), "{per_track:?}");
     assert_sequential(&trace, &tracks);
 }
+
+// `ret` on futures: the output, recorded on the slice's end when the future
+// completes; a future dropped before that ends its slice without it.
+
+struct Store {
+    items: Vec<u32>,
+}
+
+impl Store {
+    #[tg4p::trace_args(ret, skip(self))]
+    async fn find(&self, x: u32) -> Option<usize> {
+        tokio::task::yield_now().await;
+        self.items.iter().position(|&i| i == x)
+    }
+}
+
+#[tg4p::trace(ret)]
+async fn parse_later(s: String) -> Result<u32, std::num::ParseIntError> {
+    tokio::task::yield_now().await;
+    if s.is_empty() {
+        return Ok(0);
+    }
+    let v: u32 = s.parse()?;
+    Ok(v + 1)
+}
+
+#[tg4p::trace(ret)]
+async fn huge_later() -> Vec<u32> {
+    tokio::task::yield_now().await;
+    (0..2000).collect()
+}
+
+#[tg4p::trace(ret)]
+async fn pending_forever() -> u32 {
+    std::future::pending::<()>().await;
+    1
+}
+
+#[tg4p::trace(future, ret)]
+fn later_ret(x: u32) -> impl Future<Output = u32> + Send {
+    async move {
+        tokio::task::yield_now().await;
+        x * 10
+    }
+}
+
+#[test]
+fn ret_records_the_output_when_the_future_completes() {
+    let _s = serial();
+    let trace = record("ret", || {
+        runtime().block_on(async {
+            let store = Store {
+                items: vec![4, 5, 6],
+            };
+            assert_eq!(store.find(5).await, Some(1));
+            assert_eq!(parse_later("41".into()).await, Ok(42));
+            assert_eq!(parse_later(String::new()).await, Ok(0));
+            assert!(parse_later("x".into()).await.is_err());
+            assert_eq!(huge_later().await.len(), 2000);
+            let r = tokio::time::timeout(Duration::from_millis(1), pending_forever()).await;
+            assert!(r.is_err());
+            assert_eq!(later_ret(2).await, 20);
+        });
+    });
+    let s = |v: &str| Some(Arg::Str(v.into()));
+    let find = &trace.slices_named("find")[0];
+    assert_eq!(
+        find.args,
+        vec![
+            ("x".into(), Arg::Str("5".into())),
+            ("return".into(), Arg::Str("Some(1)".into()))
+        ]
+    );
+    let parses = trace.slices_named("parse_later");
+    let rets: Vec<_> = parses.iter().map(|p| p.arg("return").cloned()).collect();
+    assert_eq!(rets[0], s("Ok(42)"));
+    assert_eq!(rets[1], s("Ok(0)"), "early return");
+    let Some(Arg::Str(err)) = &rets[2] else {
+        panic!("{:?}", rets[2])
+    };
+    assert!(err.starts_with("Err(ParseIntError"), "`?`: {err}");
+    let Some(Arg::Str(huge)) = trace.slices_named("huge_later")[0].arg("return") else {
+        panic!("no return arg")
+    };
+    assert!(huge.starts_with("[0, 1, 2"));
+    assert!(huge.ends_with("…[truncated, 10890 bytes]"), "{huge}");
+    let pending = &trace.slices_named("pending_forever")[0];
+    assert!(pending.end_ts.is_some(), "ends at the drop");
+    assert!(pending.args.is_empty(), "without a value");
+    assert_eq!(
+        trace.slices_named("later_ret")[0].arg("return"),
+        s("20").as_ref()
+    );
+    for name in ["find", "parse_later", "huge_later", "later_ret"] {
+        assert_sequential(&trace, &pool(&trace, name));
+    }
+}

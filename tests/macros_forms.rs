@@ -260,3 +260,120 @@ fn generics_impl_trait_question_mark_unsafe_and_inference() {
     assert_eq!(secret.args.len(), 1);
     assert_eq!(secret.arg("id"), Some(&Arg::Str("5".into())));
 }
+
+// `ret`: the return value, recorded with `Debug` on the slice's end.
+
+static RET_TRACK: tg4p::Track = tg4p::Track::new("RET_TRACK");
+
+impl Counter {
+    #[tg4p::trace(ret)]
+    fn doubled(&self) -> u64 {
+        self.n * 2
+    }
+
+    #[tg4p::trace_args(ret, skip(self))]
+    fn add(&mut self, by: u64) -> &mut Self {
+        self.n += by;
+        self
+    }
+}
+
+#[tg4p::trace_args(ret)]
+fn checked_half(x: u32) -> Result<u32, String> {
+    if x % 2 == 1 {
+        return Err(format!("{x} is odd"));
+    }
+    let s: u32 = x.to_string().parse().map_err(|_| "no".to_string())?;
+    Ok(s / 2)
+}
+
+#[tg4p::trace(ret)]
+fn collected() -> Vec<u8> {
+    (1..4).collect()
+}
+
+#[tg4p::trace(ret, track = RET_TRACK)]
+fn on_track() -> &'static str {
+    "tracked"
+}
+
+#[tg4p::trace(ret)]
+fn opaque() -> impl Debug {
+    [1, 2]
+}
+
+#[tg4p::trace(ret)]
+fn unit() {}
+
+#[tg4p::trace(ret)]
+fn huge() -> String {
+    "x".repeat(5000)
+}
+
+#[tg4p::trace(ret)]
+fn panics(fail: bool) -> u32 {
+    if fail {
+        panic!("boom");
+    }
+    1
+}
+
+#[test]
+fn ret_records_the_return_value_on_the_end() {
+    let _s = serial();
+    let trace = record("ret", || {
+        let mut c = Counter { n: 3 };
+        assert_eq!(c.doubled(), 6);
+        assert_eq!(c.add(2).n, 5);
+        assert_eq!(checked_half(8), Ok(4));
+        assert_eq!(checked_half(3), Err("3 is odd".into()));
+        assert_eq!(collected(), vec![1, 2, 3]);
+        assert_eq!(on_track(), "tracked");
+        let _ = opaque();
+        unit();
+        assert_eq!(huge().len(), 5000);
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        assert!(std::panic::catch_unwind(|| panics(true)).is_err());
+        std::panic::set_hook(hook);
+        assert_eq!(panics(false), 1);
+    });
+    let ret = |name: &str, i: usize| trace.slices_named(name)[i].arg("return").cloned();
+    let s = |v: &str| Some(Arg::Str(v.into()));
+    assert_eq!(ret("doubled", 0), s("6"));
+    let add = &trace.slices_named("add")[0];
+    assert_eq!(add.args.len(), 2, "begin args, then the end's return");
+    assert_eq!(add.args[0], ("by".into(), Arg::Str("2".into())));
+    assert_eq!(
+        add.args[1],
+        ("return".into(), Arg::Str("Counter { n: 5 }".into()))
+    );
+    assert_eq!(ret("checked_half", 0), s("Ok(4)"));
+    assert_eq!(
+        ret("checked_half", 1),
+        s("Err(\"3 is odd\")"),
+        "early return"
+    );
+    assert_eq!(ret("collected", 0), s("[1, 2, 3]"));
+    let on_track = &trace.slices_named("on_track")[0];
+    assert_eq!(on_track.arg("return"), s("\"tracked\"").as_ref());
+    let ret_track = trace.track_by_name("RET_TRACK");
+    assert_eq!(ret_track.len(), 1);
+    assert_eq!(on_track.track, ret_track[0].uuid);
+    assert_eq!(ret("opaque", 0), s("[1, 2]"));
+    assert_eq!(ret("unit", 0), s("()"));
+    let huge = ret("huge", 0).unwrap();
+    let expected = format!(
+        "\"{}…[truncated, 5002 bytes]",
+        "x".repeat(tg4p::ARG_VALUE_LIMIT - 1)
+    );
+    assert_eq!(huge, Arg::Str(expected), "bounded like an argument");
+    let panics = trace.slices_named("panics");
+    assert_eq!(panics.len(), 2);
+    assert!(
+        panics[0].end_ts.is_some(),
+        "the unwinding call's slice ends"
+    );
+    assert!(panics[0].args.is_empty(), "without a return value");
+    assert_eq!(panics[1].arg("return"), s("1").as_ref());
+}

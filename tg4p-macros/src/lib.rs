@@ -17,6 +17,10 @@
 //!
 //! The original body stays the block's tail expression, so its type is still
 //! inferred from the declared return type, and `return` and `?` keep their meaning.
+//! With `ret`, the body runs as `returning::<RetTy, _>(move || <body>)` (an `async
+//! move` block through `returning_future` in an `async fn`), so that `return` and
+//! `?` leave it with the value to record while its type is still the declared one;
+//! the guard then ends the slice with that value (`end_returning`).
 //! - A plain function: the guard is a slice on the calling thread's track (or on
 //!   `track = X`), ended when the guard drops, also on unwinding.
 //! - An `async fn`: the same guard statement runs at the future's first poll, and
@@ -45,8 +49,14 @@ use syn::{FnArg, Ident, ItemFn, LitStr, Pat, Path, ReturnType, Type, TypeParamBo
 /// returning `impl Future` gets the same with `#[trace(future)]`; one returning
 /// `Pin<Box<dyn Future ..>>` (as `async-trait` writes them) gets it automatically.
 ///
-/// Options: `name = ".."`, `track = PATH`, `future`, `crate = PATH` (where the
-/// facade is, for re-exports).
+/// With `ret`, the slice also records the function's return value (the future's
+/// output for an async one) with `Debug`, bounded like an argument (see
+/// [`trace_args`]), as the `return` arg of the slice's end; a call that unwinds
+/// ends its slice without it. The return type must be `Debug`; `()` is recorded
+/// as `()`.
+///
+/// Options: `name = ".."`, `track = PATH`, `ret`, `future`, `crate = PATH` (where
+/// the facade is, for re-exports).
 ///
 /// ```ignore
 /// #[tg4p::trace]
@@ -64,7 +74,7 @@ pub fn trace(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// As [`trace`], and records each argument's `Debug` text (bounded to
 /// `tg4p::ARG_VALUE_LIMIT` bytes per value) as an argument of the slice.
 /// `skip(a, b)` leaves arguments out, `skip_all` all of them; an argument that is
-/// not `Debug` must be skipped.
+/// not `Debug` must be skipped. `ret` records the return value as [`trace`] does.
 #[proc_macro_attribute]
 pub fn trace_args(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr.into(), item.into(), true).into()
@@ -78,6 +88,7 @@ struct Options {
     skip: Vec<Ident>,
     skip_all: bool,
     future: Option<Span>,
+    ret: bool,
 }
 
 fn parse_options(attr: TokenStream2, with_args: bool) -> syn::Result<Options> {
@@ -91,6 +102,8 @@ fn parse_options(attr: TokenStream2, with_args: bool) -> syn::Result<Options> {
             opts.krate = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident("future") {
             opts.future = Some(meta.path.span());
+        } else if meta.path.is_ident("ret") {
+            opts.ret = true;
         } else if with_args && meta.path.is_ident("skip") {
             meta.parse_nested_meta(|inner| {
                 match inner.path.get_ident() {
@@ -108,9 +121,9 @@ fn parse_options(attr: TokenStream2, with_args: bool) -> syn::Result<Options> {
             ));
         } else {
             let expected = if with_args {
-                "`name = \"..\"`, `track = PATH`, `skip(a, b)`, `skip_all`, `future` or `crate = PATH`"
+                "`name = \"..\"`, `track = PATH`, `skip(a, b)`, `skip_all`, `ret`, `future` or `crate = PATH`"
             } else {
-                "`name = \"..\"`, `track = PATH`, `future` or `crate = PATH`"
+                "`name = \"..\"`, `track = PATH`, `ret`, `future` or `crate = PATH`"
             };
             return Err(meta.error(format!("unknown tg4p option; expected {expected}")));
         }
@@ -297,6 +310,22 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
             &[#(#arg_names),*],
         );
     };
+    // With `ret`: the declared return type for `returning::<T, _>` (`T, `, or
+    // `_, ` when it names an `impl Trait`, which cannot be written in the body),
+    // and the return value as `&dyn Debug`, its check spanned at the return type.
+    let ret = opts.ret.then(|| {
+        let (ty, span) = match &func.sig.output {
+            ReturnType::Default => (quote!(()), ident.span()),
+            ReturnType::Type(_, ty) => (quote!(#ty), ty.span()),
+        };
+        let ty = if mentions_impl(ty.clone()) {
+            quote!(_,)
+        } else {
+            quote!(#ty,)
+        };
+        let record = quote_spanned!(span=> #p::RetDebug::__tg4p_ret_debug(&__tg4p_ret));
+        (ty, record)
+    });
     let block = &func.block;
     let body = match mode {
         Mode::Sync => {
@@ -309,11 +338,20 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
                     #values
                 )),
             };
-            quote! {{
-                #callsite
-                let __tg4p_guard = #guard;
-                #block
-            }}
+            match &ret {
+                None => quote! {{
+                    #callsite
+                    let __tg4p_guard = #guard;
+                    #block
+                }},
+                Some((ty, record)) => quote! {{
+                    #callsite
+                    let __tg4p_guard = #guard;
+                    let __tg4p_ret = #p::returning::<#ty _>(move || #block);
+                    __tg4p_guard.end_returning(#record);
+                    __tg4p_ret
+                }},
+            }
         }
         Mode::Async | Mode::WrapFuture { .. } => {
             let pool = match &track {
@@ -329,17 +367,36 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
                 quote!(#p::FutureSpan::begin_args(&__TG4P_CALLSITE, #pool, #values))
             };
             match mode {
-                Mode::Async => quote! {{
-                    #callsite
-                    let __tg4p_guard = #guard;
-                    #block
-                }},
+                Mode::Async => match &ret {
+                    None => quote! {{
+                        #callsite
+                        let __tg4p_guard = #guard;
+                        #block
+                    }},
+                    Some((ty, record)) => quote! {{
+                        #callsite
+                        let __tg4p_guard = #guard;
+                        let __tg4p_ret = #p::returning_future::<#ty _>(async move #block).await;
+                        __tg4p_guard.end_returning(#record);
+                        __tg4p_ret
+                    }},
+                },
                 Mode::WrapFuture { boxed } => {
-                    let wrapped = quote! {
-                        async move {
-                            let __tg4p_guard = #guard;
-                            __tg4p_future.await
-                        }
+                    let wrapped = match &ret {
+                        None => quote! {
+                            async move {
+                                let __tg4p_guard = #guard;
+                                __tg4p_future.await
+                            }
+                        },
+                        Some((_, record)) => quote! {
+                            async move {
+                                let __tg4p_guard = #guard;
+                                let __tg4p_ret = __tg4p_future.await;
+                                __tg4p_guard.end_returning(#record);
+                                __tg4p_ret
+                            }
+                        },
                     };
                     let wrapped = if boxed {
                         quote!(::std::boxed::Box::pin(#wrapped))
@@ -361,6 +418,15 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
         Err(e) => return e.to_compile_error(),
     };
     func.into_token_stream()
+}
+
+/// Whether a type names an `impl Trait` somewhere.
+fn mentions_impl(ty: TokenStream2) -> bool {
+    ty.into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Ident(i) => i == "impl",
+        proc_macro2::TokenTree::Group(g) => mentions_impl(g.stream()),
+        _ => false,
+    })
 }
 
 /// `Some(boxed)` if `output` is `impl Future<..>` (`false`) or

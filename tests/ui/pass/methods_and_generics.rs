@@ -117,6 +117,67 @@ fn boxed_future(x: &u32) -> Pin<Box<dyn std::future::Future<Output = u32> + Send
 #[tg4p::trace(crate = ::tg4p)]
 fn with_crate_path() {}
 
+// `ret`: the return value recorded; inference, `?`, `return`, borrows from the
+// receiver and `impl Trait` keep working, and futures stay `Send`.
+#[derive(Debug)]
+struct R {
+    v: Vec<u32>,
+}
+
+impl R {
+    #[tg4p::trace(ret)]
+    fn first_mut(&mut self) -> Option<&mut u32> {
+        self.v.first_mut()
+    }
+
+    #[tg4p::trace_args(ret)]
+    fn name(&self) -> &str {
+        if self.v.is_empty() {
+            return "empty";
+        }
+        "full"
+    }
+
+    #[tg4p::trace(ret)]
+    async fn total(&self) -> u32 {
+        self.v.iter().sum()
+    }
+}
+
+#[tg4p::trace_args(ret)]
+fn generic_ret<'a, T: std::fmt::Debug + Clone, const N: usize>(x: &'a [T; N]) -> Vec<T>
+where
+    T: 'a,
+{
+    x.iter().cloned().collect()
+}
+
+#[tg4p::trace(ret)]
+fn question_ret(s: &str) -> Result<u32, Box<dyn std::error::Error>> {
+    Ok(s.parse::<u32>()?)
+}
+
+#[tg4p::trace(ret)]
+fn impl_ret() -> impl Iterator<Item = u8> + std::fmt::Debug {
+    (0..3).collect::<Vec<u8>>().into_iter()
+}
+
+#[tg4p::trace(ret)]
+unsafe fn unsafe_ret(p: *const u32) -> u32 {
+    // SAFETY: the caller's contract.
+    unsafe { *p }
+}
+
+#[tg4p::trace(ret)]
+async fn async_question(s: String) -> Result<u32, std::num::ParseIntError> {
+    Ok(s.parse::<u32>()? + 1)
+}
+
+#[tg4p::trace(ret)]
+fn boxed_ret(x: &u32) -> Pin<Box<dyn std::future::Future<Output = u32> + Send + '_>> {
+    Box::pin(async move { *x })
+}
+
 fn assert_send<T: Send>(_: T) {}
 
 fn main() {
@@ -135,4 +196,13 @@ fn main() {
     assert_send(boxed_future(&4));
     with_crate_path();
     let _ = s.by_value();
+    let mut r = R { v: vec![1] };
+    let _ = r.first_mut().map(|x| *x += 1);
+    let _ = r.name();
+    assert_send(r.total());
+    let _ = (generic_ret(&[1, 2]), question_ret("1"), impl_ret().count());
+    // SAFETY: a live u32.
+    let _ = unsafe { unsafe_ret(&1) };
+    assert_send(async_question("1".into()));
+    assert_send(boxed_ret(&4));
 }

@@ -120,17 +120,36 @@ fn begin_on(
     }
 }
 
+impl FutureSpan {
+    /// Ends the slice with `value` (its bounded `Debug` text) as the end event's
+    /// `return` arg: the output of a future traced with `ret`, when it completes.
+    #[doc(hidden)]
+    pub fn end_returning(mut self, value: &dyn Debug) {
+        let generation = std::mem::take(&mut self.generation);
+        if generation == 0 {
+            return;
+        }
+        if recorder::generation() != generation {
+            end(generation, self.track, self.lane, None);
+        } else {
+            args::with_formatted(&[value], |text| {
+                end(generation, self.track, self.lane, Some(text))
+            });
+        }
+    }
+}
+
 impl Drop for FutureSpan {
     #[inline]
     fn drop(&mut self) {
         if self.generation != 0 {
-            end(self.generation, self.track, self.lane);
+            end(self.generation, self.track, self.lane, None);
         }
     }
 }
 
 #[inline(never)]
-fn end(generation: u64, track: &'static Track, lane: u32) {
+fn end(generation: u64, track: &'static Track, lane: u32, ret: Option<&ArgText>) {
     // The lane is released even if the session ended, so the pool stays usable.
     let tick = track.close_lane(lane);
     if recorder::generation() != generation {
@@ -144,7 +163,14 @@ fn end(generation: u64, track: &'static Track, lane: u32) {
         outgoing: 0,
         incoming: 0,
     };
-    let words = header.fixed_words();
+    // No room reserved (see above): the end makes room for itself, with its
+    // `return` arg if it has one.
+    let ret = ret.filter(|t| !t.ends.is_empty());
+    let header = EventHeader {
+        args: ret.is_some() as u8,
+        ..header
+    };
+    let words = header.fixed_words() + ret.map_or(0, |t| t.words());
     with_local(generation, |l| {
         // This thread holds no reservation for the end (another may have begun
         // the slice): make room like a begin, and account for it as a reserved
@@ -162,7 +188,7 @@ fn end(generation: u64, track: &'static Track, lane: u32) {
             0,
             &[],
             &[],
-            None,
+            ret,
             0,
         );
     });

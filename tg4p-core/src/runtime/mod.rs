@@ -37,7 +37,7 @@ pub use track::Track;
 /// What generated code and the facade's `macro_rules!` macros call. Not a public API.
 #[doc(hidden)]
 pub mod private {
-    pub use super::checks::{ArgDebug, AsTrack};
+    pub use super::checks::{ArgDebug, AsTrack, RetDebug, returning, returning_future};
     pub use super::counter::{Counter, CounterValue, Sample, named as named_counter};
     pub use super::future::FutureSpan;
     pub use super::registry::{Callsite, Function};

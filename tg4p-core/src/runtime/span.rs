@@ -112,6 +112,32 @@ impl Drop for FnSpan {
     }
 }
 
+impl FnSpan {
+    /// Ends the slice with `value` (its bounded `Debug` text) as the end event's
+    /// `return` arg: what `#[trace(ret)]` calls when the function returns. A guard
+    /// dropped instead (unwinding) ends the slice without it.
+    #[doc(hidden)]
+    pub fn end_returning(mut self, value: &dyn Debug) {
+        let generation = std::mem::take(&mut self.generation);
+        if generation == 0 || recorder::generation() != generation {
+            return;
+        }
+        let header = EventHeader {
+            ty: buffer::TYPE_END,
+            has_track: false,
+            float: false,
+            args: 0,
+            outgoing: 0,
+            incoming: 0,
+        };
+        args::with_formatted(&[value], |text| {
+            with_local(generation, |l| {
+                write_end(l, header, None, &[], &[], Some(text), FAST_WORDS)
+            })
+        });
+    }
+}
+
 #[inline(never)]
 fn exit(generation: u64) {
     if recorder::generation() != generation {
@@ -212,6 +238,35 @@ pub(super) fn write_event_at(
         l.reserved += reserve;
     }
     true
+}
+
+/// Writes the end of a slice whose begin reserved `reserved` words for it, with
+/// `ret` as its `return` arg when there is room for that too (else without it: the
+/// slice still ends, in the reserved room).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write_end(
+    l: &mut Local,
+    header: EventHeader,
+    track: Option<(u32, u32, Option<u64>)>,
+    outgoing: &[u64],
+    incoming: &[u64],
+    ret: Option<&ArgText>,
+    reserved: usize,
+) -> bool {
+    if let Some(text) = ret.filter(|t| !t.ends.is_empty()) {
+        let header = EventHeader { args: 1, ..header };
+        let words = header.fixed_words() + text.words();
+        // Room beyond every reservation (this one included, conservatively); the
+        // end then releases `words` as a reserved end does, and the begin's
+        // reservation is given back.
+        if l.ensure(words, 0) {
+            l.reserved += words;
+            let ok = write_event_at(l, header, 0, track, 0, outgoing, incoming, Some(text), 0);
+            l.reserved = l.reserved.saturating_sub(reserved);
+            return ok;
+        }
+    }
+    write_event_at(l, header, 0, track, 0, outgoing, incoming, None, 0)
 }
 
 /// Flows attached to a span, written with its end.
@@ -365,8 +420,19 @@ impl Span {
     }
 }
 
-impl Drop for Span {
-    fn drop(&mut self) {
+impl Span {
+    /// Ends the slice with `value` (its bounded `Debug` text) as the end event's
+    /// `return` arg: what `#[trace(ret, track = ..)]` calls when the function returns.
+    #[doc(hidden)]
+    pub fn end_returning(mut self, value: &dyn Debug) {
+        if self.generation == 0 || recorder::generation() != self.generation {
+            return; // the drop releases the lane
+        }
+        args::with_formatted(&[value], |text| self.close(Some(text)));
+        self.generation = 0;
+    }
+
+    fn close(&mut self, ret: Option<&ArgText>) {
         if self.generation == 0 {
             return;
         }
@@ -386,19 +452,28 @@ impl Drop for Span {
             outgoing: flows.outgoing.len() as u16,
             incoming: flows.incoming.len() as u16,
         };
+        // The begin reserved the end's fixed words (its flows were reserved as
+        // they were attached).
+        let reserved = header.fixed_words();
         with_local(self.generation, |l| {
-            write_event_at(
+            write_end(
                 l,
                 header,
-                0,
                 closed,
-                0,
                 &flows.outgoing,
                 &flows.incoming,
-                None,
-                0,
+                ret,
+                reserved,
             )
         });
+        // The lane is closed: a later drop must not close it again.
+        self.track = None;
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        self.close(None);
     }
 }
 

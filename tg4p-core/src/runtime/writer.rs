@@ -90,6 +90,9 @@ impl NewInterned {
     }
 }
 
+/// The name of the arg a slice's end records: the function's return value.
+const RETURN_ARG: &str = "return";
+
 /// The recorded args of one event, written as debug annotations without building
 /// a list: (name iid, byte range of the value in `text`).
 struct RecordedArgs<'a> {
@@ -612,6 +615,19 @@ impl Writer {
                 }
             } else {
                 return Some(at); // unknown callsite: skip the event
+            }
+        } else if h.ty == buffer::TYPE_END {
+            // A slice's end carries at most the function's return value (`ret`);
+            // trace_processor merges it into the slice's args.
+            for range in values {
+                let (aiid, new) = seq.arg_names.intern(&RETURN_ARG);
+                if new {
+                    self.interned.arg_names.push(InternedString {
+                        iid: aiid,
+                        name: RETURN_ARG,
+                    });
+                }
+                self.arg_items.push((aiid, range));
             }
         }
         let (kind, counter_value) = match h.ty {
