@@ -318,3 +318,56 @@ fn panics_close_slices_and_sessions_restart_cleanly() {
     std::fs::remove_file(&first).ok();
     std::fs::remove_file(&second).ok();
 }
+
+/// A writer that holds every write until released, then keeps the bytes.
+struct HeldWriter {
+    release: mpsc::Receiver<()>,
+    released: bool,
+    out: std::sync::Arc<Mutex<Vec<u8>>>,
+}
+
+impl std::io::Write for HeldWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.released {
+            let _ = self.release.recv();
+            self.released = true;
+        }
+        self.out.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn drops_a_thread_could_not_announce_are_still_marked() {
+    let _s = serial();
+    // The writer is held, so no buffer comes back: the thread fills both buffers the
+    // limit allows, then drops, and exits before it has room to record that it did.
+    let (release, held) = mpsc::channel();
+    let bytes = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let session = Session::builder()
+        .writer(HeldWriter {
+            release: held,
+            released: false,
+            out: bytes.clone(),
+        })
+        .memory_limit(2 * tg4p::live::CHUNK_BYTES)
+        .overflow(Overflow::Drop)
+        .start()
+        .unwrap();
+    let calls = (2 * tg4p::live::CHUNK_BYTES / 32) as u64 * 2;
+    std::thread::spawn(move || (0..calls).for_each(|_| leaf()))
+        .join()
+        .unwrap();
+    release.send(()).unwrap();
+    let report = session.finish().unwrap();
+    assert!(report.events_dropped > 0, "{report:?}");
+    assert_eq!(report.events_written + report.events_dropped, 2 * calls);
+    let trace = tg4p_oracle::decode_bytes(&bytes.lock().unwrap()).unwrap();
+    trace.assert_valid();
+    assert_eq!(trace.events.len() as u64, report.events_written);
+    assert!(trace.dropped_markers > 0, "the loss is marked in the trace");
+}

@@ -49,6 +49,8 @@ struct Sequence {
     callsites: FxHashMap<u32, u64>,
     arg_names: InternTable<&'static str>,
     dropped_pending: bool,
+    /// Drops the thread has announced with DROPPED records so far.
+    marked_drops: u64,
 }
 
 impl Sequence {
@@ -60,6 +62,7 @@ impl Sequence {
             callsites: FxHashMap::default(),
             arg_names: InternTable::default(),
             dropped_pending: false,
+            marked_drops: 0,
         }
     }
 }
@@ -355,6 +358,9 @@ impl Writer {
             }
         }
         self.drain_all();
+        for slot in session::slots(&self.shared) {
+            self.mark_unannounced_drops(&slot);
+        }
         self.write_out();
         if let Err(source) = self.file.flush() {
             self.error.get_or_insert(source);
@@ -391,11 +397,38 @@ impl Writer {
                     let _ = self.free.try_send(chunk);
                 }
                 if last {
+                    self.mark_unannounced_drops(&slot);
                     lock(&self.shared.slots).retain(|s| !Arc::ptr_eq(s, &slot));
                     self.dropped_by_exited += slot.dropped.load(Ordering::Relaxed);
                     self.sequences.remove(&slot.sequence);
                 }
             }
+        }
+    }
+
+    /// Marks the loss of events the thread counted but could not announce with a
+    /// DROPPED record of its own (no room was left before it exited, or before the
+    /// session ended): a packet of its sequence carrying only
+    /// `previous_packet_dropped`, so that no loss goes unmarked in the trace.
+    fn mark_unannounced_drops(&mut self, slot: &Arc<Slot>) {
+        // The count is raised before the DROPPED record that announces it is
+        // published, so it is never below what the records announced.
+        let dropped = slot.dropped.load(Ordering::Relaxed);
+        let marked = self
+            .sequences
+            .get(&slot.sequence)
+            .map_or(0, |s| s.marked_drops);
+        if dropped <= marked {
+            return;
+        }
+        let marker = TracePacket::<wire::NoAnnotations> {
+            trusted_packet_sequence_id: Some(slot.sequence),
+            previous_packet_dropped: true,
+            ..Default::default()
+        };
+        wire::append_packet(&mut self.output.out, &marker);
+        if let Some(seq) = self.sequences.get_mut(&slot.sequence) {
+            seq.marked_drops = dropped;
         }
     }
 
@@ -476,6 +509,7 @@ impl Writer {
                     // at a loss marker: start the sequence afresh (the marker goes on
                     // the packet that clears the state again).
                     seq.dropped_pending = true;
+                    seq.marked_drops += head >> 8;
                     seq.started = false;
                     seq.callsites.clear();
                     seq.arg_names.clear();
