@@ -27,6 +27,7 @@ mod writer;
 pub use args::{ARG_VALUE_LIMIT, MAX_ARGS};
 pub use buffer::CHUNK_BYTES;
 pub use counter::{Counter, CounterValue};
+pub use recorder::MAX_THREAD_DEPTH;
 pub use session::{
     DEFAULT_DRAIN_INTERVAL, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, Overflow, Report, Session,
     SessionBuilder, SessionError, enabled, open,

@@ -47,7 +47,14 @@ pub(crate) struct Local {
     pub(crate) reserved: usize,
     /// Drops not yet marked in the trace.
     pending_drops: u64,
+    /// Slices open on the thread's own track.
+    pub(crate) depth: u32,
 }
+
+/// How deep slices may nest on a thread's track: trace_processor drops (and counts
+/// as errors) slices nested deeper than 512, so deeper ones are dropped and
+/// counted here instead, and the trace stays valid.
+pub const MAX_THREAD_DEPTH: u32 = 512;
 
 thread_local! {
     static LOCAL: RefCell<Local> = const {
@@ -58,6 +65,7 @@ thread_local! {
             chunk: None,
             pos: 0,
             reserved: 0,
+            depth: 0,
             pending_drops: 0,
         })
     };
@@ -195,6 +203,7 @@ impl Local {
         self.chunk = None;
         self.pos = 0;
         self.reserved = 0;
+        self.depth = 0;
         self.pending_drops = 0;
         self.generation = 0;
         let Some(shared) = session::active(generation) else {

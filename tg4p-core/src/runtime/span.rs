@@ -3,7 +3,7 @@
 use super::args::{self, ArgText};
 use super::buffer::{self, EventHeader};
 use super::counter::{Counter, Sample};
-use super::recorder::{self, Local, generation, tick, with_local};
+use super::recorder::{self, Local, MAX_THREAD_DEPTH, generation, tick, with_local};
 use super::registry::Callsite;
 use super::track::Track;
 use crate::FlowId;
@@ -47,10 +47,11 @@ pub fn enter(callsite: &'static Callsite) -> FnSpan {
 fn enter_on(generation: u64, callsite: &'static Callsite) -> FnSpan {
     let id = callsite.id() as u64;
     let kept = with_local(generation, |l| {
-        if !l.ensure(FAST_WORDS, FAST_WORDS) {
+        if l.depth >= MAX_THREAD_DEPTH || !l.ensure(FAST_WORDS, FAST_WORDS) {
             l.dropped(2);
             return false;
         }
+        l.depth += 1;
         let Some(chunk) = &l.chunk else { return false };
         let pos = l.pos;
         chunk.put(pos, id << 8 | buffer::BEGIN);
@@ -152,6 +153,7 @@ fn exit(generation: u64) {
         chunk.publish(pos + FAST_WORDS);
         l.pos = pos + FAST_WORDS;
         l.reserved = l.reserved.saturating_sub(FAST_WORDS);
+        l.depth = l.depth.saturating_sub(1);
     });
 }
 
@@ -198,10 +200,17 @@ pub(super) fn write_event_at(
 ) -> bool {
     let words = header.fixed_words() + args.map_or(0, |a| a.words());
     let is_end = header.ty == buffer::TYPE_END;
+    let on_thread_track = track.is_none() && header.ty != buffer::TYPE_COUNTER;
+    let too_deep = on_thread_track && !is_end && l.depth >= MAX_THREAD_DEPTH;
     // Ends use the room reserved by their begin.
-    if !is_end && !l.ensure(words, reserve) {
+    if too_deep || (!is_end && !l.ensure(words, reserve)) {
         l.dropped(1 + (reserve > 0) as u64);
         return false;
+    }
+    if on_thread_track && header.ty == buffer::TYPE_BEGIN {
+        l.depth += 1;
+    } else if on_thread_track && is_end {
+        l.depth = l.depth.saturating_sub(1);
     }
     let Some(chunk) = &l.chunk else { return false };
     let mut pos = l.pos;
