@@ -123,6 +123,126 @@ impl<K: Hash + Eq> InternTable<K> {
     }
 }
 
+/// An [`InternTable`] of strings with a small cache in front for lookups.
+///
+/// Programs mostly pass the same few `&str`s again and again (literals, or names
+/// kept in a table), so the cache picks its set (two slots) from the string's
+/// address and length, a multiply and a shift instead of hashing the bytes and
+/// probing the map. A slot only proposes an iid: the hit is always confirmed by comparing the bytes
+/// with that iid's name, so an address reused for other contents is just a miss.
+#[derive(Debug)]
+pub struct StrInternTable {
+    table: InternTable<String>,
+    /// Each iid's string, at index iid - 1, to confirm cache hits.
+    by_iid: Vec<Box<str>>,
+    /// Cached iids (0: empty), two ways per set (the latest cached first), the set
+    /// chosen by [`set`].
+    sets: [[u32; 2]; SETS],
+}
+
+const SET_BITS: u32 = 6;
+const SETS: usize = 1 << SET_BITS;
+
+/// The cache set of `key`: from its address and length, not its contents.
+#[inline(always)]
+fn set(key: &str) -> usize {
+    let h = (key.as_ptr().addr() as u64 ^ ((key.len() as u64) << 40))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> (64 - SET_BITS)) as usize
+}
+
+/// `a == b`, without a call to `memcmp` for the common lengths (4 to 16 bytes).
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        // Two overlapping words cover the whole string.
+        let word = |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().unwrap());
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    if (4..8).contains(&n) {
+        let word = |s: &[u8], at: usize| u32::from_ne_bytes(s[at..at + 4].try_into().unwrap());
+        return word(a, 0) == word(b, 0) && word(a, n - 4) == word(b, n - 4);
+    }
+    a == b
+}
+
+impl Default for StrInternTable {
+    fn default() -> Self {
+        StrInternTable {
+            table: InternTable::default(),
+            by_iid: Vec::new(),
+            sets: [[0; 2]; SETS],
+        }
+    }
+}
+
+impl StrInternTable {
+    /// The iid of `key`, and whether it is new (see [`InternTable::intern`]).
+    #[inline]
+    pub fn intern(&mut self, key: &str) -> (u64, bool) {
+        if let Some(iid) = self.get(key) {
+            return (iid, false);
+        }
+        let (iid, new) = self.table.intern(key);
+        debug_assert!(new);
+        self.by_iid.push(key.into());
+        self.remember(key, iid);
+        (iid, new)
+    }
+
+    /// The iid of `key` if it is already interned (no insertion).
+    #[inline]
+    pub fn get(&mut self, key: &str) -> Option<u64> {
+        let ways = self.sets[set(key)];
+        for iid in ways {
+            if iid != 0
+                && let Some(name) = self.by_iid.get(iid as usize - 1)
+                && same_bytes(name.as_bytes(), key.as_bytes())
+            {
+                return Some(iid as u64);
+            }
+        }
+        self.get_slow(key)
+    }
+
+    /// [`StrInternTable::get`] on a cache miss: the map, then caching its answer.
+    #[inline(never)]
+    fn get_slow(&mut self, key: &str) -> Option<u64> {
+        let iid = self.table.get(key)?;
+        self.remember(key, iid);
+        Some(iid)
+    }
+
+    fn remember(&mut self, key: &str, iid: u64) {
+        // Iids beyond u32 (four billion names) are simply not cached.
+        if let Ok(iid) = u32::try_from(iid) {
+            let ways = &mut self.sets[set(key)];
+            *ways = [iid, ways[0]];
+        }
+    }
+
+    /// Forgets every entry (for a sequence whose incremental state is cleared).
+    pub fn clear(&mut self) {
+        self.table.clear();
+        self.by_iid.clear();
+        self.sets = [[0; 2]; SETS];
+    }
+
+    /// How many entries the table holds.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when the table holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +256,42 @@ mod tests {
         assert_eq!((t.get("a"), t.get("c")), (Some(1), None));
         t.clear();
         assert_eq!(t.intern("b"), (1, true));
+    }
+
+    #[test]
+    fn str_table_matches_by_contents_not_address() {
+        let mut t = StrInternTable::default();
+        let a = String::from("alpha_name_1");
+        assert_eq!(t.intern(&a), (1, true));
+        assert_eq!(t.intern("beta"), (2, true));
+        assert_eq!(t.get(&a), Some(1));
+        // The same contents at another address.
+        assert_eq!(t.get(&String::from("alpha_name_1")), Some(1));
+        assert_eq!(t.intern("alpha_name_1"), (1, false));
+        // Other contents at the same address and length: a miss, not iid 1.
+        let mut b = a;
+        b.replace_range(0..1, "A");
+        assert_eq!(t.get(&b), None);
+        assert_eq!(t.intern(&b), (3, true));
+        assert_eq!(t.get(&b), Some(3));
+        b.replace_range(0..1, "a");
+        assert_eq!(t.get(&b), Some(1));
+        // Every length class of the comparison.
+        for len in 0..40 {
+            let s: String = "abcdefghijklmnopqrstuvwxyz0123456789ABCD"[..len].into();
+            let (iid, _) = t.intern(&s);
+            assert_eq!(t.get(&s), Some(iid));
+            let mut other = s.clone().into_bytes();
+            if let Some(last) = other.last_mut() {
+                *last = b'#';
+                let other = String::from_utf8(other).unwrap();
+                assert_ne!(t.intern(&other).0, iid);
+            }
+        }
+        t.clear();
+        assert!(t.is_empty());
+        assert_eq!(t.get("beta"), None);
+        assert_eq!(t.intern("beta"), (1, true));
+        assert_eq!(t.len(), 1);
     }
 }

@@ -25,7 +25,7 @@ use super::args::{ArgList, checked_entries};
 use super::error::GeneratorError;
 use super::track::Extras;
 use crate::ids::next_track_uuid;
-use crate::intern::InternTable;
+use crate::intern::{InternTable, StrInternTable};
 use crate::wire::{
     AnnotationList, BuiltinClock, Clock, ClockSnapshot, CounterDescriptor, CounterValue, EventName,
     EventType, InternedData, InternedString, NoAnnotations, PacketData, ProcessDescriptor,
@@ -73,7 +73,7 @@ struct TrackState {
     /// Timestamp of the latest event, ns; the next delta is taken from it.
     last_ts: u64,
     open_slices: u64,
-    names: InternTable<String>,
+    names: StrInternTable,
     arg_names: InternTable<String>,
 }
 
@@ -133,7 +133,7 @@ impl Inner {
             seq: 0,
             last_ts: 0,
             open_slices: 0,
-            names: InternTable::default(),
+            names: StrInternTable::default(),
             arg_names: InternTable::default(),
         });
         if self.status == Status::Open {
