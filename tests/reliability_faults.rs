@@ -15,21 +15,6 @@ use tg4p::live::Track;
 use tg4p::{Overflow, Session, SessionError};
 use tg4p_oracle::{DecodedTrace, Rule};
 
-#[tg4p::trace]
-fn top() {
-    middle();
-}
-
-#[tg4p::trace]
-fn middle() {
-    leaf();
-}
-
-#[tg4p::trace]
-fn leaf() {
-    std::hint::black_box(());
-}
-
 /// Runs `f` on a thread and fails the test if it takes longer than `secs`: a hang
 /// is a failure, not a stuck CI job.
 fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {

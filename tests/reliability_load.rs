@@ -14,21 +14,6 @@ use support::*;
 use tg4p::{Overflow, Session};
 use tg4p_oracle::{Rule, TrackCounts, TrackKind};
 
-#[tg4p::trace]
-fn top() {
-    middle();
-}
-
-#[tg4p::trace]
-fn middle() {
-    leaf();
-}
-
-#[tg4p::trace]
-fn leaf() {
-    std::hint::black_box(());
-}
-
 /// The thread track named `name` and its counts.
 fn thread_counts(trace: &tg4p_oracle::DecodedTrace, name: &str) -> TrackCounts {
     let tracks = trace.track_by_name(name);

@@ -13,6 +13,22 @@ pub const CHILD_ENV: &str = "TG4P_CHILD";
 /// Environment variable naming the trace file of a child scenario.
 pub const CHILD_PATH_ENV: &str = "TG4P_CHILD_PATH";
 
+/// Three nested traced calls: the unit of work of the load and fault tests.
+#[tg4p::trace]
+pub fn top() {
+    middle();
+}
+
+#[tg4p::trace]
+pub fn middle() {
+    leaf();
+}
+
+#[tg4p::trace]
+pub fn leaf() {
+    std::hint::black_box(());
+}
+
 /// One session per process at a time: the tests of one file take turns.
 pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
