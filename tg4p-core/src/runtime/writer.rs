@@ -46,7 +46,7 @@ struct Sequence {
     started: bool,
     last_ns: u64,
     /// Callsite id -> iid of both its event name and its source location.
-    callsites: FxHashMap<u32, u64>,
+    callsites: CallsiteIids,
     arg_names: InternTable<&'static str>,
     dropped_pending: bool,
     /// Drops the thread has announced with DROPPED records so far.
@@ -59,11 +59,47 @@ impl Sequence {
             slot,
             started: false,
             last_ns: 0,
-            callsites: FxHashMap::default(),
+            callsites: CallsiteIids::default(),
             arg_names: InternTable::default(),
             dropped_pending: false,
             marked_drops: 0,
         }
+    }
+}
+
+/// A sequence's callsite iids, indexed by callsite id: ids are small and dense
+/// (registry indices), so a slot per id beats a hash lookup on every slice begin,
+/// the writer's most frequent record.
+#[derive(Default)]
+struct CallsiteIids {
+    /// `iids[id]`: the iid of callsite `id`, 0 while it is not interned.
+    iids: Vec<u64>,
+    interned: u64,
+}
+
+impl CallsiteIids {
+    #[inline]
+    fn get(&self, id: u32) -> Option<u64> {
+        self.iids.get(id as usize).copied().filter(|&iid| iid != 0)
+    }
+
+    /// The iid of `id`, and whether it is new on this sequence.
+    fn intern(&mut self, id: u32) -> (u64, bool) {
+        if let Some(iid) = self.get(id) {
+            return (iid, false);
+        }
+        let id = id as usize;
+        if self.iids.len() <= id {
+            self.iids.resize(id + 1, 0);
+        }
+        self.interned += 1;
+        self.iids[id] = self.interned;
+        (self.interned, true)
+    }
+
+    fn clear(&mut self) {
+        self.iids.clear();
+        self.interned = 0;
     }
 }
 
@@ -541,9 +577,8 @@ impl Writer {
         let Some(Entry::Callsite(cs)) = self.registry.get(id) else {
             return None;
         };
-        let next = seq.callsites.len() as u64 + 1;
-        let iid = *seq.callsites.entry(id).or_insert(next);
-        if iid == next {
+        let (iid, new) = seq.callsites.intern(id);
+        if new {
             self.interned
                 .names
                 .push(InternedString { iid, name: cs.name });
@@ -558,7 +593,7 @@ impl Writer {
     }
 
     fn begin(&mut self, seq: &mut Sequence, callsite: u32, tick: u64) {
-        if let Some(&iid) = seq.callsites.get(&callsite) {
+        if let Some(iid) = seq.callsites.get(callsite) {
             return self.output.thread_slice(seq, tick, Some(iid));
         }
         self.interned.clear();
