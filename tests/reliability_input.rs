@@ -232,7 +232,8 @@ fn recurse(n: u32) {
 }
 
 /// trace_processor keeps at most 512 nested slices per track
-/// (`slice_max_depth_exceeded`); deeper recursion must not make an invalid trace.
+/// (`slice_max_depth_exceeded`); recursion 5000 deep (deeper than one buffer holds,
+/// too) keeps the outer 512 levels whole, drops, counts and marks the rest.
 #[test]
 fn recursion_deeper_than_trace_processor_allows_stays_valid() {
     let _s = serial();
@@ -257,28 +258,6 @@ fn recursion_deeper_than_trace_processor_allows_stays_valid() {
     assert_eq!(report.events_written, kept, "{report:?}");
     assert_eq!(trace.events.len() as u64, kept);
     assert!(trace.dropped_markers > 0);
-    std::fs::remove_file(&path).ok();
-}
-
-/// Nesting deeper than one buffer can hold (about 4000 levels) is dropped and
-/// counted; every slice that was kept is balanced.
-#[test]
-fn nesting_deeper_than_a_buffer_is_dropped_and_counted() {
-    let _s = serial();
-    let path = temp("deeper-than-a-chunk");
-    let session = tg4p::open(&path).unwrap();
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(|| recurse(5_000))
-        .unwrap()
-        .join()
-        .unwrap();
-    let report = session.finish().unwrap();
-    assert_eq!(report.events_written + report.events_dropped, 2 * 5_001);
-    assert!(report.events_dropped > 0, "{report:?}");
-    let trace = count(&path);
-    // Slices beyond tg4p::live::MAX_THREAD_DEPTH were dropped: nothing is wrong.
-    trace.assert_valid();
     let c = trace.counts.total();
     assert_eq!((c.begins, c.open_at_end), (c.ends, 0));
     assert_eq!(c.events(), report.events_written);

@@ -46,6 +46,19 @@ struct Lane {
     last_closer: u64,
 }
 
+impl Lane {
+    /// A lane with nothing open on it, never used.
+    fn free(uuid: u64) -> Lane {
+        Lane {
+            uuid,
+            owner: 0,
+            depth: 0,
+            last_end: 0,
+            last_closer: 0,
+        }
+    }
+}
+
 impl Track {
     /// A track named `name`; its uuid is drawn when first used.
     pub const fn new(name: &'static str) -> Track {
@@ -141,13 +154,7 @@ impl Track {
     pub(crate) fn open_lane(&self, me: u64) -> (u32, u64) {
         let mut lanes = super::shim::lock(&self.lanes);
         if lanes.is_empty() {
-            lanes.push(Lane {
-                uuid: self.uuid(),
-                owner: 0,
-                depth: 0,
-                last_end: 0,
-                last_closer: 0,
-            });
+            lanes.push(Lane::free(self.uuid()));
         }
         let now = super::recorder::tick();
         let pick = lanes
@@ -161,13 +168,7 @@ impl Track {
         let i = match pick {
             Some(i) => i,
             None => {
-                lanes.push(Lane {
-                    uuid: crate::ids::next_track_uuid(),
-                    owner: 0,
-                    depth: 0,
-                    last_end: 0,
-                    last_closer: 0,
-                });
+                lanes.push(Lane::free(crate::ids::next_track_uuid()));
                 lanes.len() - 1
             }
         };
@@ -191,13 +192,7 @@ impl Track {
         let (i, last_end) = {
             let mut lanes = super::shim::lock(&self.lanes);
             if lanes.is_empty() {
-                lanes.push(Lane {
-                    uuid: self.uuid(),
-                    owner: 0,
-                    depth: 0,
-                    last_end: 0,
-                    last_closer: 0,
-                });
+                lanes.push(Lane::free(self.uuid()));
             }
             let free = lanes
                 .iter()
@@ -211,13 +206,7 @@ impl Track {
                         .map(|(i, _)| i)
                 });
             let i = free.unwrap_or_else(|| {
-                lanes.push(Lane {
-                    uuid: crate::ids::next_track_uuid(),
-                    owner: 0,
-                    depth: 0,
-                    last_end: 0,
-                    last_closer: 0,
-                });
+                lanes.push(Lane::free(crate::ids::next_track_uuid()));
                 lanes.len() - 1
             });
             // Owner 0 with depth 1: no thread's `open_lane` nests on it.
