@@ -103,6 +103,15 @@ impl CallsiteIids {
     }
 }
 
+/// The iid of argument name `name` on `seq`, queued in `interned` when new.
+fn intern_arg_name(seq: &mut Sequence, interned: &mut NewInterned, name: &'static str) -> u64 {
+    let (iid, new) = seq.arg_names.intern(&name);
+    if new {
+        interned.arg_names.push(InternedString { iid, name });
+    }
+    iid
+}
+
 /// New interned entries of the packet being built.
 #[derive(Default)]
 struct NewInterned {
@@ -673,13 +682,7 @@ impl Writer {
                 location = Some(iid);
                 for (k, range) in values.into_iter().enumerate() {
                     let arg_name = cs.arg_names.get(k).copied().unwrap_or("arg");
-                    let (aiid, new) = seq.arg_names.intern(&arg_name);
-                    if new {
-                        self.interned.arg_names.push(InternedString {
-                            iid: aiid,
-                            name: arg_name,
-                        });
-                    }
+                    let aiid = intern_arg_name(seq, &mut self.interned, arg_name);
                     self.arg_items.push((aiid, range));
                 }
             } else {
@@ -689,13 +692,7 @@ impl Writer {
             // A slice's end carries at most the function's return value (`ret`);
             // trace_processor merges it into the slice's args.
             for range in values {
-                let (aiid, new) = seq.arg_names.intern(&RETURN_ARG);
-                if new {
-                    self.interned.arg_names.push(InternedString {
-                        iid: aiid,
-                        name: RETURN_ARG,
-                    });
-                }
+                let aiid = intern_arg_name(seq, &mut self.interned, RETURN_ARG);
                 self.arg_items.push((aiid, range));
             }
         }
