@@ -151,6 +151,13 @@ impl Chunk {
         self.words[i].load(Ordering::Relaxed)
     }
 
+    /// Consumer: words `start..end`, below an `end` returned by
+    /// [`unread`](Chunk::unread), to be loaded with `Relaxed` like [`word`](Chunk::word).
+    #[inline]
+    pub(crate) fn words(&self, start: usize, end: usize) -> &[AtomicU64] {
+        &self.words[start..end]
+    }
+
     /// Consumer: everything below `end` has been read.
     pub(crate) fn mark_read(&self, end: usize) {
         self.consumed.store(end, Ordering::Relaxed);

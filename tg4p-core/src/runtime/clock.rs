@@ -173,6 +173,25 @@ impl Calibration {
         n0 + scale(tick - t0, self.slopes[i])
     }
 
+    /// The segment the last conversion used, for converting a run of ticks with
+    /// no lookups: [`Segment::ns_of`] gives what [`ns_of`](Calibration::ns_of)
+    /// would for every tick inside it.
+    #[inline]
+    pub(crate) fn segment(&self) -> Segment {
+        if !self.tsc {
+            return Segment::identity();
+        }
+        let i = self.segment;
+        let (t0, n0) = self.points[i];
+        let next = self.points.get(i + 1).map_or(u64::MAX, |p| p.0);
+        Segment {
+            t0,
+            n0,
+            slope: self.slopes[i],
+            span: next - t0,
+        }
+    }
+
     #[cold]
     fn ns_of_slow(&mut self, tick: u64) -> u64 {
         match self.points.binary_search_by(|p| p.0.cmp(&tick)) {
@@ -191,6 +210,46 @@ impl Calibration {
                 n0 + scale(tick - t0, self.slopes[i - 1])
             }
         }
+    }
+}
+
+/// One linear piece of a [`Calibration`]: ticks `t0..t0 + span` map to
+/// nanoseconds from `n0` at `slope`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Segment {
+    t0: u64,
+    n0: u64,
+    slope: u64,
+    span: u64,
+}
+
+impl Segment {
+    /// The conversion of ticks that are nanoseconds already.
+    pub(crate) const fn identity() -> Segment {
+        Segment {
+            t0: 0,
+            n0: 0,
+            slope: 1 << 32,
+            span: u64::MAX,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) const fn for_test(t0: u64, n0: u64, slope: u64, span: u64) -> Segment {
+        Segment {
+            t0,
+            n0,
+            slope,
+            span,
+        }
+    }
+
+    /// BOOTTIME nanoseconds of `tick`, if it falls in this segment.
+    #[inline(always)]
+    pub(crate) fn ns_of(&self, tick: u64) -> Option<u64> {
+        // One compare covers both ends: ticks before `t0` wrap to huge offsets.
+        let offset = tick.wrapping_sub(self.t0);
+        (offset < self.span).then(|| self.n0 + scale(offset, self.slope))
     }
 }
 
@@ -240,5 +299,31 @@ mod tests {
             c.ns_of(t - 1000) <= before + 1,
             "old segment still converts the same"
         );
+    }
+
+    #[test]
+    fn a_segment_converts_as_the_calibration_does_inside_it_only() {
+        init();
+        let mut c = Calibration::new();
+        std::thread::sleep(std::time::Duration::from_millis(15));
+        c.refresh();
+        let t = ticks();
+        let ns = c.ns_of(t);
+        let seg = c.segment();
+        assert_eq!(seg.ns_of(t), Some(ns));
+        for dt in [0, 1, 1000, 1 << 20] {
+            if let Some(converted) = seg.ns_of(t + dt) {
+                assert_eq!(converted, c.ns_of(t + dt));
+            }
+        }
+        if uses_tsc() {
+            // Ticks from before the session's first reading are in no segment of
+            // the last reading.
+            assert_eq!(seg.ns_of(0), None);
+            let first = c.points[0].0;
+            assert_eq!(c.segment().ns_of(first.saturating_sub(1)), None);
+        } else {
+            assert_eq!(seg.ns_of(12345), Some(12345));
+        }
     }
 }

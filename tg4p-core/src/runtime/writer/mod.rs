@@ -5,11 +5,14 @@
 //! incremental clock 64, events on the thread's track) and relates clock 64 to
 //! BOOTTIME with a `ClockSnapshot`; every event then carries only the nanoseconds
 //! since the previous one, and interned ids for its name and source location
-//! (defined in the packet that first uses them).
+//! (defined in the packet that first uses them). Slice begins and ends on thread
+//! tracks, most of any trace, are copied from per-sequence templates ([`slices`]).
 //!
 //! The writer reads full chunks as they arrive, and every `drain_interval` also
 //! the live chunk of every thread; after each such drain it writes what it has, so
 //! a crash loses at most one interval.
+
+mod slices;
 
 use super::args::MAX_ARGS;
 use super::buffer::{self, Chunk, EventHeader};
@@ -29,6 +32,7 @@ use crate::wire::{
 };
 use quick_protobuf::sizeofs::sizeof_len;
 use quick_protobuf::{MessageWrite, Writer as PbWriter, WriterBackend};
+use slices::{Callsites, Template};
 use std::collections::HashSet;
 use std::io::Write;
 use std::ops::Range;
@@ -45,8 +49,11 @@ struct Sequence {
     slot: Arc<Slot>,
     started: bool,
     last_ns: u64,
-    /// Callsite id -> iid of both its event name and its source location.
-    callsites: CallsiteIids,
+    /// Callsite id -> iid of both its event name and its source location, and
+    /// the callsite's slice begin packet.
+    callsites: Callsites,
+    /// The sequence's slice end packet.
+    end: Template,
     arg_names: InternTable<&'static str>,
     dropped_pending: bool,
     /// Drops the thread has announced with DROPPED records so far.
@@ -56,50 +63,15 @@ struct Sequence {
 impl Sequence {
     fn new(slot: Arc<Slot>) -> Sequence {
         Sequence {
+            end: Template::new(slot.sequence, None),
             slot,
             started: false,
             last_ns: 0,
-            callsites: CallsiteIids::default(),
+            callsites: Callsites::default(),
             arg_names: InternTable::default(),
             dropped_pending: false,
             marked_drops: 0,
         }
-    }
-}
-
-/// A sequence's callsite iids, indexed by callsite id: ids are small and dense
-/// (registry indices), so a slot per id beats a hash lookup on every slice begin,
-/// the writer's most frequent record.
-#[derive(Default)]
-struct CallsiteIids {
-    /// `iids[id]`: the iid of callsite `id`, 0 while it is not interned.
-    iids: Vec<u64>,
-    interned: u64,
-}
-
-impl CallsiteIids {
-    #[inline]
-    fn get(&self, id: u32) -> Option<u64> {
-        self.iids.get(id as usize).copied().filter(|&iid| iid != 0)
-    }
-
-    /// The iid of `id`, and whether it is new on this sequence.
-    fn intern(&mut self, id: u32) -> (u64, bool) {
-        if let Some(iid) = self.get(id) {
-            return (iid, false);
-        }
-        let id = id as usize;
-        if self.iids.len() <= id {
-            self.iids.resize(id + 1, 0);
-        }
-        self.interned += 1;
-        self.iids[id] = self.interned;
-        (self.interned, true)
-    }
-
-    fn clear(&mut self) {
-        self.iids.clear();
-        self.interned = 0;
     }
 }
 
@@ -225,27 +197,18 @@ impl Output {
         delta
     }
 
-    /// Appends a slice begin (`Some(iid)`, already interned) or end on the thread's
-    /// track: the bulk of most traces, so encoded directly.
-    #[inline]
-    fn thread_slice(&mut self, seq: &mut Sequence, tick: u64, begin_iid: Option<u64>) {
+    /// Appends a slice begin of callsite `begin` (already interned) or an end
+    /// (`None`) on the thread's track; [`slices::append_run`] writes most of them.
+    fn thread_slice(&mut self, seq: &mut Sequence, tick: u64, begin: Option<u32>) {
         let delta = self.delta(seq, tick);
-        // A callsite's name and source location share one iid.
-        wire::append_sequence_event(
-            &mut self.out,
-            &wire::SequenceEvent {
-                timestamp: delta,
-                sequence_id: seq.slot.sequence,
-                kind: if begin_iid.is_some() {
-                    wire::EventType::SliceBegin
-                } else {
-                    wire::EventType::SliceEnd
-                },
-                name_iid: begin_iid,
-                counter_value: None,
-                source_location_iid: begin_iid,
+        let template = match begin {
+            Some(id) => match seq.callsites.begin(id) {
+                Some(t) => t,
+                None => return, // not interned: the caller's bug, nothing to write
             },
-        );
+            None => &seq.end,
+        };
+        slices::append_packet(&mut self.out, delta, template);
         self.events += 1;
     }
 
@@ -353,7 +316,7 @@ impl Writer {
             path,
             drain_interval,
             output: Output {
-                out: Vec::with_capacity(WRITE_AT + (64 << 10)),
+                out: Vec::with_capacity(WRITE_AT + (256 << 10)),
                 calibration: Calibration::new(),
                 pid: std::process::id() as i32,
                 process_uuid,
@@ -539,6 +502,24 @@ impl Writer {
     fn records(&mut self, seq: &mut Sequence, chunk: &Chunk, start: usize, end: usize) {
         let mut i = start;
         while i < end {
+            if seq.started {
+                let run = slices::append_run(
+                    &mut self.output.out,
+                    chunk.words(i, end),
+                    &seq.callsites,
+                    &seq.end,
+                    self.output.calibration.segment(),
+                    &mut seq.last_ns,
+                );
+                self.output.events += run.packets;
+                i += run.words;
+                if i >= end {
+                    break;
+                }
+            }
+            // The record the run stopped at: anything but a slice on the thread's
+            // track, a begin not interned yet, a tick in another clock segment, or
+            // the sequence's first record.
             let head = chunk.word(i);
             let next = match head & 0xff {
                 buffer::BEGIN if i + 1 < end => {
@@ -586,7 +567,7 @@ impl Writer {
         let Some(Entry::Callsite(cs)) = self.registry.get(id) else {
             return None;
         };
-        let (iid, new) = seq.callsites.intern(id);
+        let (iid, new) = seq.callsites.intern(id, seq.slot.sequence);
         if new {
             self.interned
                 .names
@@ -602,8 +583,8 @@ impl Writer {
     }
 
     fn begin(&mut self, seq: &mut Sequence, callsite: u32, tick: u64) {
-        if let Some(iid) = seq.callsites.get(callsite) {
-            return self.output.thread_slice(seq, tick, Some(iid));
+        if seq.callsites.get(callsite).is_some() {
+            return self.output.thread_slice(seq, tick, Some(callsite));
         }
         self.interned.clear();
         let Some((iid, _)) = self.callsite(seq, callsite) else {
