@@ -328,6 +328,73 @@ fn names_are_interned_once_per_track() {
 }
 
 #[test]
+fn names_rewritten_in_place_and_every_varint_length() {
+    // Event names are looked up in a cache keyed by the name's address and length:
+    // a buffer rewritten in place must still get the name it now holds. Along the
+    // way: timestamp deltas, sequence ids (130 tracks) and name iids (up to 20_000 on
+    // one track) of each varint length the event encoder treats apart.
+    let deltas = [
+        0u64,
+        1,
+        127,
+        128,
+        16_383,
+        16_384,
+        1 << 21,
+        (1 << 35) - 1,
+        1 << 35,
+        1 << 40,
+    ];
+    let mut buffers: Vec<Vec<u8>> = [1, 3, 6, 12, 16, 17, 45]
+        .into_iter()
+        .map(|len| vec![b'a'; len])
+        .collect();
+    let mut want = Vec::new();
+    let trace = generate("rewritten_names.pftrace", |tgen| {
+        let tracks: Vec<_> = (0..130)
+            .map(|i| tgen.create_track(&format!("t{i}")))
+            .collect();
+        for (i, t) in tracks.iter().enumerate() {
+            let mut ts = 0;
+            for (j, &delta) in deltas.iter().enumerate() {
+                ts += delta;
+                let buf = &mut buffers[(i + j) % 7];
+                let at = (i * 7 + j) % buf.len();
+                buf[at] = b'a' + ((i + j) % 26) as u8;
+                let name = std::str::from_utf8(buf).unwrap();
+                if j % 2 == 0 {
+                    t.open(ts, name).unwrap();
+                    want.push((t.uuid(), ts, EventKind::SliceBegin, Some(name.to_owned())));
+                } else {
+                    t.instant(ts, name).unwrap();
+                    want.push((t.uuid(), ts, EventKind::Instant, Some(name.to_owned())));
+                    t.close(ts).unwrap();
+                    want.push((t.uuid(), ts, EventKind::SliceEnd, None));
+                }
+            }
+        }
+        let t = &tracks[0];
+        let mut name = String::new();
+        for k in 0..20_000u64 {
+            name.clear();
+            name.push_str(&format!("n{k}"));
+            let ts = (1 << 41) + k * 1_000;
+            t.instant(ts, &name).unwrap();
+            want.push((t.uuid(), ts, EventKind::Instant, Some(name.clone())));
+        }
+    });
+    let got: Vec<_> = trace
+        .events
+        .iter()
+        .map(|e| (e.track, e.ts, e.kind, e.name.clone()))
+        .collect();
+    assert_eq!(got.len(), want.len());
+    for (got, want) in got.iter().zip(&want) {
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
 fn output_is_buffered_until_flush() {
     let buf = SharedBuf::default();
     let tgen = TraceGenerator::new(buf.clone());

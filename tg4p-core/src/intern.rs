@@ -128,20 +128,41 @@ impl<K: Hash + Eq> InternTable<K> {
 /// Programs mostly pass the same few `&str`s again and again (literals, or names
 /// kept in a table), so the cache picks its set (two slots) from the string's
 /// address and length, a multiply and a shift instead of hashing the bytes and
-/// probing the map. A slot only proposes an iid: the hit is always confirmed by comparing the bytes
-/// with that iid's name, so an address reused for other contents is just a miss.
+/// probing the map. A slot holds the contents of its string (up to 16 bytes: all of
+/// them, packed into two words; longer: the first and last 8, the rest compared with
+/// the table's copy), so a hit is always confirmed by the bytes: an address reused
+/// for other contents is just a miss.
 #[derive(Debug)]
 pub struct StrInternTable {
     table: InternTable<String>,
-    /// Each iid's string, at index iid - 1, to confirm cache hits.
+    /// Each iid's string, at index iid - 1, to confirm hits on strings above 16 bytes.
     by_iid: Vec<Box<str>>,
-    /// Cached iids (0: empty), two ways per set (the latest cached first), the set
-    /// chosen by [`set`].
-    sets: [[u32; 2]; SETS],
+    /// Two ways per set (the latest cached first), the set chosen by [`set`].
+    sets: [[Slot; 2]; SETS],
+}
+
+/// A cached string: its length, iid and [`words`].
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    len: u32,
+    iid: u32,
+    words: (u64, u64),
+}
+
+impl Slot {
+    /// No string: length 0 with words that the empty string does not have.
+    const EMPTY: Slot = Slot {
+        len: 0,
+        iid: 0,
+        words: (u64::MAX, u64::MAX),
+    };
 }
 
 const SET_BITS: u32 = 6;
 const SETS: usize = 1 << SET_BITS;
+
+/// Strings up to this long are held whole in their slot's two words.
+const WHOLE: usize = 16;
 
 /// The cache set of `key`: from its address and length, not its contents.
 #[inline(always)]
@@ -151,23 +172,26 @@ fn set(key: &str) -> usize {
     (h >> (64 - SET_BITS)) as usize
 }
 
-/// `a == b`, without a call to `memcmp` for the common lengths (4 to 16 bytes).
+/// Two words of `s` that, with its length, determine `s` when it is at most
+/// [`WHOLE`] bytes long: from 8 bytes up, two possibly overlapping words (the first
+/// and the last 8 bytes); below, the bytes packed into the first word. Longer
+/// strings get their first and last 8 bytes. No call to `memcmp`, no loop.
 #[inline(always)]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
+fn words(s: &[u8]) -> (u64, u64) {
+    let n = s.len();
+    if n >= 8 {
+        let word = |at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap());
+        (word(0), word(n - 8))
+    } else if n >= 4 {
+        let word = |at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap()) as u64;
+        (word(0) | (word(n - 4) << 32), 0)
+    } else if n > 0 {
+        // Positions 0, n / 2 and n - 1 cover every byte of 1 to 3.
+        let packed = s[0] as u64 | ((s[n / 2] as u64) << 8) | ((s[n - 1] as u64) << 16);
+        (packed, 0)
+    } else {
+        (0, 0)
     }
-    if (8..=16).contains(&n) {
-        // Two overlapping words cover the whole string.
-        let word = |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().unwrap());
-        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
-    }
-    if (4..8).contains(&n) {
-        let word = |s: &[u8], at: usize| u32::from_ne_bytes(s[at..at + 4].try_into().unwrap());
-        return word(a, 0) == word(b, 0) && word(a, n - 4) == word(b, n - 4);
-    }
-    a == b
 }
 
 impl Default for StrInternTable {
@@ -175,7 +199,7 @@ impl Default for StrInternTable {
         StrInternTable {
             table: InternTable::default(),
             by_iid: Vec::new(),
-            sets: [[0; 2]; SETS],
+            sets: [[Slot::EMPTY; 2]; SETS],
         }
     }
 }
@@ -197,16 +221,36 @@ impl StrInternTable {
     /// The iid of `key` if it is already interned (no insertion).
     #[inline]
     pub fn get(&mut self, key: &str) -> Option<u64> {
-        let ways = self.sets[set(key)];
-        for iid in ways {
-            if iid != 0
-                && let Some(name) = self.by_iid.get(iid as usize - 1)
-                && same_bytes(name.as_bytes(), key.as_bytes())
+        match self.cached(key) {
+            Some(iid) => Some(iid),
+            None => self.get_slow(key),
+        }
+    }
+
+    /// The iid of `key` if the cache holds it: no map lookup, nothing changed. `None`
+    /// says nothing about the table (see [`StrInternTable::get`]).
+    #[inline(always)]
+    pub fn cached(&self, key: &str) -> Option<u64> {
+        let bytes = key.as_bytes();
+        let n = bytes.len();
+        let words = words(bytes);
+        for slot in &self.sets[set(key)] {
+            if slot.len as usize == n
+                && slot.words == words
+                && (n <= WHOLE || self.same_long(slot.iid, bytes))
             {
-                return Some(iid as u64);
+                return Some(slot.iid as u64);
             }
         }
-        self.get_slow(key)
+        None
+    }
+
+    /// Whether `key` (above [`WHOLE`] bytes) is the string of `iid`.
+    #[inline(never)]
+    fn same_long(&self, iid: u32, key: &[u8]) -> bool {
+        self.by_iid
+            .get((iid as usize).wrapping_sub(1))
+            .is_some_and(|name| name.as_bytes() == key)
     }
 
     /// [`StrInternTable::get`] on a cache miss: the map, then caching its answer.
@@ -218,10 +262,18 @@ impl StrInternTable {
     }
 
     fn remember(&mut self, key: &str, iid: u64) {
-        // Iids beyond u32 (four billion names) are simply not cached.
-        if let Ok(iid) = u32::try_from(iid) {
+        // Iids beyond u32 (four billion names), and strings of 4 GiB, are simply not
+        // cached.
+        if let (Ok(iid), Ok(len)) = (u32::try_from(iid), u32::try_from(key.len())) {
             let ways = &mut self.sets[set(key)];
-            *ways = [iid, ways[0]];
+            *ways = [
+                Slot {
+                    len,
+                    iid,
+                    words: words(key.as_bytes()),
+                },
+                ways[0],
+            ];
         }
     }
 
@@ -229,7 +281,7 @@ impl StrInternTable {
     pub fn clear(&mut self) {
         self.table.clear();
         self.by_iid.clear();
-        self.sets = [[0; 2]; SETS];
+        self.sets = [[Slot::EMPTY; 2]; SETS];
     }
 
     /// How many entries the table holds.
@@ -293,5 +345,51 @@ mod tests {
         assert_eq!(t.get("beta"), None);
         assert_eq!(t.intern("beta"), (1, true));
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn str_table_cache_never_returns_a_stale_iid() {
+        let mut t = StrInternTable::default();
+        // The empty string against empty slots (length 0, iid 0).
+        assert_eq!(t.cached(""), None);
+        assert_eq!(t.get(""), None);
+        assert_eq!(t.intern(""), (1, true));
+        assert_eq!(t.cached(""), Some(1));
+        // One buffer rewritten in place, for every length class: each contents gets
+        // its own iid, and the cache (keyed by address and length) answers for the
+        // current contents only.
+        for len in [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 40, 100] {
+            let mut buf = vec![b'x'; len];
+            let mut seen = Vec::new();
+            // Change the first, middle and last byte in turn (a middle byte is outside
+            // the two words kept for strings longer than 16 bytes), then back.
+            for (round, at) in [0, len / 2, len - 1, 0, len / 2, len - 1]
+                .into_iter()
+                .enumerate()
+            {
+                buf[at] = if round < 3 { b'0' + round as u8 } else { b'x' };
+                let key = std::str::from_utf8(&buf).unwrap();
+                let (iid, new) = t.intern(key);
+                assert_eq!(t.cached(key), Some(iid));
+                assert_eq!(t.get(key), Some(iid));
+                match seen.iter().find(|(s, _)| s == key) {
+                    Some(&(_, earlier)) => assert_eq!((iid, new), (earlier, false), "{key}"),
+                    None => {
+                        assert!(new, "{key}");
+                        seen.push((key.to_owned(), iid));
+                    }
+                }
+            }
+        }
+        // Two long strings of one length, same first and last 8 bytes, in one set.
+        let a = format!("{}{}{}", "head____", "A".repeat(9), "____tail");
+        let b = format!("{}{}{}", "head____", "B".repeat(9), "____tail");
+        let (ia, _) = t.intern(&a);
+        let (ib, _) = t.intern(&b);
+        assert_ne!(ia, ib);
+        for _ in 0..3 {
+            assert_eq!(t.get(&a), Some(ia));
+            assert_eq!(t.get(&b), Some(ib));
+        }
     }
 }

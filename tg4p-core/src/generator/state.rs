@@ -31,6 +31,7 @@ use crate::wire::{
     EventType, InternedData, InternedString, NoAnnotations, PacketData, ProcessDescriptor,
     SEQ_INCREMENTAL_STATE_CLEARED, SEQ_NEEDS_INCREMENTAL_STATE, SequenceEvent, TracePacket,
     TracePacketDefaults, TrackDescriptor, TrackEvent, append_packet, append_sequence_event,
+    append_sequence_event_inline,
 };
 use std::io::{self, Write};
 
@@ -180,6 +181,22 @@ impl Inner {
         name: &str,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
+        if extras.is_none() && self.try_fast(track, ts, EventType::SliceBegin, Some(name), None) {
+            return self.after_event();
+        }
+        self.begin_general(track, ts, name, extras)
+    }
+
+    /// [`Inner::begin`] for the calls [`Inner::try_fast`] declines: every check in
+    /// order, then the general encoder.
+    #[inline(never)]
+    fn begin_general(
+        &mut self,
+        track: usize,
+        ts: u64,
+        name: &str,
+        extras: Option<&Extras<'_>>,
+    ) -> Result<(), GeneratorError> {
         self.check(track, ts)?;
         if self.tracks[track].open_slices >= MAX_OPEN_SLICES {
             return Err(GeneratorError::TooManyOpenSlices {
@@ -194,6 +211,21 @@ impl Inner {
     /// A `SLICE_END` for the track's innermost open slice.
     #[inline]
     pub(crate) fn end(
+        &mut self,
+        track: usize,
+        ts: u64,
+        extras: Option<&Extras<'_>>,
+    ) -> Result<(), GeneratorError> {
+        if extras.is_none() && self.try_fast(track, ts, EventType::SliceEnd, None, None) {
+            return self.after_event();
+        }
+        self.end_general(track, ts, extras)
+    }
+
+    /// [`Inner::end`] for the calls [`Inner::try_fast`] declines: every check in
+    /// order, then the general encoder.
+    #[inline(never)]
+    fn end_general(
         &mut self,
         track: usize,
         ts: u64,
@@ -217,6 +249,22 @@ impl Inner {
         name: &str,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
+        if extras.is_none() && self.try_fast(track, ts, EventType::Instant, Some(name), None) {
+            return self.after_event();
+        }
+        self.instant_general(track, ts, name, extras)
+    }
+
+    /// [`Inner::instant`] for the calls [`Inner::try_fast`] declines: every check in
+    /// order, then the general encoder.
+    #[inline(never)]
+    fn instant_general(
+        &mut self,
+        track: usize,
+        ts: u64,
+        name: &str,
+        extras: Option<&Extras<'_>>,
+    ) -> Result<(), GeneratorError> {
         self.check(track, ts)?;
         self.write_event(track, ts, EventType::Instant, Some(name), None, extras)?;
         self.after_event()
@@ -230,9 +278,80 @@ impl Inner {
         ts: u64,
         value: CounterValue,
     ) -> Result<(), GeneratorError> {
+        if self.try_fast(track, ts, EventType::Counter, None, Some(value)) {
+            return self.after_event();
+        }
+        self.count_general(track, ts, value)
+    }
+
+    /// [`Inner::count`] for the calls [`Inner::try_fast`] declines: every check in
+    /// order, then the general encoder.
+    #[inline(never)]
+    fn count_general(
+        &mut self,
+        track: usize,
+        ts: u64,
+        value: CounterValue,
+    ) -> Result<(), GeneratorError> {
         self.check(track, ts)?;
         self.write_event(track, ts, EventType::Counter, None, Some(value), None)?;
         self.after_event()
+    }
+
+    /// The common case of an event without extras, in one pass: when every check
+    /// passes at once, the track's sequence is started and its name (if any) is in the
+    /// cache, writes the event and returns true. Otherwise writes nothing and returns
+    /// false: the general path then makes each check in order (reporting the right
+    /// error), starts the sequence or interns the name.
+    #[inline(always)]
+    fn try_fast(
+        &mut self,
+        track: usize,
+        ts: u64,
+        kind: EventType,
+        name: Option<&str>,
+        counter_value: Option<CounterValue>,
+    ) -> bool {
+        let Some(state) = self.tracks.get_mut(track) else {
+            return false;
+        };
+        if self.status != Status::Open
+            || ts > MAX_TIMESTAMP
+            || ts < state.last_ts
+            || state.seq == 0
+            || match kind {
+                EventType::SliceBegin => state.open_slices >= MAX_OPEN_SLICES,
+                EventType::SliceEnd => state.open_slices == 0,
+                _ => false,
+            }
+        {
+            return false;
+        }
+        let name_iid = match name {
+            None => None,
+            Some(name) => match state.names.cached(name) {
+                Some(iid) => Some(iid),
+                None => return false,
+            },
+        };
+        append_sequence_event_inline(
+            &mut self.buf,
+            &SequenceEvent {
+                timestamp: ts - state.last_ts,
+                sequence_id: state.seq,
+                kind,
+                name_iid,
+                counter_value,
+                source_location_iid: None,
+            },
+        );
+        state.last_ts = ts;
+        match kind {
+            EventType::SliceBegin => state.open_slices += 1,
+            EventType::SliceEnd => state.open_slices -= 1,
+            _ => {}
+        }
+        true
     }
 
     /// Hands the buffer to the writer and flushes it.
@@ -294,7 +413,7 @@ impl Inner {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn after_event(&mut self) -> Result<(), GeneratorError> {
         if self.buf.len() >= CHUNK {
             self.write_out()
@@ -303,6 +422,8 @@ impl Inner {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn write_out(&mut self) -> Result<(), GeneratorError> {
         if self.buf.is_empty() {
             return Ok(());
@@ -317,49 +438,10 @@ impl Inner {
         GeneratorError::Io(e)
     }
 
-    /// Encodes one event of `track` (already checked by [`Inner::check`]). Fails only
-    /// on bad arguments, before writing anything.
-    #[inline]
+    /// Encodes one event of `track` (already checked by [`Inner::check`]): the first
+    /// event of a track, new names, arguments, flows. Fails only on bad arguments,
+    /// before writing anything.
     fn write_event(
-        &mut self,
-        track: usize,
-        ts: u64,
-        kind: EventType,
-        name: Option<&str>,
-        counter_value: Option<CounterValue>,
-        extras: Option<&Extras<'_>>,
-    ) -> Result<(), GeneratorError> {
-        // The hot path: a started sequence, a known name (or none), no extras. Kept
-        // small so that it inlines and needs no large stack frame.
-        let state = &mut self.tracks[track];
-        if extras.is_none() && state.seq != 0 {
-            let name_iid = match name {
-                None => None,
-                Some(name) => state.names.get(name),
-            };
-            if name.is_none() || name_iid.is_some() {
-                append_sequence_event(
-                    &mut self.buf,
-                    &SequenceEvent {
-                        timestamp: ts - state.last_ts,
-                        sequence_id: state.seq,
-                        kind,
-                        name_iid,
-                        counter_value,
-                        source_location_iid: None,
-                    },
-                );
-                state.last_ts = ts;
-                return Ok(());
-            }
-        }
-        self.write_event_general(track, ts, kind, name, counter_value, extras)
-    }
-
-    /// [`Inner::write_event`] for everything else: first event of a track, new names,
-    /// arguments, flows.
-    #[inline(never)]
-    fn write_event_general(
         &mut self,
         track: usize,
         ts: u64,

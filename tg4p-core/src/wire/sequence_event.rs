@@ -78,6 +78,13 @@ unsafe fn put_varint_long(mut p: *mut u8, mut v: u64) -> *mut u8 {
 /// Appends `event` as one `Trace.packet` entry.
 #[inline]
 pub fn append_sequence_event(out: &mut Vec<u8>, event: &SequenceEvent) {
+    append_sequence_event_inline(out, event)
+}
+
+/// [`append_sequence_event`], always inlined: for a caller whose fields are mostly
+/// constants (no counter value, say), so that their branches fold away.
+#[inline(always)]
+pub(crate) fn append_sequence_event_inline(out: &mut Vec<u8>, event: &SequenceEvent) {
     out.reserve(MAX_LEN);
     let start = out.len();
     // SAFETY: `reserve` made room for MAX_LEN bytes after `start`, and the packet takes
