@@ -141,22 +141,38 @@ pub struct StrInternTable {
     sets: [[Slot; 2]; SETS],
 }
 
-/// A cached string: its length, iid and [`words`].
+/// A cached string: [`tag`], iid and [`words`].
 #[derive(Clone, Copy, Debug)]
 struct Slot {
-    len: u32,
+    tag: u64,
     iid: u32,
     words: (u64, u64),
 }
 
 impl Slot {
-    /// No string: length 0 with words that the empty string does not have.
+    /// No string: a tag and words that the empty string does not have.
     const EMPTY: Slot = Slot {
-        len: 0,
+        tag: 0,
         iid: 0,
         words: (u64::MAX, u64::MAX),
     };
 }
+
+/// A slot's tag for a string of `len` bytes: the length itself when the slot's words
+/// hold the whole string, so that a hit is `tag == len` and equal words. Longer
+/// strings get the top bit too: no length equals their tag, and their hits are
+/// confirmed out of line ([`StrInternTable::cached_long`]).
+#[inline(always)]
+fn tag(len: usize) -> u64 {
+    if len <= WHOLE {
+        len as u64
+    } else {
+        LONG | len as u64
+    }
+}
+
+/// Marks the tag of a string longer than [`WHOLE`] (lengths never reach it).
+const LONG: u64 = 1 << 63;
 
 const SET_BITS: u32 = 6;
 const SETS: usize = 1 << SET_BITS;
@@ -231,26 +247,33 @@ impl StrInternTable {
     /// says nothing about the table (see [`StrInternTable::get`]).
     #[inline(always)]
     pub fn cached(&self, key: &str) -> Option<u64> {
-        let bytes = key.as_bytes();
-        let n = bytes.len();
-        let words = words(bytes);
+        let n = key.len();
+        let words = words(key.as_bytes());
         for slot in &self.sets[set(key)] {
-            if slot.len as usize == n
-                && slot.words == words
-                && (n <= WHOLE || self.same_long(slot.iid, bytes))
-            {
+            if slot.tag == n as u64 && slot.words == words {
                 return Some(slot.iid as u64);
             }
+        }
+        if n > WHOLE {
+            return self.cached_long(key);
         }
         None
     }
 
-    /// Whether `key` (above [`WHOLE`] bytes) is the string of `iid`.
+    /// [`StrInternTable::cached`] for a string longer than [`WHOLE`] bytes: equal
+    /// words, then the rest of the bytes against the table's copy.
     #[inline(never)]
-    fn same_long(&self, iid: u32, key: &[u8]) -> bool {
-        self.by_iid
-            .get((iid as usize).wrapping_sub(1))
-            .is_some_and(|name| name.as_bytes() == key)
+    fn cached_long(&self, key: &str) -> Option<u64> {
+        let words = words(key.as_bytes());
+        let slot = self.sets[set(key)].into_iter().find(|slot| {
+            slot.tag == tag(key.len())
+                && slot.words == words
+                && self
+                    .by_iid
+                    .get((slot.iid as usize).wrapping_sub(1))
+                    .is_some_and(|name| **name == *key)
+        })?;
+        Some(slot.iid as u64)
     }
 
     /// [`StrInternTable::get`] on a cache miss: the map, then caching its answer.
@@ -262,13 +285,12 @@ impl StrInternTable {
     }
 
     fn remember(&mut self, key: &str, iid: u64) {
-        // Iids beyond u32 (four billion names), and strings of 4 GiB, are simply not
-        // cached.
-        if let (Ok(iid), Ok(len)) = (u32::try_from(iid), u32::try_from(key.len())) {
+        // Iids beyond u32 (four billion names) are simply not cached.
+        if let Ok(iid) = u32::try_from(iid) {
             let ways = &mut self.sets[set(key)];
             *ways = [
                 Slot {
-                    len,
+                    tag: tag(key.len()),
                     iid,
                     words: words(key.as_bytes()),
                 },
