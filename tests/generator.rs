@@ -627,6 +627,10 @@ fn writing_after_finish_or_drop_is_refused() {
     g.open(1, "open at finish").unwrap();
     tgen.finish().unwrap();
     let finished = buf.bytes();
+    assert!(matches!(
+        g.open(2, "open at finish"),
+        Err(GeneratorError::Finished)
+    ));
     assert!(matches!(g.close(2), Err(GeneratorError::Finished)));
     assert!(matches!(c.count(2, 1), Err(GeneratorError::Finished)));
     // Handles made from a finished generator's groups write nothing either.
@@ -694,6 +698,13 @@ fn io_error_stops_the_generator() {
         t.instant(ts + 1, "after"),
         Err(GeneratorError::Stopped)
     ));
+    // Also with a name the track already knows (the generator's fast path).
+    for _ in 0..2 {
+        assert!(matches!(
+            t.instant(ts + 1, "e"),
+            Err(GeneratorError::Stopped)
+        ));
+    }
     assert!(matches!(tgen.flush(), Err(GeneratorError::Stopped)));
     assert!(matches!(tgen.finish(), Err(GeneratorError::Stopped)));
     // What reached the writer is a valid trace cut inside its last packet.

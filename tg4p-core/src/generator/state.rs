@@ -73,6 +73,10 @@ struct TrackState {
     seq: u32,
     /// Timestamp of the latest event, ns; the next delta is taken from it.
     last_ts: u64,
+    /// The least timestamp [`Inner::try_fast`] takes: `last_ts` while the track's
+    /// sequence is started and the generator open, else `u64::MAX` (above every
+    /// accepted timestamp), so that one comparison covers all three.
+    fast_min_ts: u64,
     open_slices: u64,
     names: StrInternTable,
     arg_names: InternTable<String>,
@@ -133,6 +137,7 @@ impl Inner {
             uuid,
             seq: 0,
             last_ts: 0,
+            fast_min_ts: u64::MAX,
             open_slices: 0,
             names: StrInternTable::default(),
             arg_names: InternTable::default(),
@@ -315,10 +320,8 @@ impl Inner {
         let Some(state) = self.tracks.get_mut(track) else {
             return false;
         };
-        if self.status != Status::Open
-            || ts > MAX_TIMESTAMP
-            || ts < state.last_ts
-            || state.seq == 0
+        if ts > MAX_TIMESTAMP
+            || ts < state.fast_min_ts
             || match kind {
                 EventType::SliceBegin => state.open_slices >= MAX_OPEN_SLICES,
                 EventType::SliceEnd => state.open_slices == 0,
@@ -337,7 +340,7 @@ impl Inner {
         append_sequence_event_inline(
             &mut self.buf,
             &SequenceEvent {
-                timestamp: ts - state.last_ts,
+                timestamp: ts - state.fast_min_ts,
                 sequence_id: state.seq,
                 kind,
                 name_iid,
@@ -346,6 +349,7 @@ impl Inner {
             },
         );
         state.last_ts = ts;
+        state.fast_min_ts = ts;
         match kind {
             EventType::SliceBegin => state.open_slices += 1,
             EventType::SliceEnd => state.open_slices -= 1,
@@ -366,7 +370,7 @@ impl Inner {
     pub(crate) fn finish(&mut self) -> Result<(), GeneratorError> {
         let flushed = self.flush();
         if self.status == Status::Open {
-            self.status = Status::Finished;
+            self.stop(Status::Finished);
         }
         flushed
     }
@@ -422,6 +426,15 @@ impl Inner {
         }
     }
 
+    /// Ends writing for good, with the fast path closed on every track.
+    #[cold]
+    fn stop(&mut self, status: Status) {
+        self.status = status;
+        for state in &mut self.tracks {
+            state.fast_min_ts = u64::MAX;
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn write_out(&mut self) -> Result<(), GeneratorError> {
@@ -434,7 +447,7 @@ impl Inner {
     }
 
     fn fail(&mut self, e: io::Error) -> GeneratorError {
-        self.status = Status::Failed;
+        self.stop(Status::Failed);
         GeneratorError::Io(e)
     }
 
@@ -470,6 +483,7 @@ impl Inner {
         }
         let delta = ts - state.last_ts;
         state.last_ts = ts;
+        state.fast_min_ts = ts;
 
         let mut new_name = None;
         let name_iid = name.map(|name| {
