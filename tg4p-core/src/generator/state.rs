@@ -29,9 +29,9 @@ use crate::intern::{InternTable, StrInternTable};
 use crate::wire::{
     AnnotationList, BuiltinClock, Clock, ClockSnapshot, CounterDescriptor, CounterValue, EventName,
     EventType, InternedData, InternedString, NoAnnotations, PacketData, ProcessDescriptor,
-    SEQ_INCREMENTAL_STATE_CLEARED, SEQ_NEEDS_INCREMENTAL_STATE, SequenceEvent, TracePacket,
-    TracePacketDefaults, TrackDescriptor, TrackEvent, append_packet, append_sequence_event,
-    append_sequence_event_inline,
+    SEQ_INCREMENTAL_STATE_CLEARED, SEQ_NEEDS_INCREMENTAL_STATE, SequenceEvent, SequenceIdBytes,
+    TracePacket, TracePacketDefaults, TrackDescriptor, TrackEvent, append_packet,
+    append_sequence_event, append_sequence_event_inline, append_small_event,
 };
 use std::io::{self, Write};
 
@@ -71,6 +71,8 @@ struct TrackState {
     uuid: u64,
     /// The track's `trusted_packet_sequence_id`, 0 until its first event.
     seq: u32,
+    /// `seq` as the fast path encodes it.
+    seq_bytes: SequenceIdBytes,
     /// Timestamp of the latest event, ns; the next delta is taken from it.
     last_ts: u64,
     /// The least timestamp [`Inner::try_fast`] takes: `last_ts` while the track's
@@ -136,6 +138,8 @@ impl Inner {
         self.tracks.push(TrackState {
             uuid,
             seq: 0,
+            // Replaced when the sequence starts; unused before.
+            seq_bytes: SequenceIdBytes::new(0),
             last_ts: 0,
             fast_min_ts: u64::MAX,
             open_slices: 0,
@@ -337,17 +341,21 @@ impl Inner {
                 None => return false,
             },
         };
-        append_sequence_event_inline(
-            &mut self.buf,
-            &SequenceEvent {
-                timestamp: ts - state.fast_min_ts,
-                sequence_id: state.seq,
-                kind,
-                name_iid,
-                counter_value,
-                source_location_iid: None,
-            },
-        );
+        let delta = ts - state.fast_min_ts;
+        match counter_value {
+            None => append_small_event(&mut self.buf, delta, &state.seq_bytes, kind, name_iid),
+            Some(_) => append_sequence_event_inline(
+                &mut self.buf,
+                &SequenceEvent {
+                    timestamp: delta,
+                    sequence_id: state.seq,
+                    kind,
+                    name_iid,
+                    counter_value,
+                    source_location_iid: None,
+                },
+            ),
+        }
         state.last_ts = ts;
         state.fast_min_ts = ts;
         match kind {
@@ -569,6 +577,7 @@ impl Inner {
 #[cold]
 fn start_sequence(buf: &mut Vec<u8>, state: &mut TrackState, next_seq: &mut u32) {
     state.seq = *next_seq;
+    state.seq_bytes = SequenceIdBytes::new(state.seq);
     // Never 0; wrapping would take 2^32 tracks, far beyond memory.
     *next_seq = next_seq.wrapping_add(1).max(1);
     let clocks = [

@@ -22,8 +22,10 @@ pub use debug_annotation::{
     AnnotationList, AnnotationName, AnnotationValue, DebugAnnotation, NoAnnotations,
 };
 pub use interned_data::{InternedData, InternedString, SourceLocation};
-pub(crate) use sequence_event::append_sequence_event_inline;
 pub use sequence_event::{SequenceEvent, append_sequence_event};
+pub(crate) use sequence_event::{
+    SequenceIdBytes, append_sequence_event_inline, append_small_event,
+};
 pub use trace_packet::{
     PacketData, SEQ_INCREMENTAL_STATE_CLEARED, SEQ_NEEDS_INCREMENTAL_STATE, TracePacket,
     TracePacketDefaults,

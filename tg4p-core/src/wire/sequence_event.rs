@@ -6,6 +6,10 @@
 //! [`TracePacket`](super::TracePacket) (tests compare both), but without
 //! quick-protobuf's byte-at-a-time writer and repeated size passes: the generator
 //! writes tens of millions of these per second.
+//!
+//! [`append_small_event`] writes the same bytes for the generator's common case (no
+//! counter value, a short delta, a small name iid) in three word stores, the
+//! sequence id's bytes computed once per sequence ([`SequenceIdBytes`]).
 
 use super::trace_packet::SEQ_NEEDS_INCREMENTAL_STATE;
 use super::track_event::{CounterValue, EventType};
@@ -149,6 +153,191 @@ pub(crate) fn append_sequence_event_inline(out: &mut Vec<u8>, event: &SequenceEv
     }
 }
 
+/// `[tag 10, varint(sequence id), tag 11]`: a packet's `trusted_packet_sequence_id`
+/// followed by the tag of its `track_event`, 3 to 7 bytes in the low end of one
+/// little-endian word. Computed once per sequence for [`append_small_event`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SequenceIdBytes {
+    word: u64,
+    /// 3 to 7: [`write_words`] relies on it.
+    len: usize,
+}
+
+impl SequenceIdBytes {
+    pub(crate) fn new(sequence_id: u32) -> SequenceIdBytes {
+        let mut bytes = [0; 8];
+        bytes[0] = 10 << 3;
+        let (mut len, mut v) = (1, sequence_id);
+        while v >= 0x80 {
+            bytes[len] = v as u8 | 0x80;
+            len += 1;
+            v >>= 7;
+        }
+        bytes[len] = v as u8;
+        bytes[len + 1] = (11 << 3) | 2;
+        SequenceIdBytes {
+            word: u64::from_le_bytes(bytes),
+            len: len + 2,
+        }
+    }
+
+    /// The sequence id back from its bytes (for the rare packets
+    /// [`append_small_event`] leaves to [`append_sequence_event`]).
+    fn id(&self) -> u32 {
+        let bytes = self.word.to_le_bytes();
+        let mut id = 0u64;
+        for (i, b) in bytes[1..self.len - 1].iter().enumerate() {
+            id |= ((b & 0x7F) as u64) << (7 * i);
+        }
+        id as u32
+    }
+}
+
+/// How far past the end of the buffer [`append_small_event`] may write: three
+/// words, the last starting at most 15 bytes in (see [`write_words`]).
+const SMALL_SPAN: usize = 24;
+
+const TYPE_TAG: u64 = 9 << 3;
+const NAME_IID_TAG: u64 = 10 << 3;
+/// `sequence_flags = SEQ_NEEDS_INCREMENTAL_STATE`, tag and value.
+const FLAGS: u64 = (13 << 3) | ((SEQ_NEEDS_INCREMENTAL_STATE as u64) << 8);
+
+/// Appends the same packet as [`append_sequence_event`] for an event without counter
+/// value and source location, on the sequence whose id `sequence` holds, with three
+/// word stores (see [`write_words`]). Inline for timestamp deltas below 2^14 ns
+/// (16 µs) and name iids below 128 (one varint byte or two, no loop); other values
+/// take [`append_other_event`].
+#[inline(always)]
+pub(crate) fn append_small_event(
+    out: &mut Vec<u8>,
+    delta: u64,
+    sequence: &SequenceIdBytes,
+    kind: EventType,
+    name_iid: Option<u64>,
+) {
+    let ty = kind as u64;
+    // The track event (its length, type and name iid) and the sequence flags.
+    let (tail, tail_len) = match name_iid {
+        None => (2 | (TYPE_TAG << 8) | (ty << 16) | (FLAGS << 24), 5),
+        Some(iid) if iid < 1 << 7 => (
+            4 | (TYPE_TAG << 8) | (ty << 16) | (NAME_IID_TAG << 24) | (iid << 32) | (FLAGS << 40),
+            7,
+        ),
+        Some(_) => return append_other_event(out, delta, sequence, kind, name_iid),
+    };
+    if delta >= 1 << 14 {
+        return append_other_event(out, delta, sequence, kind, name_iid);
+    }
+    // One varint byte or two, without a branch: `high` is 0 for one.
+    let high = delta >> 7;
+    let two = (high != 0) as u64;
+    let delta_word = (delta & 0x7F) | (two << 7) | (high << 8);
+    // SAFETY: a delta of 1 or 2 bytes, a tail of 5 or 7.
+    unsafe { write_words(out, delta_word, 1 + two as usize, sequence, tail, tail_len) }
+}
+
+/// [`append_small_event`] for larger deltas or name iids: still words for deltas below
+/// 2^35 ns (34 s) and name iids below 2^14, else [`append_sequence_event`].
+#[inline(never)]
+fn append_other_event(
+    out: &mut Vec<u8>,
+    delta: u64,
+    sequence: &SequenceIdBytes,
+    kind: EventType,
+    name_iid: Option<u64>,
+) {
+    let ty = kind as u64;
+    let (tail, tail_len) = match name_iid {
+        None => (2 | (TYPE_TAG << 8) | (ty << 16) | (FLAGS << 24), 5),
+        Some(iid) if iid < 1 << 7 => (
+            4 | (TYPE_TAG << 8) | (ty << 16) | (NAME_IID_TAG << 24) | (iid << 32) | (FLAGS << 40),
+            7,
+        ),
+        Some(iid) if iid < 1 << 14 => (
+            5 | (TYPE_TAG << 8)
+                | (ty << 16)
+                | (NAME_IID_TAG << 24)
+                | (((iid & 0x7F) | 0x80) << 32)
+                | ((iid >> 7) << 40)
+                | (FLAGS << 48),
+            8,
+        ),
+        Some(_) => (0, 0),
+    };
+    if tail_len == 0 || delta >= 1 << 35 {
+        let event = SequenceEvent {
+            timestamp: delta,
+            sequence_id: sequence.id(),
+            kind,
+            name_iid,
+            counter_value: None,
+            source_location_iid: None,
+        };
+        return append_sequence_event(out, &event);
+    }
+    let (mut word, mut len, mut v) = (0, 0, delta);
+    while v >= 0x80 {
+        word |= ((v & 0x7F) | 0x80) << (8 * len);
+        len += 1;
+        v >>= 7;
+    }
+    // SAFETY: deltas below 2^35 take at most 5 varint bytes; the tail is 5, 7 or 8.
+    unsafe {
+        write_words(
+            out,
+            word | (v << (8 * len)),
+            len + 1,
+            sequence,
+            tail,
+            tail_len,
+        )
+    }
+}
+
+/// Appends a packet from three little-endian words: `[packet tag, length, timestamp
+/// tag, delta]` (the delta's varint in `delta_word`, `delta_len` bytes), then
+/// `sequence` (the sequence id and the track event tag), then `tail` (the track event
+/// and the flags, `tail_len` bytes). Each store overwrites the unused high bytes of the
+/// one before.
+///
+/// # Safety
+/// `delta_len` must be at most 5 and `tail_len` at most 8 (`sequence.len` is at most
+/// 7 by construction).
+#[inline(always)]
+unsafe fn write_words(
+    out: &mut Vec<u8>,
+    delta_word: u64,
+    delta_len: usize,
+    sequence: &SequenceIdBytes,
+    tail: u64,
+    tail_len: usize,
+) {
+    debug_assert!(delta_len <= 5 && delta_word >> (8 * delta_len) == 0 && tail_len <= 8);
+    let len = 3 + delta_len + sequence.len + tail_len;
+    let head = ((1 << 3) | 2) | (((len - 2) as u64) << 8) | ((8 << 3) << 16) | (delta_word << 24);
+    out.reserve(SMALL_SPAN);
+    // SAFETY: `reserve` made room for SMALL_SPAN bytes after `start`. The three
+    // unaligned word stores cover bytes [0, 8), [3 + delta_len, 11 + delta_len) and
+    // [3 + delta_len + sequence.len, 11 + delta_len + sequence.len) from `start`: with
+    // delta_len <= 5 (the caller's promise) and sequence.len <= 7 (a u32 varint
+    // and two tags), all below 23 <= SMALL_SPAN. Each starts
+    // where the previous one's meaningful bytes end, so together they initialize
+    // every byte of [0, len) (tail_len <= 8), which is what `set_len` then covers
+    // (`out` holds `u8`: nothing to drop). The safe form, a local array copied with a
+    // variable-length `extend_from_slice`, costs a `memcpy` call per event.
+    unsafe {
+        let start = out.len();
+        let base = out.as_mut_ptr().add(start);
+        base.cast::<u64>().write_unaligned(head.to_le());
+        let p = base.add(3 + delta_len);
+        p.cast::<u64>().write_unaligned(sequence.word.to_le());
+        p.add(sequence.len)
+            .cast::<u64>()
+            .write_unaligned(tail.to_le());
+        out.set_len(start + len);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +370,93 @@ mod tests {
         let mut tight = Vec::with_capacity(alone.len());
         append_sequence_event(&mut tight, &event);
         assert_eq!(tight, alone);
+    }
+
+    #[test]
+    fn small_events_match_the_general_encoder() {
+        let deltas = [
+            0u64,
+            1,
+            127,
+            128,
+            4_000,
+            16_383,
+            16_384,
+            (1 << 21) - 1,
+            1 << 21,
+            (1 << 28) - 1,
+            1 << 28,
+            (1 << 35) - 1,
+            1 << 35,
+            i64::MAX as u64,
+            u64::MAX,
+        ];
+        let ids = [
+            1u32,
+            2,
+            127,
+            128,
+            16_383,
+            16_384,
+            1 << 21,
+            1 << 28,
+            u32::MAX,
+        ];
+        let iids = [
+            None,
+            Some(0),
+            Some(1),
+            Some(127),
+            Some(128),
+            Some(16_383),
+            Some(16_384),
+            Some(u32::MAX as u64),
+            Some(u64::MAX),
+        ];
+        let kinds = [
+            EventType::SliceBegin,
+            EventType::SliceEnd,
+            EventType::Instant,
+            EventType::Counter,
+        ];
+        let mut got = vec![0xCD; 3];
+        let mut want = vec![0xCD; 3];
+        for delta in deltas {
+            for id in ids {
+                let sequence = SequenceIdBytes::new(id);
+                assert_eq!(sequence.id(), id);
+                for kind in kinds {
+                    for name_iid in iids {
+                        append_small_event(&mut got, delta, &sequence, kind, name_iid);
+                        let event = SequenceEvent {
+                            timestamp: delta,
+                            sequence_id: id,
+                            kind,
+                            name_iid,
+                            counter_value: None,
+                            source_location_iid: None,
+                        };
+                        append_sequence_event(&mut want, &event);
+                        assert_eq!(got, want, "{event:?}");
+                    }
+                }
+            }
+        }
+        // Into stale spare capacity, and at a length that needs growth.
+        let mut alone = Vec::new();
+        let sequence = SequenceIdBytes::new(3);
+        append_small_event(&mut alone, 4_000, &sequence, EventType::Instant, Some(5));
+        for prefix in [0, 1, 7, SMALL_SPAN, 1000] {
+            let mut out = vec![0xAB; prefix + 100];
+            out.truncate(prefix);
+            for _ in 0..10 {
+                append_small_event(&mut out, 4_000, &sequence, EventType::Instant, Some(5));
+            }
+            assert!(out[..prefix].iter().all(|&b| b == 0xAB));
+            assert_eq!(out.len(), prefix + 10 * alone.len());
+            for packet in out[prefix..].chunks(alone.len()) {
+                assert_eq!(packet, alone);
+            }
+        }
     }
 }
