@@ -308,10 +308,12 @@ impl Inner {
     }
 
     /// The common case of an event without extras, in one pass: when every check
-    /// passes at once, the track's sequence is started and its name (if any) is in the
-    /// cache, writes the event and returns true. Otherwise writes nothing and returns
-    /// false: the general path then makes each check in order (reporting the right
-    /// error), starts the sequence or interns the name.
+    /// passes at once, the track's sequence is started and its name (if any) already
+    /// interned, writes the event and returns true. Otherwise writes nothing and
+    /// returns false: the general path then makes each check in order (reporting the
+    /// right error), starts the sequence or interns the name. (A name missing from the
+    /// cache is still looked up in the table here: a program cycling through more
+    /// names than the cache holds would otherwise take the general path every time.)
     #[inline(always)]
     fn try_fast(
         &mut self,
@@ -336,7 +338,7 @@ impl Inner {
         }
         let name_iid = match name {
             None => None,
-            Some(name) => match state.names.cached(name) {
+            Some(name) => match state.names.get(name) {
                 Some(iid) => Some(iid),
                 None => return false,
             },
