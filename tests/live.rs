@@ -341,6 +341,64 @@ impl std::io::Write for HeldWriter {
     }
 }
 
+/// A return value of about 1 KiB: room for its begin is no room for its value.
+#[tg4p::trace(ret)]
+fn big_result(n: u32) -> String {
+    format!("{n}:{}", "r".repeat(1000))
+}
+
+#[test]
+fn return_values_that_do_not_fit_are_marked_and_counted() {
+    let _s = serial();
+    // The writer is held, so no buffer comes back: once both buffers are full, a
+    // begin that still fits (its end's room is reserved) may leave no room for
+    // the end's value. The slice must still end, with the loss visible.
+    let (release, held) = mpsc::channel();
+    let bytes = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let session = Session::builder()
+        .writer(HeldWriter {
+            release: held,
+            released: false,
+            out: bytes.clone(),
+        })
+        .memory_limit(2 * tg4p::live::CHUNK_BYTES)
+        .overflow(Overflow::Drop)
+        .start()
+        .unwrap();
+    const CALLS: u32 = 400; // each call takes ~130 words: 3 buffers' worth
+    let joined = std::thread::spawn(|| {
+        for n in 0..CALLS {
+            assert_eq!(big_result(n).len(), 1001 + n.to_string().len());
+        }
+    })
+    .join();
+    release.send(()).unwrap(); // before any panic, or finishing would wait forever
+    joined.unwrap();
+    let report = session.finish().unwrap();
+    let trace = tg4p_oracle::decode_bytes(&bytes.lock().unwrap()).unwrap();
+    trace.assert_valid();
+    let slices = trace.slices_named("big_result");
+    assert!(report.values_dropped > 0, "{report:?}");
+    assert!(report.events_dropped > 0, "{report:?}");
+    assert_eq!(
+        report.events_written + report.events_dropped,
+        2 * CALLS as u64,
+        "{report:?}"
+    );
+    let marker = Arg::Str("<not recorded: memory limit reached>".into());
+    let marked = slices
+        .iter()
+        .filter(|s| s.arg("return") == Some(&marker))
+        .count();
+    assert_eq!(marked as u64, report.values_dropped);
+    for s in slices.iter().filter(|s| s.arg("return") != Some(&marker)) {
+        let Some(Arg::Str(v)) = s.arg("return") else {
+            panic!("every other slice has its value: {s:?}");
+        };
+        assert!(v.ends_with(&format!("{}\"", "r".repeat(1000))), "{v}");
+    }
+}
+
 #[test]
 fn drops_a_thread_could_not_announce_are_still_marked() {
     let _s = serial();

@@ -46,11 +46,14 @@ pub(crate) const TYPE_COUNTER: u64 = 3;
 /// `track_id << 32 | lane` if `has_track`; the value if a counter sample (i64, or f64
 /// bits if `float`); `outgoing` flow ids; `incoming` flow ids; then `args` values,
 /// each a byte length word followed by the UTF-8 bytes packed little-endian into words.
+/// `value_dropped` marks a slice end whose return value (`ret`) did not fit in
+/// memory: the writer records it as a marker arg, with no words of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct EventHeader {
     pub ty: u64,
     pub has_track: bool,
     pub float: bool,
+    pub value_dropped: bool,
     pub args: u8,
     pub outgoing: u16,
     pub incoming: u16,
@@ -62,6 +65,7 @@ impl EventHeader {
             | self.ty << 8
             | (self.has_track as u64) << 10
             | (self.float as u64) << 11
+            | (self.value_dropped as u64) << 12
             | (self.args as u64) << 16
             | (self.outgoing as u64) << 24
             | (self.incoming as u64) << 40
@@ -75,6 +79,7 @@ impl EventHeader {
             args: (word >> 16) as u8,
             outgoing: (word >> 24) as u16,
             incoming: (word >> 40) as u16,
+            value_dropped: (word >> 12) & 1 != 0,
         }
     }
 
@@ -194,9 +199,19 @@ mod tests {
             args: 200,
             outgoing: 65535,
             incoming: 3,
+            value_dropped: false,
         };
         assert_eq!(EventHeader::decode(h.encode()), h);
         assert_eq!(h.encode() & 0xff, EVENT);
+        for value_dropped in [false, true] {
+            let end = EventHeader {
+                ty: TYPE_END,
+                value_dropped,
+                args: 0,
+                ..h
+            };
+            assert_eq!(EventHeader::decode(end.encode()), end);
+        }
     }
 
     #[test]

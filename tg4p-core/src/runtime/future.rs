@@ -89,6 +89,7 @@ fn begin_on(
         args: text.map_or(0, |t| t.ends.len() as u8),
         outgoing: 0,
         incoming: 0,
+        value_dropped: false,
     };
     let words = header.fixed_words() + text.map_or(0, |t| t.words());
     let lane = with_local(generation, |l| {
@@ -162,6 +163,7 @@ fn end(generation: u64, track: &'static Track, lane: u32, ret: Option<&ArgText>)
         args: 0,
         outgoing: 0,
         incoming: 0,
+        value_dropped: false,
     };
     // No room reserved (see above): the end makes room for itself, with its
     // `return` arg if it has one.

@@ -113,6 +113,10 @@ pub struct Report {
     pub events_written: u64,
     /// Events dropped under [`Overflow::Drop`] (a dropped slice counts as two).
     pub events_dropped: u64,
+    /// Return values (`#[trace(ret)]`) not recorded under [`Overflow::Drop`]: the
+    /// slice was kept, but its value did not fit in memory. Its `return` arg then
+    /// reads `<not recorded: memory limit reached>`.
+    pub values_dropped: u64,
     /// Bytes of the file.
     pub bytes_written: u64,
     /// Threads that recorded into this session.

@@ -84,6 +84,7 @@ pub fn enter_args(callsite: &'static Callsite, values: &[&dyn Debug]) -> FnSpan 
                 args: text.ends.len() as u8,
                 outgoing: 0,
                 incoming: 0,
+                value_dropped: false,
             };
             write_event(
                 l,
@@ -130,6 +131,7 @@ impl FnSpan {
             args: 0,
             outgoing: 0,
             incoming: 0,
+            value_dropped: false,
         };
         args::with_formatted(&[value], |text| {
             with_local(generation, |l| {
@@ -250,8 +252,9 @@ pub(super) fn write_event_at(
 }
 
 /// Writes the end of a slice whose begin reserved `reserved` words for it, with
-/// `ret` as its `return` arg when there is room for that too (else without it: the
-/// slice still ends, in the reserved room).
+/// `ret` as its `return` arg when there is room for that too (else the slice still
+/// ends, in the reserved room, flagged so that the writer marks and counts the
+/// value as dropped).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn write_end(
     l: &mut Local,
@@ -263,17 +266,32 @@ pub(super) fn write_end(
     reserved: usize,
 ) -> bool {
     if let Some(text) = ret.filter(|t| !t.ends.is_empty()) {
-        let header = EventHeader { args: 1, ..header };
-        let words = header.fixed_words() + text.words();
+        let with_value = EventHeader { args: 1, ..header };
+        let words = with_value.fixed_words() + text.words();
         // Room beyond every reservation (this one included, conservatively); the
         // end then releases `words` as a reserved end does, and the begin's
         // reservation is given back.
         if l.ensure(words, 0) {
             l.reserved += words;
-            let ok = write_event_at(l, header, 0, track, 0, outgoing, incoming, Some(text), 0);
+            let ok = write_event_at(
+                l,
+                with_value,
+                0,
+                track,
+                0,
+                outgoing,
+                incoming,
+                Some(text),
+                0,
+            );
             l.reserved = l.reserved.saturating_sub(reserved);
             return ok;
         }
+        let header = EventHeader {
+            value_dropped: true,
+            ..header
+        };
+        return write_event_at(l, header, 0, track, 0, outgoing, incoming, None, 0);
     }
     write_event_at(l, header, 0, track, 0, outgoing, incoming, None, 0)
 }
@@ -361,6 +379,7 @@ impl Span {
             args: text.map_or(0, |t| t.ends.len() as u8),
             outgoing: 0,
             incoming: 0,
+            value_dropped: false,
         };
         let end_words = EventHeader {
             ty: buffer::TYPE_END,
@@ -460,6 +479,7 @@ impl Span {
             args: 0,
             outgoing: flows.outgoing.len() as u16,
             incoming: flows.incoming.len() as u16,
+            value_dropped: false,
         };
         // The begin reserved the end's fixed words (its flows were reserved as
         // they were attached).
@@ -545,6 +565,7 @@ fn record_instant(
                 args: text.map_or(0, |t| t.ends.len() as u8),
                 outgoing: outgoing.len() as u16,
                 incoming: incoming.len() as u16,
+                value_dropped: false,
             };
             let t = track.map(|t| {
                 let _ = t.uuid();
@@ -645,6 +666,7 @@ pub(crate) fn record_counter(counter: &'static Counter, sample: Sample) {
         args: 0,
         outgoing: 0,
         incoming: 0,
+        value_dropped: false,
     };
     let id = counter.id();
     with_local(generation, |l| {

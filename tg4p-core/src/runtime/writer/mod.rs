@@ -112,6 +112,8 @@ impl NewInterned {
 
 /// The name of the arg a slice's end records: the function's return value.
 const RETURN_ARG: &str = "return";
+/// The `return` arg of a slice whose return value did not fit in memory.
+pub(crate) const DROPPED_VALUE: &str = "<not recorded: memory limit reached>";
 
 /// The recorded args of one event, written as debug annotations without building
 /// a list: (name iid, byte range of the value in `text`).
@@ -294,6 +296,8 @@ pub(crate) struct Writer {
     arg_text: String,
     arg_bytes: Vec<u8>,
     dropped_by_exited: u64,
+    /// Return values not recorded for lack of memory (marked with `DROPPED_VALUE`).
+    values_dropped: u64,
     threads: u64,
     finish_requested: bool,
 }
@@ -333,6 +337,7 @@ impl Writer {
             arg_text: String::new(),
             arg_bytes: Vec::new(),
             dropped_by_exited: 0,
+            values_dropped: 0,
             threads: 0,
             finish_requested: false,
         }
@@ -388,6 +393,7 @@ impl Writer {
             path: self.path.clone(),
             events_written: self.output.events,
             events_dropped: dropped,
+            values_dropped: self.values_dropped,
             bytes_written: self.bytes_written,
             threads: self.threads,
             buffers_allocated: self.shared.allocated.load(Ordering::Relaxed),
@@ -649,6 +655,12 @@ impl Writer {
                 .push_str(&String::from_utf8_lossy(&self.arg_bytes));
             values.push(start..self.arg_text.len());
             at += 1 + n;
+        }
+        if h.value_dropped && h.ty == buffer::TYPE_END {
+            let start = self.arg_text.len();
+            self.arg_text.push_str(DROPPED_VALUE);
+            values.push(start..self.arg_text.len());
+            self.values_dropped += 1;
         }
         self.interned.clear();
         let track_uuid = match track {
