@@ -155,6 +155,52 @@ fn overlapping_spans_on_a_track_go_to_lanes() {
     std::fs::remove_file(&path).ok();
 }
 
+static LOOPED: Track = Track::new("LOOPED");
+
+#[test]
+fn back_to_back_spans_of_one_thread_stay_on_the_track() {
+    let _s = serial();
+    let path = temp("looped");
+    let session = tg4p::open(&path).unwrap();
+    // Spans far less than the lane reuse gap apart: the thread's own end orders
+    // itself before its next begin, so no lane is needed.
+    for _ in 0..10_000 {
+        let _s = LOOPED.span("tight");
+    }
+    // A lane freed by its own thread is taken again at once too.
+    let (tx, rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        let _outer = LOOPED.span("held");
+        tx.send(()).unwrap();
+        go_rx.recv().unwrap();
+    });
+    rx.recv().unwrap();
+    for _ in 0..10_000 {
+        let _s = LOOPED.span("beside"); // the track is held: on one lane
+    }
+    go_tx.send(()).unwrap();
+    t.join().unwrap();
+    session.finish().unwrap();
+    let trace = decode(&path);
+    trace.assert_valid();
+    let looped = trace.track_by_name("LOOPED");
+    assert_eq!(looped.len(), 1);
+    let lanes = trace.children(looped[0].uuid);
+    assert_eq!(lanes.len(), 1, "{lanes:?}");
+    let on = |track: u64, name: &str| {
+        trace
+            .slices()
+            .iter()
+            .filter(|s| s.track == track && s.name.as_deref() == Some(name))
+            .count()
+    };
+    assert_eq!(on(looped[0].uuid, "tight"), 10_000);
+    assert_eq!(on(looped[0].uuid, "held"), 1);
+    assert_eq!(on(lanes[0].uuid, "beside"), 10_000);
+    std::fs::remove_file(&path).ok();
+}
+
 static HITS: tg4p::Counter = tg4p::Counter::new("hits");
 
 #[test]

@@ -149,8 +149,10 @@ impl Track {
     }
 
     /// Opens a slice for thread `me` and reads its tick: on the lane `me` already
-    /// has slices open on, else on the first lane free for long enough, else a new
-    /// lane. The tick is read under the lock so that lane hand-overs are ordered.
+    /// has slices open on, else on the first free lane that `me` closed last (its
+    /// end is on this thread's sequence, before the new begin: no gap is needed)
+    /// or that has been free for long enough, else a new lane. The tick is read
+    /// under the lock so that lane hand-overs are ordered.
     pub(crate) fn open_lane(&self, me: u64) -> (u32, u64) {
         let mut lanes = super::shim::lock(&self.lanes);
         if lanes.is_empty() {
@@ -161,9 +163,10 @@ impl Track {
             .iter()
             .position(|l| l.owner == me && l.depth > 0)
             .or_else(|| {
-                lanes
-                    .iter()
-                    .position(|l| l.depth == 0 && now.saturating_sub(l.last_end) > LANE_REUSE_GAP)
+                lanes.iter().position(|l| {
+                    l.depth == 0
+                        && (l.last_closer == me || now.saturating_sub(l.last_end) > LANE_REUSE_GAP)
+                })
             });
         let i = match pick {
             Some(i) => i,
