@@ -265,33 +265,44 @@ fn append_other_event(
         Some(_) => (0, 0),
     };
     if tail_len == 0 || delta >= 1 << 35 {
-        let event = SequenceEvent {
-            timestamp: delta,
-            sequence_id: sequence.id(),
-            kind,
-            name_iid,
-            counter_value: None,
-            source_location_iid: None,
-        };
-        return append_sequence_event(out, &event);
+        return append_any_event(out, delta, sequence, kind, name_iid);
     }
-    let (mut word, mut len, mut v) = (0, 0, delta);
-    while v >= 0x80 {
-        word |= ((v & 0x7F) | 0x80) << (8 * len);
-        len += 1;
-        v >>= 7;
-    }
+    // The varint's 7-bit groups spread one to a byte, its length, and the
+    // continuation bit of every byte but the last: no loop.
+    let groups = (delta & 0x7F)
+        | ((delta << 1) & 0x7F00)
+        | ((delta << 2) & 0x7F_0000)
+        | ((delta << 3) & 0x7F00_0000)
+        | ((delta << 4) & 0x7F_0000_0000);
+    let len = 1
+        + (delta >= 1 << 7) as usize
+        + (delta >= 1 << 14) as usize
+        + (delta >= 1 << 21) as usize
+        + (delta >= 1 << 28) as usize;
+    let continuation = 0x80_8080_8080 & ((1u64 << (8 * (len - 1))) - 1);
     // SAFETY: deltas below 2^35 take at most 5 varint bytes; the tail is 5, 7 or 8.
-    unsafe {
-        write_words(
-            out,
-            word | (v << (8 * len)),
-            len + 1,
-            sequence,
-            tail,
-            tail_len,
-        )
-    }
+    unsafe { write_words(out, groups | continuation, len, sequence, tail, tail_len) }
+}
+
+/// [`append_other_event`] beyond its ranges: [`append_sequence_event`].
+#[cold]
+#[inline(never)]
+fn append_any_event(
+    out: &mut Vec<u8>,
+    delta: u64,
+    sequence: &SequenceIdBytes,
+    kind: EventType,
+    name_iid: Option<u64>,
+) {
+    let event = SequenceEvent {
+        timestamp: delta,
+        sequence_id: sequence.id(),
+        kind,
+        name_iid,
+        counter_value: None,
+        source_location_iid: None,
+    };
+    append_sequence_event(out, &event);
 }
 
 /// Appends a packet from three little-endian words: `[packet tag, length, timestamp
