@@ -137,8 +137,13 @@ pub struct StrInternTable {
     table: InternTable<String>,
     /// Each iid's string, at index iid - 1, to confirm hits on strings above 16 bytes.
     by_iid: Vec<Box<str>>,
-    /// Two ways per set (the latest cached first), the set chosen by [`set`].
-    sets: [[Slot; 2]; SETS],
+    /// Two ways per set (the latest cached first), the set chosen by
+    /// [`StrInternTable::set`]. Four sets per entry, rounded up to a power of two, at
+    /// most [`MAX_SETS`] (few strings then share a set): 256 bytes per name, 4 KiB at
+    /// most, nothing for a table that stays empty (a generator's counter tracks).
+    sets: Box<[[Slot; 2]]>,
+    /// `sets.len() - 1` (0 when empty): masks a set index out of a [`hash`].
+    mask: usize,
 }
 
 /// A cached string: [`tag`], iid and [`words`].
@@ -174,18 +179,17 @@ fn tag(len: usize) -> u64 {
 /// Marks the tag of a string longer than [`WHOLE`] (lengths never reach it).
 const LONG: u64 = 1 << 63;
 
-const SET_BITS: u32 = 6;
-const SETS: usize = 1 << SET_BITS;
+/// The most sets a cache grows to (128 slots).
+const MAX_SETS: usize = 64;
 
 /// Strings up to this long are held whole in their slot's two words.
 const WHOLE: usize = 16;
 
-/// The cache set of `key`: from its address and length, not its contents.
+/// What picks `key`'s cache set (its top bits): its address and length, not its
+/// contents.
 #[inline(always)]
-fn set(key: &str) -> usize {
-    let h = (key.as_ptr().addr() as u64 ^ ((key.len() as u64) << 40))
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (h >> (64 - SET_BITS)) as usize
+fn hash(key: &str) -> u64 {
+    (key.as_ptr().addr() as u64 ^ ((key.len() as u64) << 40)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// Two words of `s` that, with its length, determine `s` when it is at most
@@ -215,7 +219,8 @@ impl Default for StrInternTable {
         StrInternTable {
             table: InternTable::default(),
             by_iid: Vec::new(),
-            sets: [[Slot::EMPTY; 2]; SETS],
+            sets: Box::new([]),
+            mask: 0,
         }
     }
 }
@@ -230,6 +235,7 @@ impl StrInternTable {
         let (iid, new) = self.table.intern(key);
         debug_assert!(new);
         self.by_iid.push(key.into());
+        self.grow();
         self.remember(key, iid);
         (iid, new)
     }
@@ -249,7 +255,7 @@ impl StrInternTable {
     pub fn cached(&self, key: &str) -> Option<u64> {
         let n = key.len();
         let words = words(key.as_bytes());
-        for slot in &self.sets[set(key)] {
+        for slot in self.sets.get(self.set(key))? {
             if slot.tag == n as u64 && slot.words == words {
                 return Some(slot.iid as u64);
             }
@@ -265,7 +271,7 @@ impl StrInternTable {
     #[inline(never)]
     fn cached_long(&self, key: &str) -> Option<u64> {
         let words = words(key.as_bytes());
-        let slot = self.sets[set(key)].into_iter().find(|slot| {
+        let slot = self.sets.get(self.set(key))?.iter().find(|slot| {
             slot.tag == tag(key.len())
                 && slot.words == words
                 && self
@@ -284,10 +290,29 @@ impl StrInternTable {
         Some(iid)
     }
 
+    /// The cache set of `key`: the top bits of its [`hash`].
+    #[inline(always)]
+    fn set(&self, key: &str) -> usize {
+        (hash(key) >> (64 - MAX_SETS.trailing_zeros())) as usize & self.mask
+    }
+
+    /// Grows the cache for the table's entries (see `sets`), empty: entries come
+    /// back from the map on their next lookup.
+    fn grow(&mut self) {
+        let sets = (4 * self.table.len().min(MAX_SETS))
+            .next_power_of_two()
+            .min(MAX_SETS);
+        if self.sets.len() < sets {
+            self.sets = vec![[Slot::EMPTY; 2]; sets].into_boxed_slice();
+            self.mask = sets - 1;
+        }
+    }
+
     fn remember(&mut self, key: &str, iid: u64) {
         // Iids beyond u32 (four billion names) are simply not cached.
         if let Ok(iid) = u32::try_from(iid) {
-            let ways = &mut self.sets[set(key)];
+            let set = self.set(key);
+            let ways = &mut self.sets[set];
             *ways = [
                 Slot {
                     tag: tag(key.len()),
@@ -303,7 +328,7 @@ impl StrInternTable {
     pub fn clear(&mut self) {
         self.table.clear();
         self.by_iid.clear();
-        self.sets = [[Slot::EMPTY; 2]; SETS];
+        self.sets.fill([Slot::EMPTY; 2]);
     }
 
     /// How many entries the table holds.
@@ -413,5 +438,24 @@ mod tests {
             assert_eq!(t.get(&a), Some(ia));
             assert_eq!(t.get(&b), Some(ib));
         }
+    }
+
+    #[test]
+    fn str_table_cache_grows_with_its_entries() {
+        let mut t = StrInternTable::default();
+        assert_eq!(t.sets.len(), 0);
+        assert_eq!(t.get("x"), None);
+        let names: Vec<String> = (0..100).map(|i| format!("name {i}")).collect();
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(t.intern(name), (i as u64 + 1, true));
+            let sets = (4 * (i + 1)).next_power_of_two().min(MAX_SETS);
+            assert_eq!((t.sets.len(), t.mask), (sets, sets - 1));
+            // Every name so far is still found, from the cache or the map.
+            for (j, earlier) in names[..=i].iter().enumerate() {
+                assert_eq!(t.get(earlier), Some(j as u64 + 1));
+            }
+        }
+        // Once looked up again, the latest names are cached.
+        assert_eq!(t.cached(&names[99]), Some(100));
     }
 }
