@@ -60,7 +60,7 @@ pub(crate) struct EventHeader {
 }
 
 impl EventHeader {
-    pub(crate) fn encode(self) -> u64 {
+    pub(crate) const fn encode(self) -> u64 {
         EVENT
             | self.ty << 8
             | (self.has_track as u64) << 10
@@ -92,6 +92,19 @@ impl EventHeader {
             + self.incoming as usize
     }
 }
+
+/// The header of an instant on the thread's own track with no flows and no args:
+/// the common `tg4p::instant!("NAME")`, which the writer copies from a template.
+pub(crate) const PLAIN_INSTANT: u64 = EventHeader {
+    ty: TYPE_INSTANT,
+    has_track: false,
+    float: false,
+    value_dropped: false,
+    args: 0,
+    outgoing: 0,
+    incoming: 0,
+}
+.encode();
 
 /// Words taken by a string of `len` bytes stored as an arg (length word + bytes).
 pub(crate) const fn string_words(len: usize) -> usize {

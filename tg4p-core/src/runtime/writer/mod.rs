@@ -63,7 +63,7 @@ struct Sequence {
 impl Sequence {
     fn new(slot: Arc<Slot>) -> Sequence {
         Sequence {
-            end: Template::new(slot.sequence, None),
+            end: Template::end(slot.sequence),
             slot,
             started: false,
             last_ns: 0,

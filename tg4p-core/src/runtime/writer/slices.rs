@@ -1,11 +1,12 @@
-//! The writer's fast path: slice begins and ends on a thread's own track, the bulk
-//! of most traces.
+//! The writer's fast path: slice begins and ends, and plain instants (no args, no
+//! flows), on a thread's own track: the bulk of most traces.
 //!
 //! Such a packet differs from the sequence's earlier ones only in its timestamp: its
 //! track and clock are the sequence's defaults, its flags are always the same, and a
-//! begin's name and source location share its callsite's iid. So each sequence keeps
-//! these packets pre-encoded as [`Template`]s (one for ends, one per interned callsite
-//! for begins), and a packet is its timestamp delta followed by a copy of a template.
+//! begin's or instant's name and source location share its callsite's iid. So each
+//! sequence keeps these packets pre-encoded as [`Template`]s (one for ends, two per
+//! interned callsite: begin and instant), and a packet is its timestamp delta
+//! followed by a copy of a template.
 //! [`append_run`] turns a run of such records into packets with the clock segment
 //! and the sequence's last timestamp held in locals: a few dozen instructions per
 //! record, so the writer stays well ahead of a thread recording in a tight loop.
@@ -35,16 +36,17 @@ pub(super) struct Template {
 }
 
 impl Template {
-    /// The template of a slice end (`begin_iid: None`) or of a begin whose name and
-    /// source location are interned as `begin_iid`, on sequence `sequence`.
-    pub(super) fn new(sequence: u32, begin_iid: Option<u64>) -> Template {
+    /// The template of a slice end, on sequence `sequence`.
+    pub(super) fn end(sequence: u32) -> Template {
+        Template::new(sequence, EventType::SliceEnd, None)
+    }
+
+    /// The template of an event of `kind` with no name (`None`: a slice end) or
+    /// whose name and source location are interned as `iid`, on sequence `sequence`.
+    fn new(sequence: u32, kind: EventType, iid: Option<u64>) -> Template {
         let mut event = Bytes::default();
-        let kind = match begin_iid {
-            Some(_) => EventType::SliceBegin,
-            None => EventType::SliceEnd,
-        };
         event.push(&[9 << 3, kind as u8]); // TrackEvent.type
-        if let Some(iid) = begin_iid {
+        if let Some(iid) = iid {
             event.push(&[10 << 3]); // TrackEvent.name_iid
             event.varint(iid);
             event.push(&[0x90, 0x02]); // TrackEvent.source_location_iid (field 34)
@@ -145,8 +147,14 @@ pub(super) fn append_packet(out: &mut Vec<u8>, delta: u64, template: &Template) 
 pub(super) struct Callsites {
     /// `iids[id]`: the iid of callsite `id`, 0 while it is not interned.
     iids: Vec<u32>,
-    /// `begins[iid - 1]`: the begin template of the callsite interned as `iid`.
-    begins: Vec<Template>,
+    /// `templates[iid - 1]`: the begin and instant templates of the callsite
+    /// interned as `iid`.
+    templates: Vec<CallsiteTemplates>,
+}
+
+struct CallsiteTemplates {
+    begin: Template,
+    instant: Template,
 }
 
 impl Callsites {
@@ -157,11 +165,22 @@ impl Callsites {
         (iid != 0).then_some(u64::from(iid))
     }
 
-    /// The begin template of callsite `id`, if interned.
+    #[inline(always)]
+    fn templates(&self, id: u32) -> Option<&CallsiteTemplates> {
+        let iid = *self.iids.get(id as usize)?;
+        self.templates.get((iid as usize).wrapping_sub(1))
+    }
+
+    /// The slice begin template of callsite `id`, if interned.
     #[inline(always)]
     pub(super) fn begin(&self, id: u32) -> Option<&Template> {
-        let iid = *self.iids.get(id as usize)?;
-        self.begins.get((iid as usize).wrapping_sub(1))
+        self.templates(id).map(|t| &t.begin)
+    }
+
+    /// The instant template of callsite `id`, if interned.
+    #[inline(always)]
+    pub(super) fn instant(&self, id: u32) -> Option<&Template> {
+        self.templates(id).map(|t| &t.instant)
     }
 
     /// The iid of callsite `id` on `sequence`, and whether it is new there.
@@ -173,8 +192,11 @@ impl Callsites {
         if self.iids.len() <= id {
             self.iids.resize(id + 1, 0);
         }
-        let iid = self.begins.len() as u64 + 1;
-        self.begins.push(Template::new(sequence, Some(iid)));
+        let iid = self.templates.len() as u64 + 1;
+        self.templates.push(CallsiteTemplates {
+            begin: Template::new(sequence, EventType::SliceBegin, Some(iid)),
+            instant: Template::new(sequence, EventType::Instant, Some(iid)),
+        });
         // At most one iid per callsite id, and ids are u32.
         self.iids[id] = iid as u32;
         (iid, true)
@@ -182,7 +204,7 @@ impl Callsites {
 
     pub(super) fn clear(&mut self) {
         self.iids.clear();
-        self.begins.clear();
+        self.templates.clear();
     }
 }
 
@@ -195,10 +217,10 @@ pub(super) struct Run {
 }
 
 /// Appends packets for the records at the start of `records` as long as they are
-/// thread-track begins of callsites interned in `callsites`, or ends, with ticks
-/// inside `segment`; stops at the first other record (or a record cut short by the
-/// end of `records`). `last_ns` is the sequence's last timestamp, which the
-/// packets' deltas advance (never backwards).
+/// thread-track begins or plain instants of callsites interned in `callsites`, or
+/// ends, with ticks inside `segment`; stops at the first other record (or a record
+/// cut short by the end of `records`). `last_ns` is the sequence's last timestamp,
+/// which the packets' deltas advance (never backwards).
 pub(super) fn append_run(
     out: &mut Vec<u8>,
     records: &[AtomicU64],
@@ -226,12 +248,19 @@ pub(super) fn append_run(
             // Relaxed: the caller read these words below the chunk's published
             // count, loaded with Acquire (see `buffer`).
             let head = head.load(Ordering::Relaxed);
-            let template = match head & 0xff {
+            let (template, words) = match head & 0xff {
                 buffer::BEGIN => match callsites.begin((head >> 8) as u32) {
-                    Some(t) => t,
+                    Some(t) => (t, 2),
                     None => break true,
                 },
-                buffer::END => end,
+                buffer::END => (end, 2),
+                buffer::EVENT if head == buffer::PLAIN_INSTANT => {
+                    let id = records.get(i + 2).map(|w| w.load(Ordering::Relaxed) as u32);
+                    match id.and_then(|id| callsites.instant(id)) {
+                        Some(t) => (t, 3),
+                        None => break true,
+                    }
+                }
                 _ => break true,
             };
             let Some(ns) = segment.ns_of(tick.load(Ordering::Relaxed)) else {
@@ -247,7 +276,7 @@ pub(super) fn append_run(
             pos += write_packet(packet, delta, template);
             last = ns;
             written += 1;
-            i += 2;
+            i += words;
         };
         out.truncate(base + pos);
         packets += written as u64;
@@ -263,15 +292,12 @@ mod tests {
     use super::*;
     use crate::wire::{self, EventName, PacketData, TracePacket, TrackEvent};
 
-    /// The packet the general encoder writes for the same slice event.
-    fn general(sequence: u32, delta: u64, begin_iid: Option<u64>) -> Vec<u8> {
+    /// The packet the general encoder writes for the same event.
+    fn general(sequence: u32, delta: u64, kind: EventType, iid: Option<u64>) -> Vec<u8> {
         let event: TrackEvent<'_> = TrackEvent {
-            kind: Some(match begin_iid {
-                Some(_) => EventType::SliceBegin,
-                None => EventType::SliceEnd,
-            }),
-            name: begin_iid.map(EventName::Iid),
-            source_location_iid: begin_iid,
+            kind: Some(kind),
+            name: iid.map(EventName::Iid),
+            source_location_iid: iid,
             ..Default::default()
         };
         let packet = TracePacket {
@@ -286,25 +312,36 @@ mod tests {
         out
     }
 
+    fn begin(sequence: u32, delta: u64, iid: u64) -> Vec<u8> {
+        general(sequence, delta, EventType::SliceBegin, Some(iid))
+    }
+
+    fn end(sequence: u32, delta: u64) -> Vec<u8> {
+        general(sequence, delta, EventType::SliceEnd, None)
+    }
+
+    fn instant(sequence: u32, delta: u64, iid: u64) -> Vec<u8> {
+        general(sequence, delta, EventType::Instant, Some(iid))
+    }
+
     #[test]
     fn templates_encode_what_the_general_encoder_does() {
-        for sequence in [1, 127, 128, 300_000, u32::MAX] {
-            for iid in [
-                None,
-                Some(1),
-                Some(127),
-                Some(128),
-                Some(1 << 40),
-                Some(u64::MAX),
-            ] {
+        let iids = [1, 127, 128, 1 << 40, u64::MAX];
+        let kinds = [EventType::SliceBegin, EventType::Instant];
+        let cases = iids
+            .iter()
+            .flat_map(|&iid| kinds.map(|kind| (kind, Some(iid))))
+            .chain([(EventType::SliceEnd, None)]);
+        for (kind, iid) in cases {
+            for sequence in [1, 127, 128, 300_000, u32::MAX] {
                 for delta in [0, 1, 127, 128, 16_383, 16_384, 1 << 40, u64::MAX] {
                     let mut out = vec![0xAB; 3];
-                    append_packet(&mut out, delta, &Template::new(sequence, iid));
+                    append_packet(&mut out, delta, &Template::new(sequence, kind, iid));
                     assert_eq!(&out[..3], &[0xAB; 3]);
                     assert_eq!(
                         out[3..],
-                        general(sequence, delta, iid),
-                        "sequence {sequence}, iid {iid:?}, delta {delta}"
+                        general(sequence, delta, kind, iid),
+                        "{kind:?} on sequence {sequence}, iid {iid:?}, delta {delta}"
                     );
                 }
             }
@@ -316,15 +353,18 @@ mod tests {
     }
 
     #[test]
-    fn a_run_writes_begins_and_ends_and_stops_where_it_cannot_go_on() {
+    fn a_run_writes_begins_ends_and_instants_and_stops_where_it_cannot_go_on() {
         let mut callsites = Callsites::default();
         assert_eq!(callsites.intern(5, 9), (1, true));
         assert_eq!(callsites.intern(5, 9), (1, false));
-        let end = Template::new(9, None);
-        // 200 slices (more than one batch), then a begin of a callsite not interned.
+        assert_eq!(callsites.intern(2, 9), (2, true));
+        let end_template = Template::end(9);
+        // 200 slices, each with an instant inside (more than one batch), then a
+        // begin of a callsite not interned.
         let mut recs = Vec::new();
         for k in 0..200u64 {
             recs.extend([5 << 8 | buffer::BEGIN, 1000 + 10 * k]);
+            recs.extend([buffer::PLAIN_INSTANT, 1002 + 10 * k, 2]);
             recs.extend([buffer::END, 1005 + 10 * k]);
         }
         recs.extend([6 << 8 | buffer::BEGIN, 5000]);
@@ -334,17 +374,18 @@ mod tests {
             &mut out,
             &words(&recs),
             &callsites,
-            &end,
+            &end_template,
             Segment::identity(),
             &mut last,
         );
-        assert_eq!((run.words, run.packets), (800, 400));
+        assert_eq!((run.words, run.packets), (1400, 600));
         assert_eq!(last, 2995);
         let mut expected = Vec::new();
         let mut prev = 990;
         for k in 0..200u64 {
-            expected.extend(general(9, 1000 + 10 * k - prev, Some(1)));
-            expected.extend(general(9, 5, None));
+            expected.extend(begin(9, 1000 + 10 * k - prev, 1));
+            expected.extend(instant(9, 2, 2));
+            expected.extend(end(9, 3));
             prev = 1005 + 10 * k;
         }
         assert_eq!(out, expected);
@@ -354,27 +395,36 @@ mod tests {
     fn a_run_stops_at_other_records_cut_records_and_ticks_outside_the_segment() {
         let mut callsites = Callsites::default();
         callsites.intern(0, 1);
-        let end = Template::new(1, None);
+        let end_template = Template::end(1);
         let run = |recs: &[u64], segment: Segment| {
             let mut out = Vec::new();
             let mut last = 0;
-            let r = append_run(&mut out, &words(recs), &callsites, &end, segment, &mut last);
+            let r = append_run(
+                &mut out,
+                &words(recs),
+                &callsites,
+                &end_template,
+                segment,
+                &mut last,
+            );
             (r.words, r.packets, !out.is_empty())
         };
-        // An EVENT record, a DROPPED record, a begin without its tick.
+        let id = Segment::identity();
+        // Other EVENT records (an instant with an arg, on a track, of a callsite
+        // not interned), a DROPPED record, records without all their words.
+        let with_arg = buffer::PLAIN_INSTANT | 1 << 16;
+        let on_track = buffer::PLAIN_INSTANT | 1 << 10;
+        assert_eq!(run(&[buffer::END, 7, with_arg, 8, 0], id), (2, 1, true));
+        assert_eq!(run(&[buffer::END, 7, on_track, 8, 0], id), (2, 1, true));
+        assert_eq!(run(&[buffer::PLAIN_INSTANT, 7, 3], id), (0, 0, false));
+        assert_eq!(run(&[buffer::PLAIN_INSTANT, 7, 0], id), (3, 1, true));
+        assert_eq!(run(&[buffer::DROPPED | 1 << 8], id), (0, 0, false));
+        assert_eq!(run(&[buffer::END, 7, buffer::BEGIN], id), (2, 1, true));
         assert_eq!(
-            run(&[buffer::END, 7, buffer::EVENT, 0], Segment::identity()),
+            run(&[buffer::END, 7, buffer::PLAIN_INSTANT, 8], id),
             (2, 1, true)
         );
-        assert_eq!(
-            run(&[buffer::DROPPED | 1 << 8], Segment::identity()),
-            (0, 0, false)
-        );
-        assert_eq!(
-            run(&[buffer::END, 7, buffer::BEGIN], Segment::identity()),
-            (2, 1, true)
-        );
-        // A tick before the segment.
+        // A tick before the segment, and one after it.
         let later = Segment::for_test(100, 0, 1 << 32, 1000);
         assert_eq!(
             run(&[buffer::END, 150, buffer::END, 99], later),
@@ -386,7 +436,7 @@ mod tests {
     #[test]
     fn timestamps_never_go_back_within_a_run() {
         let callsites = Callsites::default();
-        let end = Template::new(1, None);
+        let end_template = Template::end(1);
         let recs = words(&[buffer::END, 50, buffer::END, 40, buffer::END, 60]);
         let mut out = Vec::new();
         let mut last = 45;
@@ -394,13 +444,13 @@ mod tests {
             &mut out,
             &recs,
             &callsites,
-            &end,
+            &end_template,
             Segment::identity(),
             &mut last,
         );
-        let mut expected = general(1, 5, None);
-        expected.extend(general(1, 0, None));
-        expected.extend(general(1, 10, None));
+        let mut expected = end(1, 5);
+        expected.extend(end(1, 0));
+        expected.extend(end(1, 10));
         assert_eq!(out, expected);
     }
 }
