@@ -71,7 +71,7 @@ impl EventHeader {
             | (self.incoming as u64) << 40
     }
 
-    pub(crate) fn decode(word: u64) -> EventHeader {
+    pub(crate) const fn decode(word: u64) -> EventHeader {
         EventHeader {
             ty: (word >> 8) & 3,
             has_track: (word >> 10) & 1 != 0,
@@ -103,6 +103,24 @@ pub(crate) const PLAIN_INSTANT: u64 = EventHeader {
     args: 0,
     outgoing: 0,
     incoming: 0,
+}
+.encode();
+
+/// The headers of a counter sample with an integer, and with a float value: the
+/// writer copies both from a template.
+pub(crate) const INT_SAMPLE: u64 = EventHeader {
+    ty: TYPE_COUNTER,
+    has_track: false,
+    float: false,
+    value_dropped: false,
+    args: 0,
+    outgoing: 0,
+    incoming: 0,
+}
+.encode();
+pub(crate) const FLOAT_SAMPLE: u64 = EventHeader {
+    float: true,
+    ..EventHeader::decode(INT_SAMPLE)
 }
 .encode();
 

@@ -5,14 +5,15 @@
 //! incremental clock 64, events on the thread's track) and relates clock 64 to
 //! BOOTTIME with a `ClockSnapshot`; every event then carries only the nanoseconds
 //! since the previous one, and interned ids for its name and source location
-//! (defined in the packet that first uses them). Slice begins and ends on thread
-//! tracks, most of any trace, are copied from per-sequence templates ([`slices`]).
+//! (defined in the packet that first uses them). Slice begins and ends and plain
+//! instants on thread tracks, and counter samples, most of any trace, are copied
+//! from per-sequence templates ([`templates`]).
 //!
 //! The writer reads full chunks as they arrive, and every `drain_interval` also
 //! the live chunk of every thread; after each such drain it writes what it has, so
 //! a crash loses at most one interval.
 
-mod slices;
+mod templates;
 
 use super::args::MAX_ARGS;
 use super::buffer::{self, Chunk, EventHeader};
@@ -32,12 +33,12 @@ use crate::wire::{
 };
 use quick_protobuf::sizeofs::sizeof_len;
 use quick_protobuf::{MessageWrite, Writer as PbWriter, WriterBackend};
-use slices::{Callsites, Template};
 use std::collections::HashSet;
 use std::io::Write;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use templates::Templates;
 
 /// The sequence-scoped clock of event timestamps.
 const SEQUENCE_CLOCK: u32 = 64;
@@ -50,10 +51,8 @@ struct Sequence {
     started: bool,
     last_ns: u64,
     /// Callsite id -> iid of both its event name and its source location, and
-    /// the callsite's slice begin packet.
-    callsites: Callsites,
-    /// The sequence's slice end packet.
-    end: Template,
+    /// the sequence's pre-encoded packets.
+    templates: Templates,
     arg_names: InternTable<&'static str>,
     dropped_pending: bool,
     /// Drops the thread has announced with DROPPED records so far.
@@ -63,11 +62,10 @@ struct Sequence {
 impl Sequence {
     fn new(slot: Arc<Slot>) -> Sequence {
         Sequence {
-            end: Template::end(slot.sequence),
+            templates: Templates::new(slot.sequence),
             slot,
             started: false,
             last_ns: 0,
-            callsites: Callsites::default(),
             arg_names: InternTable::default(),
             dropped_pending: false,
             marked_drops: 0,
@@ -200,17 +198,17 @@ impl Output {
     }
 
     /// Appends a slice begin of callsite `begin` (already interned) or an end
-    /// (`None`) on the thread's track; [`slices::append_run`] writes most of them.
+    /// (`None`) on the thread's track; [`templates::append_run`] writes most of them.
     fn thread_slice(&mut self, seq: &mut Sequence, tick: u64, begin: Option<u32>) {
         let delta = self.delta(seq, tick);
         let template = match begin {
-            Some(id) => match seq.callsites.begin(id) {
+            Some(id) => match seq.templates.callsites.begin(id) {
                 Some(t) => t,
                 None => return, // not interned: the caller's bug, nothing to write
             },
-            None => &seq.end,
+            None => &seq.templates.end,
         };
-        slices::append_packet(&mut self.out, delta, template);
+        templates::append_packet(&mut self.out, delta, template);
         self.events += 1;
     }
 
@@ -509,11 +507,10 @@ impl Writer {
         let mut i = start;
         while i < end {
             if seq.started {
-                let run = slices::append_run(
+                let run = templates::append_run(
                     &mut self.output.out,
                     chunk.words(i, end),
-                    &seq.callsites,
-                    &seq.end,
+                    &seq.templates,
                     self.output.calibration.segment(),
                     &mut seq.last_ns,
                 );
@@ -543,7 +540,7 @@ impl Writer {
                     seq.dropped_pending = true;
                     seq.marked_drops += head >> 8;
                     seq.started = false;
-                    seq.callsites.clear();
+                    seq.templates.callsites.clear();
                     seq.arg_names.clear();
                     i + 1
                 }
@@ -573,7 +570,7 @@ impl Writer {
         let Some(Entry::Callsite(cs)) = self.registry.get(id) else {
             return None;
         };
-        let (iid, new) = seq.callsites.intern(id, seq.slot.sequence);
+        let (iid, new) = seq.templates.callsites.intern(id, seq.slot.sequence);
         if new {
             self.interned
                 .names
@@ -589,7 +586,7 @@ impl Writer {
     }
 
     fn begin(&mut self, seq: &mut Sequence, callsite: u32, tick: u64) {
-        if seq.callsites.get(callsite).is_some() {
+        if seq.templates.callsites.get(callsite).is_some() {
             return self.output.thread_slice(seq, tick, Some(callsite));
         }
         self.interned.clear();
@@ -703,7 +700,10 @@ impl Writer {
             ),
         };
         let track_uuid = if h.ty == buffer::TYPE_COUNTER {
-            Some(self.counter_uuid(id)?)
+            let uuid = self.counter_uuid(id)?;
+            // Its next samples on this sequence are copied from a template.
+            seq.templates.add_counter(id, seq.slot.sequence, uuid);
+            Some(uuid)
         } else {
             track_uuid
         };

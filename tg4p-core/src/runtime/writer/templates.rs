@@ -1,15 +1,17 @@
-//! The writer's fast path: slice begins and ends, and plain instants (no args, no
-//! flows), on a thread's own track: the bulk of most traces.
+//! The writer's fast path: slice begins and ends, plain instants (no args, no flows)
+//! on a thread's own track, and counter samples: the bulk of most traces.
 //!
-//! Such a packet differs from the sequence's earlier ones only in its timestamp: its
-//! track and clock are the sequence's defaults, its flags are always the same, and a
-//! begin's or instant's name and source location share its callsite's iid. So each
-//! sequence keeps these packets pre-encoded as [`Template`]s (one for ends, two per
-//! interned callsite: begin and instant), and a packet is its timestamp delta
-//! followed by a copy of a template.
-//! [`append_run`] turns a run of such records into packets with the clock segment
-//! and the sequence's last timestamp held in locals: a few dozen instructions per
-//! record, so the writer stays well ahead of a thread recording in a tight loop.
+//! Such a packet differs from the sequence's earlier ones of its kind only in its
+//! timestamp (and a counter's value): its track and clock are the sequence's
+//! defaults (or the counter's track), its flags are always the same, and a begin's
+//! or instant's name and source location share its callsite's iid. So each
+//! sequence keeps these packets pre-encoded ([`Templates`]): one [`Template`] for
+//! ends, two per interned callsite (begin and instant), and a [`CounterTemplate`]
+//! per counter it samples. A packet is then its timestamp delta followed by a copy
+//! of a template (with the value in place, for a counter). [`append_run`] turns a
+//! run of such records into packets with the clock segment and the sequence's last
+//! timestamp held in locals: a few dozen instructions per record, so the writer
+//! stays well ahead of a thread recording in a tight loop.
 
 use super::super::buffer;
 use super::super::clock::Segment;
@@ -208,6 +210,118 @@ impl Callsites {
     }
 }
 
+/// The `TracePacket` fields of a counter sample on a counter's track, but for the
+/// value: `trusted_packet_sequence_id` and the `track_event` tag (`head`), then
+/// inside the track event its type and `track_uuid` (`body`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CounterTemplate {
+    head: [u8; 8],
+    head_len: u8,
+    body: [u8; 16],
+    body_len: u8,
+}
+
+impl CounterTemplate {
+    /// The template of samples on the counter track `track_uuid`, on `sequence`.
+    pub(super) fn new(sequence: u32, track_uuid: u64) -> CounterTemplate {
+        let mut head = Bytes::default();
+        head.push(&[10 << 3]); // TracePacket.trusted_packet_sequence_id
+        head.varint(u64::from(sequence));
+        head.push(&[(11 << 3) | 2]); // TracePacket.track_event
+        let mut body = Bytes::default();
+        body.push(&[9 << 3, EventType::Counter as u8]); // TrackEvent.type
+        body.push(&[11 << 3]); // TrackEvent.track_uuid
+        body.varint(track_uuid);
+        let (mut h, mut b) = ([0; 8], [0; 16]);
+        h.copy_from_slice(&head.bytes[..8]);
+        b.copy_from_slice(&body.bytes[..16]);
+        CounterTemplate {
+            head: h,
+            head_len: head.len,
+            body: b,
+            body_len: body.len,
+        }
+    }
+}
+
+/// Writes the counter sample packet of `template` at timestamp `delta` with `value`
+/// (an i64, or f64 bits if `float`) into `room`; returns its length in bytes.
+#[inline(always)]
+fn write_counter(
+    room: &mut [u8; PACKET_ROOM],
+    delta: u64,
+    template: &CounterTemplate,
+    value: u64,
+    float: bool,
+) -> usize {
+    room[0] = (1 << 3) | 2; // Trace.packet
+    room[2] = 8 << 3; // TracePacket.timestamp
+    let mut p = 3 + put_varint(&mut room[3..], delta);
+    // At most 13 + 7 + 1 + 13 + 12 + 2 = 48 bytes in all, with the 8- and 16-byte
+    // copies ending by byte 37: inside PACKET_ROOM.
+    room[p..p + 8].copy_from_slice(&template.head);
+    p += template.head_len as usize;
+    let event_len_at = p;
+    p += 1;
+    room[p..p + 16].copy_from_slice(&template.body);
+    p += template.body_len as usize;
+    if float {
+        room[p] = 0xE1; // TrackEvent.double_counter_value (field 44, fixed64)
+        room[p + 1] = 0x02;
+        room[p + 2..p + 10].copy_from_slice(&value.to_le_bytes());
+        p += 10;
+    } else {
+        room[p] = 0xF0; // TrackEvent.counter_value (field 30, varint)
+        room[p + 1] = 0x01;
+        p += 2;
+        p += put_varint(&mut room[p..], value);
+    }
+    room[event_len_at] = (p - event_len_at - 1) as u8;
+    room[p] = 13 << 3; // TracePacket.sequence_flags
+    room[p + 1] = SEQ_NEEDS_INCREMENTAL_STATE as u8;
+    p += 2;
+    room[1] = (p - 2) as u8;
+    p
+}
+
+/// A sequence's pre-encoded packets (see the module docs).
+pub(super) struct Templates {
+    /// Slice begins and instants, by callsite.
+    pub callsites: Callsites,
+    /// Slice ends.
+    pub end: Template,
+    /// `counters[id]`: samples of counter `id`, once the general path has written
+    /// the counter's first sample on this sequence (and described its track).
+    counters: Vec<Option<CounterTemplate>>,
+}
+
+impl Templates {
+    pub(super) fn new(sequence: u32) -> Templates {
+        Templates {
+            callsites: Callsites::default(),
+            end: Template::end(sequence),
+            counters: Vec::new(),
+        }
+    }
+
+    /// The template of counter `id`'s samples, if its track is known.
+    #[inline(always)]
+    fn counter(&self, id: u32) -> Option<&CounterTemplate> {
+        self.counters.get(id as usize)?.as_ref()
+    }
+
+    /// Keeps the template of counter `id` (on the track `track_uuid`) on `sequence`.
+    pub(super) fn add_counter(&mut self, id: u32, sequence: u32, track_uuid: u64) {
+        let id = id as usize;
+        if self.counters.len() <= id {
+            self.counters.resize(id + 1, None);
+        }
+        if self.counters[id].is_none() {
+            self.counters[id] = Some(CounterTemplate::new(sequence, track_uuid));
+        }
+    }
+}
+
 /// What [`append_run`] did.
 pub(super) struct Run {
     /// Words of the records turned into packets.
@@ -217,18 +331,26 @@ pub(super) struct Run {
 }
 
 /// Appends packets for the records at the start of `records` as long as they are
-/// thread-track begins or plain instants of callsites interned in `callsites`, or
-/// ends, with ticks inside `segment`; stops at the first other record (or a record
-/// cut short by the end of `records`). `last_ns` is the sequence's last timestamp,
-/// which the packets' deltas advance (never backwards).
+/// thread-track begins or plain instants of callsites interned in `templates`,
+/// ends, or samples of counters it knows, with ticks inside `segment`; stops at the
+/// first other record (or a record cut short by the end of `records`). `last_ns` is
+/// the sequence's last timestamp, which the packets' deltas advance (never
+/// backwards).
 pub(super) fn append_run(
     out: &mut Vec<u8>,
     records: &[AtomicU64],
-    callsites: &Callsites,
-    end: &Template,
+    templates: &Templates,
     segment: Segment,
     last_ns: &mut u64,
 ) -> Run {
+    /// What a record becomes.
+    enum Packet<'a> {
+        Copy(&'a Template),
+        Counter(&'a CounterTemplate, u64, bool),
+    }
+    // Relaxed loads: the caller read these words below the chunk's published
+    // count, loaded with Acquire (see `buffer`).
+    let word = |i: usize| records.get(i).map(|w| w.load(Ordering::Relaxed));
     let mut i = 0;
     let mut packets: u64 = 0;
     let mut last = *last_ns;
@@ -242,38 +364,46 @@ pub(super) fn append_run(
             if written == BATCH {
                 break false;
             }
-            let (Some(head), Some(tick)) = (records.get(i), records.get(i + 1)) else {
+            let (Some(head), Some(tick)) = (word(i), word(i + 1)) else {
                 break true;
             };
-            // Relaxed: the caller read these words below the chunk's published
-            // count, loaded with Acquire (see `buffer`).
-            let head = head.load(Ordering::Relaxed);
-            let (template, words) = match head & 0xff {
-                buffer::BEGIN => match callsites.begin((head >> 8) as u32) {
-                    Some(t) => (t, 2),
+            let (packet, words) = match head & 0xff {
+                buffer::BEGIN => match templates.callsites.begin((head >> 8) as u32) {
+                    Some(t) => (Packet::Copy(t), 2),
                     None => break true,
                 },
-                buffer::END => (end, 2),
+                buffer::END => (Packet::Copy(&templates.end), 2),
                 buffer::EVENT if head == buffer::PLAIN_INSTANT => {
-                    let id = records.get(i + 2).map(|w| w.load(Ordering::Relaxed) as u32);
-                    match id.and_then(|id| callsites.instant(id)) {
-                        Some(t) => (t, 3),
+                    match word(i + 2).and_then(|id| templates.callsites.instant(id as u32)) {
+                        Some(t) => (Packet::Copy(t), 3),
+                        None => break true,
+                    }
+                }
+                buffer::EVENT if head == buffer::INT_SAMPLE || head == buffer::FLOAT_SAMPLE => {
+                    let (Some(id), Some(value)) = (word(i + 2), word(i + 3)) else {
+                        break true;
+                    };
+                    match templates.counter(id as u32) {
+                        Some(t) => (Packet::Counter(t, value, head == buffer::FLOAT_SAMPLE), 4),
                         None => break true,
                     }
                 }
                 _ => break true,
             };
-            let Some(ns) = segment.ns_of(tick.load(Ordering::Relaxed)) else {
+            let Some(ns) = segment.ns_of(tick) else {
                 break true;
             };
             // Per-sequence timestamps never go back (deltas are unsigned); a tick
             // converted with a refined calibration may land a few ns early.
             let ns = ns.max(last);
             let delta = ns - last;
-            let Some(packet) = room[pos..].first_chunk_mut::<PACKET_ROOM>() else {
+            let Some(room) = room[pos..].first_chunk_mut::<PACKET_ROOM>() else {
                 break true; // not reached: the batch reserved room for BATCH packets
             };
-            pos += write_packet(packet, delta, template);
+            pos += match packet {
+                Packet::Copy(t) => write_packet(room, delta, t),
+                Packet::Counter(t, value, float) => write_counter(room, delta, t, value, float),
+            };
             last = ns;
             written += 1;
             i += words;
@@ -290,14 +420,22 @@ pub(super) fn append_run(
 #[cfg(all(test, not(tg4p_loom)))]
 mod tests {
     use super::*;
-    use crate::wire::{self, EventName, PacketData, TracePacket, TrackEvent};
+    use crate::wire::{self, CounterValue, EventName, PacketData, TracePacket, TrackEvent};
 
     /// The packet the general encoder writes for the same event.
-    fn general(sequence: u32, delta: u64, kind: EventType, iid: Option<u64>) -> Vec<u8> {
+    fn general(
+        sequence: u32,
+        delta: u64,
+        kind: EventType,
+        iid: Option<u64>,
+        counter: Option<(u64, CounterValue)>,
+    ) -> Vec<u8> {
         let event: TrackEvent<'_> = TrackEvent {
             kind: Some(kind),
             name: iid.map(EventName::Iid),
             source_location_iid: iid,
+            track_uuid: counter.map(|c| c.0),
+            counter_value: counter.map(|c| c.1),
             ..Default::default()
         };
         let packet = TracePacket {
@@ -313,16 +451,29 @@ mod tests {
     }
 
     fn begin(sequence: u32, delta: u64, iid: u64) -> Vec<u8> {
-        general(sequence, delta, EventType::SliceBegin, Some(iid))
+        general(sequence, delta, EventType::SliceBegin, Some(iid), None)
     }
 
     fn end(sequence: u32, delta: u64) -> Vec<u8> {
-        general(sequence, delta, EventType::SliceEnd, None)
+        general(sequence, delta, EventType::SliceEnd, None, None)
     }
 
     fn instant(sequence: u32, delta: u64, iid: u64) -> Vec<u8> {
-        general(sequence, delta, EventType::Instant, Some(iid))
+        general(sequence, delta, EventType::Instant, Some(iid), None)
     }
+
+    fn sample(sequence: u32, delta: u64, uuid: u64, value: CounterValue) -> Vec<u8> {
+        general(
+            sequence,
+            delta,
+            EventType::Counter,
+            None,
+            Some((uuid, value)),
+        )
+    }
+
+    const SEQUENCES: [u32; 5] = [1, 127, 128, 300_000, u32::MAX];
+    const DELTAS: [u64; 8] = [0, 1, 127, 128, 16_383, 16_384, 1 << 40, u64::MAX];
 
     #[test]
     fn templates_encode_what_the_general_encoder_does() {
@@ -333,16 +484,51 @@ mod tests {
             .flat_map(|&iid| kinds.map(|kind| (kind, Some(iid))))
             .chain([(EventType::SliceEnd, None)]);
         for (kind, iid) in cases {
-            for sequence in [1, 127, 128, 300_000, u32::MAX] {
-                for delta in [0, 1, 127, 128, 16_383, 16_384, 1 << 40, u64::MAX] {
+            for sequence in SEQUENCES {
+                for delta in DELTAS {
                     let mut out = vec![0xAB; 3];
                     append_packet(&mut out, delta, &Template::new(sequence, kind, iid));
                     assert_eq!(&out[..3], &[0xAB; 3]);
                     assert_eq!(
                         out[3..],
-                        general(sequence, delta, kind, iid),
+                        general(sequence, delta, kind, iid, None),
                         "{kind:?} on sequence {sequence}, iid {iid:?}, delta {delta}"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn counter_templates_encode_what_the_general_encoder_does() {
+        let values = [
+            CounterValue::Int(0),
+            CounterValue::Int(127),
+            CounterValue::Int(128),
+            CounterValue::Int(-1),
+            CounterValue::Int(i64::MIN),
+            CounterValue::Int(i64::MAX),
+            CounterValue::Double(0.0),
+            CounterValue::Double(-2.5),
+            CounterValue::Double(f64::NAN),
+        ];
+        for uuid in [1, 127, 128, 0x5544_4576_5822_3904, u64::MAX] {
+            for sequence in SEQUENCES {
+                let template = CounterTemplate::new(sequence, uuid);
+                for delta in DELTAS {
+                    for value in values {
+                        let (bits, float) = match value {
+                            CounterValue::Int(v) => (v as u64, false),
+                            CounterValue::Double(v) => (v.to_bits(), true),
+                        };
+                        let mut room = [0; PACKET_ROOM];
+                        let len = write_counter(&mut room, delta, &template, bits, float);
+                        assert_eq!(
+                            room[..len],
+                            sample(sequence, delta, uuid, value),
+                            "{value:?} on {uuid} on sequence {sequence}, delta {delta}"
+                        );
+                    }
                 }
             }
         }
@@ -353,18 +539,20 @@ mod tests {
     }
 
     #[test]
-    fn a_run_writes_begins_ends_and_instants_and_stops_where_it_cannot_go_on() {
-        let mut callsites = Callsites::default();
-        assert_eq!(callsites.intern(5, 9), (1, true));
-        assert_eq!(callsites.intern(5, 9), (1, false));
-        assert_eq!(callsites.intern(2, 9), (2, true));
-        let end_template = Template::end(9);
-        // 200 slices, each with an instant inside (more than one batch), then a
-        // begin of a callsite not interned.
+    fn a_run_writes_every_kind_and_stops_where_it_cannot_go_on() {
+        let mut templates = Templates::new(9);
+        assert_eq!(templates.callsites.intern(5, 9), (1, true));
+        assert_eq!(templates.callsites.intern(5, 9), (1, false));
+        assert_eq!(templates.callsites.intern(2, 9), (2, true));
+        templates.add_counter(7, 9, 1234);
+        // 200 slices, each with an instant and two samples inside (more than one
+        // batch), then a begin of a callsite not interned.
         let mut recs = Vec::new();
         for k in 0..200u64 {
             recs.extend([5 << 8 | buffer::BEGIN, 1000 + 10 * k]);
             recs.extend([buffer::PLAIN_INSTANT, 1002 + 10 * k, 2]);
+            recs.extend([buffer::INT_SAMPLE, 1003 + 10 * k, 7, k]);
+            recs.extend([buffer::FLOAT_SAMPLE, 1003 + 10 * k, 7, (k as f64).to_bits()]);
             recs.extend([buffer::END, 1005 + 10 * k]);
         }
         recs.extend([6 << 8 | buffer::BEGIN, 5000]);
@@ -373,19 +561,20 @@ mod tests {
         let run = append_run(
             &mut out,
             &words(&recs),
-            &callsites,
-            &end_template,
+            &templates,
             Segment::identity(),
             &mut last,
         );
-        assert_eq!((run.words, run.packets), (1400, 600));
+        assert_eq!((run.words, run.packets), (3000, 1000));
         assert_eq!(last, 2995);
         let mut expected = Vec::new();
         let mut prev = 990;
         for k in 0..200u64 {
             expected.extend(begin(9, 1000 + 10 * k - prev, 1));
             expected.extend(instant(9, 2, 2));
-            expected.extend(end(9, 3));
+            expected.extend(sample(9, 1, 1234, CounterValue::Int(k as i64)));
+            expected.extend(sample(9, 0, 1234, CounterValue::Double(k as f64)));
+            expected.extend(end(9, 2));
             prev = 1005 + 10 * k;
         }
         assert_eq!(out, expected);
@@ -393,31 +582,28 @@ mod tests {
 
     #[test]
     fn a_run_stops_at_other_records_cut_records_and_ticks_outside_the_segment() {
-        let mut callsites = Callsites::default();
-        callsites.intern(0, 1);
-        let end_template = Template::end(1);
+        let mut templates = Templates::new(1);
+        templates.callsites.intern(0, 1);
+        templates.add_counter(4, 1, 99);
         let run = |recs: &[u64], segment: Segment| {
             let mut out = Vec::new();
             let mut last = 0;
-            let r = append_run(
-                &mut out,
-                &words(recs),
-                &callsites,
-                &end_template,
-                segment,
-                &mut last,
-            );
+            let r = append_run(&mut out, &words(recs), &templates, segment, &mut last);
             (r.words, r.packets, !out.is_empty())
         };
         let id = Segment::identity();
         // Other EVENT records (an instant with an arg, on a track, of a callsite
-        // not interned), a DROPPED record, records without all their words.
+        // not interned, a sample of a counter not known), a DROPPED record,
+        // records without all their words.
         let with_arg = buffer::PLAIN_INSTANT | 1 << 16;
         let on_track = buffer::PLAIN_INSTANT | 1 << 10;
         assert_eq!(run(&[buffer::END, 7, with_arg, 8, 0], id), (2, 1, true));
         assert_eq!(run(&[buffer::END, 7, on_track, 8, 0], id), (2, 1, true));
         assert_eq!(run(&[buffer::PLAIN_INSTANT, 7, 3], id), (0, 0, false));
         assert_eq!(run(&[buffer::PLAIN_INSTANT, 7, 0], id), (3, 1, true));
+        assert_eq!(run(&[buffer::INT_SAMPLE, 7, 4, 1], id), (4, 1, true));
+        assert_eq!(run(&[buffer::INT_SAMPLE, 7, 5, 1], id), (0, 0, false));
+        assert_eq!(run(&[buffer::FLOAT_SAMPLE, 7, 4], id), (0, 0, false));
         assert_eq!(run(&[buffer::DROPPED | 1 << 8], id), (0, 0, false));
         assert_eq!(run(&[buffer::END, 7, buffer::BEGIN], id), (2, 1, true));
         assert_eq!(
@@ -435,19 +621,11 @@ mod tests {
 
     #[test]
     fn timestamps_never_go_back_within_a_run() {
-        let callsites = Callsites::default();
-        let end_template = Template::end(1);
+        let templates = Templates::new(1);
         let recs = words(&[buffer::END, 50, buffer::END, 40, buffer::END, 60]);
         let mut out = Vec::new();
         let mut last = 45;
-        append_run(
-            &mut out,
-            &recs,
-            &callsites,
-            &end_template,
-            Segment::identity(),
-            &mut last,
-        );
+        append_run(&mut out, &recs, &templates, Segment::identity(), &mut last);
         let mut expected = end(1, 5);
         expected.extend(end(1, 0));
         expected.extend(end(1, 10));
