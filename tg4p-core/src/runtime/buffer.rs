@@ -106,6 +106,16 @@ pub(crate) const PLAIN_INSTANT: u64 = EventHeader {
 }
 .encode();
 
+/// The header of a slice begin on the thread's own track with no flows, and with
+/// `args` (in [`ARGS_FIELD`]) string args, as `#[trace_args]` writes it.
+pub(crate) const PLAIN_BEGIN: u64 = EventHeader {
+    ty: TYPE_BEGIN,
+    ..EventHeader::decode(PLAIN_INSTANT)
+}
+.encode();
+/// The bits of a header word that hold its `args` count.
+pub(crate) const ARGS_FIELD: u64 = 0xFF << 16;
+
 /// The headers of a counter sample with an integer, and with a float value: the
 /// writer copies both from a template.
 pub(crate) const INT_SAMPLE: u64 = EventHeader {

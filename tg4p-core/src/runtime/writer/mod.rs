@@ -675,6 +675,10 @@ impl Writer {
                     let aiid = intern_arg_name(seq, &mut self.interned, arg_name);
                     self.arg_items.push((aiid, range));
                 }
+                // The callsite's next events with as many args on this sequence
+                // are written from its templates.
+                let iids = self.arg_items.iter().map(|&(iid, _)| iid);
+                seq.templates.callsites.set_arg_iids(id, iids);
             } else {
                 return Some(at); // unknown callsite: skip the event
             }

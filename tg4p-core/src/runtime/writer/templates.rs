@@ -13,7 +13,8 @@
 //! timestamp held in locals: a few dozen instructions per record, so the writer
 //! stays well ahead of a thread recording in a tight loop.
 
-use super::super::buffer;
+use super::super::args::MAX_ARGS;
+use super::super::buffer::{self, EventHeader};
 use super::super::clock::Segment;
 use super::super::shim::{AtomicU64, Ordering};
 use crate::wire::{EventType, SEQ_NEEDS_INCREMENTAL_STATE};
@@ -35,6 +36,9 @@ const BATCH: usize = 32;
 pub(super) struct Template {
     bytes: [u8; TEMPLATE_BYTES],
     len: u8,
+    /// Where the track event's length byte is: the bytes before it are the
+    /// sequence id and the `track_event` tag, the event's fields follow it.
+    event_at: u8,
 }
 
 impl Template {
@@ -57,13 +61,27 @@ impl Template {
         let mut t = Bytes::default();
         t.push(&[10 << 3]); // TracePacket.trusted_packet_sequence_id
         t.varint(u64::from(sequence));
-        t.push(&[(11 << 3) | 2, event.len]); // TracePacket.track_event
+        t.push(&[(11 << 3) | 2]); // TracePacket.track_event
+        let event_at = t.len;
+        t.push(&[event.len]);
         t.push(&event.bytes[..event.len as usize]);
         t.push(&[13 << 3, SEQ_NEEDS_INCREMENTAL_STATE as u8]); // sequence_flags
         Template {
             bytes: t.bytes,
             len: t.len,
+            event_at,
         }
+    }
+
+    /// The sequence id's field and the `track_event` tag.
+    fn head(&self) -> &[u8] {
+        &self.bytes[..self.event_at as usize]
+    }
+
+    /// The track event's own fields (type, name and location iids).
+    fn event_fields(&self) -> &[u8] {
+        let at = self.event_at as usize;
+        &self.bytes[at + 1..at + 1 + self.bytes[at] as usize]
     }
 }
 
@@ -157,6 +175,9 @@ pub(super) struct Callsites {
 struct CallsiteTemplates {
     begin: Template,
     instant: Template,
+    /// The iids of the callsite's argument names on this sequence, by position,
+    /// once the general path has interned them.
+    arg_iids: Vec<u64>,
 }
 
 impl Callsites {
@@ -185,6 +206,20 @@ impl Callsites {
         self.templates(id).map(|t| &t.instant)
     }
 
+    /// Keeps the iids of callsite `id`'s first `iids.len()` argument names, as
+    /// the general path interned them for an event of the callsite.
+    pub(super) fn set_arg_iids(&mut self, id: u32, iids: impl ExactSizeIterator<Item = u64>) {
+        let Some(&iid) = self.iids.get(id as usize) else {
+            return;
+        };
+        if let Some(t) = self.templates.get_mut((iid as usize).wrapping_sub(1))
+            && iids.len() > t.arg_iids.len()
+        {
+            t.arg_iids.clear();
+            t.arg_iids.extend(iids);
+        }
+    }
+
     /// The iid of callsite `id` on `sequence`, and whether it is new there.
     pub(super) fn intern(&mut self, id: u32, sequence: u32) -> (u64, bool) {
         if let Some(iid) = self.get(id) {
@@ -198,6 +233,7 @@ impl Callsites {
         self.templates.push(CallsiteTemplates {
             begin: Template::new(sequence, EventType::SliceBegin, Some(iid)),
             instant: Template::new(sequence, EventType::Instant, Some(iid)),
+            arg_iids: Vec::new(),
         });
         // At most one iid per callsite id, and ids are u32.
         self.iids[id] = iid as u32;
@@ -284,6 +320,83 @@ fn write_counter(
     p
 }
 
+/// Bytes of `v` as a varint.
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+fn push_varint(out: &mut Vec<u8>, v: u64) {
+    let mut buf = [0; 10];
+    let n = put_varint(&mut buf, v);
+    out.extend_from_slice(&buf[..n]);
+}
+
+/// Appends the packet of a thread-track slice begin or instant (`template`) with
+/// `count` string args, whose names are interned as `arg_iids`, at timestamp
+/// `delta`. `args` starts with the record's first arg (a byte length word, then
+/// the bytes packed into words). Returns the words the args took, or `None`
+/// (nothing appended) if they are cut short or not UTF-8: the general path then
+/// writes the event.
+fn append_args_event(
+    out: &mut Vec<u8>,
+    delta: u64,
+    template: &Template,
+    arg_iids: &[u64],
+    args: &[AtomicU64],
+    count: usize,
+) -> Option<usize> {
+    let word = |i: usize| args.get(i).map(|w| w.load(Ordering::Relaxed));
+    // `DebugAnnotation { name_iid (1), string_value (6) }` of arg `k`, `n` bytes.
+    let annotation_len =
+        |k: usize, n: usize| 1 + varint_len(arg_iids[k]) + 1 + varint_len(n as u64) + n;
+    let mut lengths = [0; MAX_ARGS];
+    let (mut at, mut annotations) = (0, 0);
+    for (k, length) in lengths.iter_mut().enumerate().take(count) {
+        let n = word(at)? as usize;
+        at += 1 + n.div_ceil(8);
+        if at > args.len() {
+            return None;
+        }
+        *length = n;
+        let a = annotation_len(k, n);
+        annotations += 1 + varint_len(a as u64) + a;
+    }
+    let (head, fields) = (template.head(), template.event_fields());
+    let event_len = annotations + fields.len();
+    let packet_len =
+        1 + varint_len(delta) + head.len() + varint_len(event_len as u64) + event_len + 2;
+    let start = out.len();
+    out.reserve(1 + varint_len(packet_len as u64) + packet_len);
+    out.push((1 << 3) | 2); // Trace.packet
+    push_varint(out, packet_len as u64);
+    out.push(8 << 3); // TracePacket.timestamp
+    push_varint(out, delta);
+    out.extend_from_slice(head);
+    push_varint(out, event_len as u64);
+    let mut at = 0;
+    for (k, &n) in lengths.iter().enumerate().take(count) {
+        out.push((4 << 3) | 2); // TrackEvent.debug_annotations
+        push_varint(out, annotation_len(k, n) as u64);
+        out.push(1 << 3); // DebugAnnotation.name_iid
+        push_varint(out, arg_iids[k]);
+        out.push((6 << 3) | 2); // DebugAnnotation.string_value
+        push_varint(out, n as u64);
+        let text = out.len();
+        for w in &args[at + 1..at + 1 + n.div_ceil(8)] {
+            out.extend_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+        }
+        out.truncate(text + n);
+        if std::str::from_utf8(&out[text..]).is_err() {
+            out.truncate(start);
+            return None;
+        }
+        at += 1 + n.div_ceil(8);
+    }
+    out.extend_from_slice(fields);
+    out.extend_from_slice(&[13 << 3, SEQ_NEEDS_INCREMENTAL_STATE as u8]); // sequence_flags
+    Some(at)
+}
+
 /// A sequence's pre-encoded packets (see the module docs).
 pub(super) struct Templates {
     /// Slice begins and instants, by callsite.
@@ -331,11 +444,11 @@ pub(super) struct Run {
 }
 
 /// Appends packets for the records at the start of `records` as long as they are
-/// thread-track begins or plain instants of callsites interned in `templates`,
-/// ends, or samples of counters it knows, with ticks inside `segment`; stops at the
-/// first other record (or a record cut short by the end of `records`). `last_ns` is
-/// the sequence's last timestamp, which the packets' deltas advance (never
-/// backwards).
+/// thread-track begins or instants (with string args or none, no flows) of
+/// callsites interned in `templates`, ends, or samples of counters it knows, with
+/// ticks inside `segment`; stops at the first other record (or a record cut short
+/// by the end of `records`). `last_ns` is the sequence's last timestamp, which the
+/// packets' deltas advance (never backwards).
 pub(super) fn append_run(
     out: &mut Vec<u8>,
     records: &[AtomicU64],
@@ -347,6 +460,9 @@ pub(super) fn append_run(
     enum Packet<'a> {
         Copy(&'a Template),
         Counter(&'a CounterTemplate, u64, bool),
+        /// A begin or instant with `count` args: written outside the batch, as
+        /// its size has no small bound.
+        Args(&'a Template, &'a [u64], usize),
     }
     // Relaxed loads: the caller read these words below the chunk's published
     // count, loaded with Acquire (see `buffer`).
@@ -360,49 +476,71 @@ pub(super) fn append_run(
         let room = &mut out[base..];
         let mut pos = 0;
         let mut written: usize = 0;
-        let stopped = loop {
+        // Why the batch ended: full (None), at an args event (with its delta and
+        // timestamp), or at a record this path does not write.
+        let stop = loop {
             if written == BATCH {
-                break false;
+                break None;
             }
             let (Some(head), Some(tick)) = (word(i), word(i + 1)) else {
-                break true;
+                break Some(None);
             };
             let (packet, words) = match head & 0xff {
                 buffer::BEGIN => match templates.callsites.begin((head >> 8) as u32) {
                     Some(t) => (Packet::Copy(t), 2),
-                    None => break true,
+                    None => break Some(None),
                 },
                 buffer::END => (Packet::Copy(&templates.end), 2),
                 buffer::EVENT if head == buffer::PLAIN_INSTANT => {
                     match word(i + 2).and_then(|id| templates.callsites.instant(id as u32)) {
                         Some(t) => (Packet::Copy(t), 3),
-                        None => break true,
+                        None => break Some(None),
                     }
                 }
                 buffer::EVENT if head == buffer::INT_SAMPLE || head == buffer::FLOAT_SAMPLE => {
                     let (Some(id), Some(value)) = (word(i + 2), word(i + 3)) else {
-                        break true;
+                        break Some(None);
                     };
                     match templates.counter(id as u32) {
                         Some(t) => (Packet::Counter(t, value, head == buffer::FLOAT_SAMPLE), 4),
-                        None => break true,
+                        None => break Some(None),
                     }
                 }
-                _ => break true,
+                buffer::EVENT
+                    if head & !buffer::ARGS_FIELD == buffer::PLAIN_BEGIN
+                        || head & !buffer::ARGS_FIELD == buffer::PLAIN_INSTANT =>
+                {
+                    let count = EventHeader::decode(head).args as usize;
+                    let Some(c) =
+                        word(i + 2).and_then(|id| templates.callsites.templates(id as u32))
+                    else {
+                        break Some(None);
+                    };
+                    if count > MAX_ARGS || count > c.arg_iids.len() {
+                        break Some(None);
+                    }
+                    let t = match EventHeader::decode(head).ty {
+                        buffer::TYPE_BEGIN => &c.begin,
+                        _ => &c.instant,
+                    };
+                    (Packet::Args(t, &c.arg_iids, count), 3)
+                }
+                _ => break Some(None),
             };
             let Some(ns) = segment.ns_of(tick) else {
-                break true;
+                break Some(None);
             };
             // Per-sequence timestamps never go back (deltas are unsigned); a tick
             // converted with a refined calibration may land a few ns early.
             let ns = ns.max(last);
             let delta = ns - last;
             let Some(room) = room[pos..].first_chunk_mut::<PACKET_ROOM>() else {
-                break true; // not reached: the batch reserved room for BATCH packets
+                break Some(None); // not reached: the batch reserved room for BATCH packets
             };
             pos += match packet {
                 Packet::Copy(t) => write_packet(room, delta, t),
                 Packet::Counter(t, value, float) => write_counter(room, delta, t, value, float),
+                Packet::Args(t, iids, count) => break Some(Some((t, iids, count, delta, ns))),
             };
             last = ns;
             written += 1;
@@ -410,9 +548,22 @@ pub(super) fn append_run(
         };
         out.truncate(base + pos);
         packets += written as u64;
-        if stopped {
-            *last_ns = last;
-            return Run { words: i, packets };
+        match stop {
+            None => {}
+            Some(Some((template, iids, count, delta, ns))) => {
+                let args = &records[(i + 3).min(records.len())..];
+                let Some(words) = append_args_event(out, delta, template, iids, args, count) else {
+                    *last_ns = last;
+                    return Run { words: i, packets };
+                };
+                last = ns;
+                packets += 1;
+                i += 3 + words;
+            }
+            Some(None) => {
+                *last_ns = last;
+                return Run { words: i, packets };
+            }
         }
     }
 }
@@ -420,7 +571,10 @@ pub(super) fn append_run(
 #[cfg(all(test, not(tg4p_loom)))]
 mod tests {
     use super::*;
-    use crate::wire::{self, CounterValue, EventName, PacketData, TracePacket, TrackEvent};
+    use crate::wire::{
+        self, AnnotationName, AnnotationValue, CounterValue, DebugAnnotation, EventName,
+        PacketData, TracePacket, TrackEvent,
+    };
 
     /// The packet the general encoder writes for the same event.
     fn general(
@@ -536,6 +690,167 @@ mod tests {
 
     fn words(w: &[u64]) -> Vec<AtomicU64> {
         w.iter().map(|&w| AtomicU64::new(w)).collect()
+    }
+
+    /// The words a recorder writes for string args (as `Chunk::put_str` does).
+    fn arg_words(texts: &[&[u8]]) -> Vec<u64> {
+        let mut w = Vec::new();
+        for t in texts {
+            w.push(t.len() as u64);
+            for piece in t.chunks(8) {
+                let mut b = [0u8; 8];
+                b[..piece.len()].copy_from_slice(piece);
+                w.push(u64::from_le_bytes(b));
+            }
+        }
+        w
+    }
+
+    /// The general encoder's packet of a begin or instant with string args.
+    fn with_args(
+        sequence: u32,
+        delta: u64,
+        kind: EventType,
+        iid: u64,
+        args: &[(u64, &str)],
+    ) -> Vec<u8> {
+        let annotations: Vec<DebugAnnotation<'_>> = args
+            .iter()
+            .map(|&(name, text)| DebugAnnotation {
+                name: AnnotationName::Iid(name),
+                value: AnnotationValue::Str(text),
+            })
+            .collect();
+        let event = TrackEvent {
+            debug_annotations: &annotations[..],
+            kind: Some(kind),
+            name: Some(EventName::Iid(iid)),
+            source_location_iid: Some(iid),
+            track_uuid: None,
+            counter_value: None,
+            flow_ids: &[],
+            terminating_flow_ids: &[],
+            category_iids: &[],
+        };
+        let packet = TracePacket {
+            timestamp: Some(delta),
+            trusted_packet_sequence_id: Some(sequence),
+            sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
+            data: Some(PacketData::TrackEvent(event)),
+            interned_data: None,
+            previous_packet_dropped: false,
+            timestamp_clock_id: None,
+            trace_packet_defaults: None,
+        };
+        let mut out = Vec::new();
+        wire::append_packet(&mut out, &packet);
+        out
+    }
+
+    #[test]
+    fn args_events_encode_what_the_general_encoder_does() {
+        let long = "é".repeat(700); // 1400 bytes: two-byte lengths all the way up
+        let texts: [&str; 6] = [
+            "",
+            "7",
+            "exactly8",
+            "a \"quoted\" ünïcode value",
+            &long,
+            "x",
+        ];
+        for kind in [EventType::SliceBegin, EventType::Instant] {
+            for sequence in [1, 300_000] {
+                for iid in [1, 200] {
+                    let template = Template::new(sequence, kind, Some(iid));
+                    for count in 0..=texts.len() {
+                        let arg_iids: Vec<u64> = (0..count as u64).map(|k| 1 + k * 100).collect();
+                        let bytes: Vec<&[u8]> =
+                            texts[..count].iter().map(|t| t.as_bytes()).collect();
+                        let recs = words(&arg_words(&bytes));
+                        for delta in [3, 16_384, u64::MAX] {
+                            let mut out = vec![0xAB];
+                            let used = append_args_event(
+                                &mut out, delta, &template, &arg_iids, &recs, count,
+                            );
+                            assert_eq!(used, Some(recs.len()));
+                            let args: Vec<(u64, &str)> = arg_iids
+                                .iter()
+                                .copied()
+                                .zip(texts[..count].iter().copied())
+                                .collect();
+                            assert_eq!(out[0], 0xAB);
+                            assert_eq!(
+                                out[1..],
+                                with_args(sequence, delta, kind, iid, &args),
+                                "{kind:?}, {count} args, delta {delta}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn args_that_are_cut_short_or_not_utf8_are_left_to_the_general_path() {
+        let template = Template::new(1, EventType::SliceBegin, Some(1));
+        let full = arg_words(&[b"hello world", b"second"]);
+        for cut in 0..full.len() {
+            let mut out = vec![0xAB];
+            let r = append_args_event(&mut out, 1, &template, &[1, 2], &words(&full[..cut]), 2);
+            assert_eq!((r, out.len()), (None, 1), "cut at {cut}");
+        }
+        let bad = arg_words(&[b"ok", b"\xff\xfe not UTF-8"]);
+        let mut out = vec![0xAB];
+        let r = append_args_event(&mut out, 1, &template, &[1, 2], &words(&bad), 2);
+        assert_eq!((r, out.len()), (None, 1));
+    }
+
+    #[test]
+    fn a_run_writes_args_events_between_the_others() {
+        let mut templates = Templates::new(4);
+        templates.callsites.intern(3, 4);
+        templates.callsites.set_arg_iids(3, [7, 8].into_iter());
+        let mut recs = Vec::new();
+        for k in 0..50u64 {
+            // A begin with two args, an instant with one, the end.
+            recs.extend([buffer::PLAIN_BEGIN | 2 << 16, 100 + 10 * k, 3]);
+            recs.extend(arg_words(&[format!("{k}").as_bytes(), b"two"]));
+            recs.extend([buffer::PLAIN_INSTANT | 1 << 16, 101 + 10 * k, 3]);
+            recs.extend(arg_words(&[b"one"]));
+            recs.extend([buffer::END, 102 + 10 * k]);
+        }
+        // Three args, more than the iids known: left to the general path.
+        let stop_at = recs.len();
+        recs.extend([buffer::PLAIN_BEGIN | 3 << 16, 1000, 3]);
+        recs.extend(arg_words(&[b"a", b"b", b"c"]));
+        let mut out = Vec::new();
+        let mut last = 0;
+        let run = append_run(
+            &mut out,
+            &words(&recs),
+            &templates,
+            Segment::identity(),
+            &mut last,
+        );
+        assert_eq!((run.words, run.packets), (stop_at, 150));
+        let mut expected = Vec::new();
+        let mut prev = 0;
+        for k in 0..50u64 {
+            let n = format!("{k}");
+            let begin = EventType::SliceBegin;
+            expected.extend(with_args(
+                4,
+                100 + 10 * k - prev,
+                begin,
+                1,
+                &[(7, &n), (8, "two")],
+            ));
+            expected.extend(with_args(4, 1, EventType::Instant, 1, &[(7, "one")]));
+            expected.extend(end(4, 1));
+            prev = 102 + 10 * k;
+        }
+        assert_eq!(out, expected);
     }
 
     #[test]
