@@ -18,6 +18,7 @@ use super::super::buffer::{self, EventHeader};
 use super::super::clock::Segment;
 use super::super::shim::{AtomicU64, Ordering};
 use crate::wire::{EventType, SEQ_NEEDS_INCREMENTAL_STATE};
+use quick_protobuf::sizeofs::sizeof_varint;
 
 /// Bytes copied per template: the longest one (a begin with a 5-byte sequence id
 /// and two 10-byte iids) takes 35.
@@ -320,11 +321,6 @@ fn write_counter(
     p
 }
 
-/// Bytes of `v` as a varint.
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
 fn push_varint(out: &mut Vec<u8>, v: u64) {
     let mut buf = [0; 10];
     let n = put_varint(&mut buf, v);
@@ -348,7 +344,7 @@ fn append_args_event(
     let word = |i: usize| args.get(i).map(|w| w.load(Ordering::Relaxed));
     // `DebugAnnotation { name_iid (1), string_value (6) }` of arg `k`, `n` bytes.
     let annotation_len =
-        |k: usize, n: usize| 1 + varint_len(arg_iids[k]) + 1 + varint_len(n as u64) + n;
+        |k: usize, n: usize| 1 + sizeof_varint(arg_iids[k]) + 1 + sizeof_varint(n as u64) + n;
     let mut lengths = [0; MAX_ARGS];
     let (mut at, mut annotations) = (0, 0);
     for (k, length) in lengths.iter_mut().enumerate().take(count) {
@@ -359,14 +355,14 @@ fn append_args_event(
         }
         *length = n;
         let a = annotation_len(k, n);
-        annotations += 1 + varint_len(a as u64) + a;
+        annotations += 1 + sizeof_varint(a as u64) + a;
     }
     let (head, fields) = (template.head(), template.event_fields());
     let event_len = annotations + fields.len();
     let packet_len =
-        1 + varint_len(delta) + head.len() + varint_len(event_len as u64) + event_len + 2;
+        1 + sizeof_varint(delta) + head.len() + sizeof_varint(event_len as u64) + event_len + 2;
     let start = out.len();
-    out.reserve(1 + varint_len(packet_len as u64) + packet_len);
+    out.reserve(1 + sizeof_varint(packet_len as u64) + packet_len);
     out.push((1 << 3) | 2); // Trace.packet
     push_varint(out, packet_len as u64);
     out.push(8 << 3); // TracePacket.timestamp
