@@ -202,6 +202,22 @@ const NAME_IID_TAG: u64 = 10 << 3;
 /// `sequence_flags = SEQ_NEEDS_INCREMENTAL_STATE`, tag and value.
 const FLAGS: u64 = (13 << 3) | ((SEQ_NEEDS_INCREMENTAL_STATE as u64) << 8);
 
+/// The track event (its length, type and name iid) and the sequence flags as the
+/// low bytes of one word, and how many bytes, when the name iid (if any) takes one
+/// varint byte: what [`append_small_event`] writes inline.
+#[inline(always)]
+fn short_tail(kind: EventType, name_iid: Option<u64>) -> Option<(u64, usize)> {
+    let ty = kind as u64;
+    match name_iid {
+        None => Some((2 | (TYPE_TAG << 8) | (ty << 16) | (FLAGS << 24), 5)),
+        Some(iid) if iid < 1 << 7 => Some((
+            4 | (TYPE_TAG << 8) | (ty << 16) | (NAME_IID_TAG << 24) | (iid << 32) | (FLAGS << 40),
+            7,
+        )),
+        Some(_) => None,
+    }
+}
+
 /// Appends the same packet as [`append_sequence_event`] for an event without counter
 /// value and source location, on the sequence whose id `sequence` holds, with three
 /// word stores (see [`write_words`]). Inline for timestamp deltas below 2^14 ns
@@ -215,15 +231,8 @@ pub(crate) fn append_small_event(
     kind: EventType,
     name_iid: Option<u64>,
 ) {
-    let ty = kind as u64;
-    // The track event (its length, type and name iid) and the sequence flags.
-    let (tail, tail_len) = match name_iid {
-        None => (2 | (TYPE_TAG << 8) | (ty << 16) | (FLAGS << 24), 5),
-        Some(iid) if iid < 1 << 7 => (
-            4 | (TYPE_TAG << 8) | (ty << 16) | (NAME_IID_TAG << 24) | (iid << 32) | (FLAGS << 40),
-            7,
-        ),
-        Some(_) => return append_other_event(out, delta, sequence, kind, name_iid),
+    let Some((tail, tail_len)) = short_tail(kind, name_iid) else {
+        return append_other_event(out, delta, sequence, kind, name_iid);
     };
     if delta >= 1 << 14 {
         return append_other_event(out, delta, sequence, kind, name_iid);
@@ -247,13 +256,9 @@ fn append_other_event(
     name_iid: Option<u64>,
 ) {
     let ty = kind as u64;
-    let (tail, tail_len) = match name_iid {
-        None => (2 | (TYPE_TAG << 8) | (ty << 16) | (FLAGS << 24), 5),
-        Some(iid) if iid < 1 << 7 => (
-            4 | (TYPE_TAG << 8) | (ty << 16) | (NAME_IID_TAG << 24) | (iid << 32) | (FLAGS << 40),
-            7,
-        ),
-        Some(iid) if iid < 1 << 14 => (
+    let (tail, tail_len) = match (short_tail(kind, name_iid), name_iid) {
+        (Some(short), _) => short,
+        (None, Some(iid)) if iid < 1 << 14 => (
             5 | (TYPE_TAG << 8)
                 | (ty << 16)
                 | (NAME_IID_TAG << 24)
@@ -262,7 +267,7 @@ fn append_other_event(
                 | (FLAGS << 48),
             8,
         ),
-        Some(_) => (0, 0),
+        (None, _) => (0, 0),
     };
     if tail_len == 0 || delta >= 1 << 35 {
         return append_any_event(out, delta, sequence, kind, name_iid);
