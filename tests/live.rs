@@ -372,6 +372,25 @@ struct HeldWriter {
     out: std::sync::Arc<Mutex<Vec<u8>>>,
 }
 
+/// A `Drop` session of two buffers whose writer is held until `release` is sent:
+/// no buffer comes back meanwhile. Returns the session, `release`, and the bytes
+/// the writer will have written.
+fn held_session() -> (Session, mpsc::Sender<()>, std::sync::Arc<Mutex<Vec<u8>>>) {
+    let (release, held) = mpsc::channel();
+    let bytes = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let session = Session::builder()
+        .writer(HeldWriter {
+            release: held,
+            released: false,
+            out: bytes.clone(),
+        })
+        .memory_limit(2 * tg4p::live::CHUNK_BYTES)
+        .overflow(Overflow::Drop)
+        .start()
+        .unwrap();
+    (session, release, bytes)
+}
+
 impl std::io::Write for HeldWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if !self.released {
@@ -399,18 +418,7 @@ fn return_values_that_do_not_fit_are_marked_and_counted() {
     // The writer is held, so no buffer comes back: once both buffers are full, a
     // begin that still fits (its end's room is reserved) may leave no room for
     // the end's value. The slice must still end, with the loss visible.
-    let (release, held) = mpsc::channel();
-    let bytes = std::sync::Arc::new(Mutex::new(Vec::new()));
-    let session = Session::builder()
-        .writer(HeldWriter {
-            release: held,
-            released: false,
-            out: bytes.clone(),
-        })
-        .memory_limit(2 * tg4p::live::CHUNK_BYTES)
-        .overflow(Overflow::Drop)
-        .start()
-        .unwrap();
+    let (session, release, bytes) = held_session();
     const CALLS: u32 = 400; // each call takes ~130 words: 3 buffers' worth
     let joined = std::thread::spawn(|| {
         for n in 0..CALLS {
@@ -450,18 +458,7 @@ fn drops_a_thread_could_not_announce_are_still_marked() {
     let _s = serial();
     // The writer is held, so no buffer comes back: the thread fills both buffers the
     // limit allows, then drops, and exits before it has room to record that it did.
-    let (release, held) = mpsc::channel();
-    let bytes = std::sync::Arc::new(Mutex::new(Vec::new()));
-    let session = Session::builder()
-        .writer(HeldWriter {
-            release: held,
-            released: false,
-            out: bytes.clone(),
-        })
-        .memory_limit(2 * tg4p::live::CHUNK_BYTES)
-        .overflow(Overflow::Drop)
-        .start()
-        .unwrap();
+    let (session, release, bytes) = held_session();
     let calls = (2 * tg4p::live::CHUNK_BYTES / 32) as u64 * 2;
     std::thread::spawn(move || (0..calls).for_each(|_| leaf()))
         .join()
