@@ -71,7 +71,7 @@ impl EventHeader {
             | (self.incoming as u64) << 40
     }
 
-    pub(crate) const fn decode(word: u64) -> EventHeader {
+    pub(crate) fn decode(word: u64) -> EventHeader {
         EventHeader {
             ty: (word >> 8) & 3,
             has_track: (word >> 10) & 1 != 0,
@@ -93,44 +93,40 @@ impl EventHeader {
     }
 }
 
-/// The header of an instant on the thread's own track with no flows and no args:
-/// the common `tg4p::instant!("NAME")`, which the writer copies from a template.
+/// A header with no track, flows, args or flags: the base of the plain ones below,
+/// which the writer copies from templates.
+const PLAIN: EventHeader = EventHeader {
+    ty: TYPE_BEGIN,
+    has_track: false,
+    float: false,
+    value_dropped: false,
+    args: 0,
+    outgoing: 0,
+    incoming: 0,
+};
+
+/// An instant on the thread's own track with no flows and no args: the common
+/// `tg4p::instant!("NAME")`.
 pub(crate) const PLAIN_INSTANT: u64 = EventHeader {
     ty: TYPE_INSTANT,
-    has_track: false,
-    float: false,
-    value_dropped: false,
-    args: 0,
-    outgoing: 0,
-    incoming: 0,
+    ..PLAIN
 }
 .encode();
-
-/// The header of a slice begin on the thread's own track with no flows, and with
-/// `args` (in [`ARGS_FIELD`]) string args, as `#[trace_args]` writes it.
-pub(crate) const PLAIN_BEGIN: u64 = EventHeader {
-    ty: TYPE_BEGIN,
-    ..EventHeader::decode(PLAIN_INSTANT)
-}
-.encode();
+/// A slice begin on the thread's own track with no flows, and with `args` (in
+/// [`ARGS_FIELD`]) string args, as `#[trace_args]` writes it.
+pub(crate) const PLAIN_BEGIN: u64 = PLAIN.encode();
 /// The bits of a header word that hold its `args` count.
 pub(crate) const ARGS_FIELD: u64 = 0xFF << 16;
-
-/// The headers of a counter sample with an integer, and with a float value: the
-/// writer copies both from a template.
+/// Counter samples with an integer, and with a float value.
 pub(crate) const INT_SAMPLE: u64 = EventHeader {
     ty: TYPE_COUNTER,
-    has_track: false,
-    float: false,
-    value_dropped: false,
-    args: 0,
-    outgoing: 0,
-    incoming: 0,
+    ..PLAIN
 }
 .encode();
 pub(crate) const FLOAT_SAMPLE: u64 = EventHeader {
+    ty: TYPE_COUNTER,
     float: true,
-    ..EventHeader::decode(INT_SAMPLE)
+    ..PLAIN
 }
 .encode();
 
