@@ -688,6 +688,19 @@ mod tests {
         w.iter().map(|&w| AtomicU64::new(w)).collect()
     }
 
+    /// [`append_run`] over `recs` into an empty output, from last timestamp `last`:
+    /// what it did, the bytes, and the last timestamp after it.
+    fn run_of(
+        templates: &Templates,
+        recs: &[u64],
+        segment: Segment,
+        mut last: u64,
+    ) -> (Run, Vec<u8>, u64) {
+        let mut out = Vec::new();
+        let run = append_run(&mut out, &words(recs), templates, segment, &mut last);
+        (run, out, last)
+    }
+
     /// The words a recorder writes for string args (as `Chunk::put_str` does).
     fn arg_words(texts: &[&[u8]]) -> Vec<u64> {
         let mut w = Vec::new();
@@ -820,15 +833,7 @@ mod tests {
         let stop_at = recs.len();
         recs.extend([buffer::PLAIN_BEGIN | 3 << 16, 1000, 3]);
         recs.extend(arg_words(&[b"a", b"b", b"c"]));
-        let mut out = Vec::new();
-        let mut last = 0;
-        let run = append_run(
-            &mut out,
-            &words(&recs),
-            &templates,
-            Segment::identity(),
-            &mut last,
-        );
+        let (run, out, _) = run_of(&templates, &recs, Segment::identity(), 0);
         assert_eq!((run.words, run.packets), (stop_at, 150));
         let mut expected = Vec::new();
         let mut prev = 0;
@@ -867,15 +872,7 @@ mod tests {
             recs.extend([buffer::END, 1005 + 10 * k]);
         }
         recs.extend([6 << 8 | buffer::BEGIN, 5000]);
-        let mut out = Vec::new();
-        let mut last = 990;
-        let run = append_run(
-            &mut out,
-            &words(&recs),
-            &templates,
-            Segment::identity(),
-            &mut last,
-        );
+        let (run, out, last) = run_of(&templates, &recs, Segment::identity(), 990);
         assert_eq!((run.words, run.packets), (3000, 1000));
         assert_eq!(last, 2995);
         let mut expected = Vec::new();
@@ -897,9 +894,7 @@ mod tests {
         templates.callsites.intern(0, 1);
         templates.add_counter(4, 1, 99);
         let run = |recs: &[u64], segment: Segment| {
-            let mut out = Vec::new();
-            let mut last = 0;
-            let r = append_run(&mut out, &words(recs), &templates, segment, &mut last);
+            let (r, out, _) = run_of(&templates, recs, segment, 0);
             (r.words, r.packets, !out.is_empty())
         };
         let id = Segment::identity();
@@ -933,10 +928,9 @@ mod tests {
     #[test]
     fn timestamps_never_go_back_within_a_run() {
         let templates = Templates::new(1);
-        let recs = words(&[buffer::END, 50, buffer::END, 40, buffer::END, 60]);
-        let mut out = Vec::new();
-        let mut last = 45;
-        append_run(&mut out, &recs, &templates, Segment::identity(), &mut last);
+        let recs = [buffer::END, 50, buffer::END, 40, buffer::END, 60];
+        let (_, out, last) = run_of(&templates, &recs, Segment::identity(), 45);
+        assert_eq!(last, 60);
         let mut expected = end(1, 5);
         expected.extend(end(1, 0));
         expected.extend(end(1, 10));
