@@ -1,0 +1,10 @@
+//! tg4p's examples, each a program of its own (a package needs a library or a
+//! binary, so this empty library is its anchor):
+//!
+//! ```text
+//! cargo run --release --example merge_sort -- OUT.pftrace      # live tracing
+//! cargo run --release --example custom_packets -- OUT.pftrace  # a trace from data
+//! ```
+//!
+//! The end-to-end tests (`tests/merge_sort.rs`, `tests/custom_packets.rs` at the
+//! workspace root) run the same code and decode its traces with the oracle.
