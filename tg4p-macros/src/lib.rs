@@ -5,7 +5,9 @@
 //! `crate = ...`), so the runtime can change behind it.
 //!
 //! Without the `enable` feature (which the facade's default `enable` feature turns
-//! on) the options are still checked, but the function is returned untouched.
+//! on) the options are still checked, but the function is returned as written,
+//! except that the arguments `#[trace_args]` would record and the `track = X` static
+//! are used (`let _ = &arg;`), so that they are not `unused` only in that build.
 //!
 //! # Expansion
 //! The function keeps its attributes and signature (generics, `where` clauses,
@@ -312,20 +314,6 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
         out.extend(item);
         return out;
     }
-    if !cfg!(feature = "enable") {
-        // The function as written. Only an argument `#[trace_args]` would record is
-        // marked used, so that one used by nothing else is not `unused` here
-        // either (it is used when instrumentation is on).
-        if recorded.is_empty() {
-            return item;
-        }
-        let used = recorded
-            .iter()
-            .map(|(_, v, s)| quote_spanned!(*s=> let _ = &#v;));
-        let block = &func.block;
-        func.block = Box::new(respanned_block(quote! {{ #(#used)* #block }}, block));
-        return func.into_token_stream();
-    }
 
     let krate = opts
         .krate
@@ -351,6 +339,27 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
         .track
         .as_ref()
         .map(|t| quote_spanned!(t.span()=> #p::AsTrack::__tg4p_track(&#t)));
+
+    if !cfg!(feature = "enable") {
+        // The function as written, except that what the attribute would use is
+        // used: arguments `#[trace_args]` would record, and the `track = X` static
+        // (type-checked, too), so that neither is reported `unused` here when it is
+        // used with instrumentation on.
+        if recorded.is_empty() && track.is_none() {
+            return item;
+        }
+        let used = recorded
+            .iter()
+            .map(|(_, v, s)| quote_spanned!(*s=> let _ = &#v;));
+        let track = track.map(|t| quote!(let _ = #t;));
+        // As below: the user's body re-spanned, inside the user's braces.
+        let block = respanned_block(func.block.to_token_stream(), &func.block);
+        if let Ok(mut body) = syn::parse2::<syn::Block>(quote! {{ #(#used)* #track #block }}) {
+            body.brace_token = func.block.brace_token;
+            func.block = Box::new(body);
+        }
+        return func.into_token_stream();
+    }
 
     let callsite = quote! {
         static __TG4P_CALLSITE: #p::Callsite = #p::Callsite::new(

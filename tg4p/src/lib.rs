@@ -177,8 +177,9 @@
 //! tg4p = { version = "0.1", default-features = false }
 //! ```
 //!
-//! `#[trace]` and `#[trace_args]` return the function untouched (their options are
-//! still parsed and checked), and [`instant!`], [`span!`] and [`count!`] expand to
+//! `#[trace]` and `#[trace_args]` return the function as written (their options are
+//! still parsed and checked, the `track = X` static type-checked, and the arguments
+//! `#[trace_args]` would record count as used, so nothing becomes "unused"), and [`instant!`], [`span!`] and [`count!`] expand to
 //! code that never runs (their arguments are still type-checked): a traced function
 //! costs what the plain function does, and builds without new warnings. The explicit
 //! API ([`open`], [`Track::span`], [`Counter::set`], the trace generator, ...) stays
