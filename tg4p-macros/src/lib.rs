@@ -353,7 +353,7 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
             .map(|(_, v, s)| quote_spanned!(*s=> let _ = &#v;));
         let track = track.map(|t| quote!(let _ = #t;));
         // As below: the user's body re-spanned, inside the user's braces.
-        let block = respanned_block(func.block.to_token_stream(), &func.block);
+        let block = respanned_block(&func.block);
         if let Ok(mut body) = syn::parse2::<syn::Block>(quote! {{ #(#used)* #track #block }}) {
             body.brace_token = func.block.brace_token;
             func.block = Box::new(body);
@@ -404,7 +404,7 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
     // The function's body is the tail of the generated block. Its braces are
     // re-spanned as the macro's (same location), so that rustc does not call a
     // one-expression body's braces unnecessary: they are the user's.
-    let block = &respanned_block(func.block.to_token_stream(), &func.block);
+    let block = &respanned_block(&func.block);
     let warning = times_only_the_call.map(|span| {
         let call = quote_spanned!(span=> trace_on_a_fn_returning_impl_future_times_only_the_call());
         quote! {
@@ -515,11 +515,10 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
     func.into_token_stream()
 }
 
-/// `tokens` (one brace-delimited block) as a block whose braces have the
-/// location of `original`'s but the macro's hygiene, so that rustc knows they come
-/// from the expansion.
-fn respanned_block(tokens: TokenStream2, original: &syn::Block) -> syn::Block {
-    let mut block: syn::Block = syn::parse2(tokens).unwrap_or_else(|_| original.clone());
+/// `original` with braces that have its braces' location but the macro's hygiene,
+/// so that rustc knows they come from the expansion.
+fn respanned_block(original: &syn::Block) -> syn::Block {
+    let mut block = original.clone();
     block.brace_token =
         syn::token::Brace(Span::call_site().located_at(original.brace_token.span.join()));
     block
