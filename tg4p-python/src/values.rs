@@ -12,9 +12,10 @@
 //! | `list`, `tuple` | `Array`, nested lists kept as they are |
 //! | anything else | `Str(repr(obj))`, bounded like tg4p's `Debug` args |
 //!
-//! Text that is cut (a long `repr`, or any string under a [`Budget::live`]) keeps
-//! its first [`ARG_VALUE_LIMIT`] bytes, cut at a character boundary, followed by
-//! `…[truncated, N bytes]`, as tg4p does for Rust's `Debug` arguments.
+//! Text that is cut (a long `repr`, or any string under a [`Budget::live`]) ends
+//! with `…[truncated, N bytes]` (N the whole text's length) as tg4p marks Rust's
+//! `Debug` arguments, cut at a character boundary so that text and marker together
+//! fit in [`ARG_VALUE_LIMIT`] bytes (the live recorder then keeps it whole).
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -156,14 +157,15 @@ fn left_out(n: usize) -> Value {
     Value::Str(format!("…[{n} more]"))
 }
 
-/// `s` cut at [`ARG_VALUE_LIMIT`] bytes (at a character boundary) with a marker.
+/// `s`, or its start and a marker in at most [`ARG_VALUE_LIMIT`] bytes.
 fn bounded(s: &str) -> String {
     if s.len() <= ARG_VALUE_LIMIT {
         return s.to_owned();
     }
-    let mut cut = ARG_VALUE_LIMIT;
+    let marker = format!("…[truncated, {} bytes]", s.len());
+    let mut cut = ARG_VALUE_LIMIT - marker.len();
     while !s.is_char_boundary(cut) {
         cut -= 1;
     }
-    format!("{}…[truncated, {} bytes]", &s[..cut], s.len())
+    format!("{}{marker}", &s[..cut])
 }
