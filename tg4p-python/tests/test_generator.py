@@ -217,7 +217,7 @@ def test_many_events_cross_the_chunk_boundary(trace_path, decoded):
     assert [e.value for e in trace.of_kind("counter")][-3:] == [n - 3, n - 2, n - 1]
 
 
-def test_a_generator_belongs_to_its_thread(trace_path):
+def test_a_generator_belongs_to_its_thread(trace_path, decoded):
     import threading
 
     tgen = TraceGenerator(trace_path)
@@ -226,13 +226,23 @@ def test_a_generator_belongs_to_its_thread(trace_path):
     def other():
         try:
             tgen.create_track("x")
-        except BaseException as e:  # pyo3's PanicException, a BaseException
+        except RuntimeError as e:
             caught.append(e)
 
+        try:
+            track.instant(1, "x")
+        except RuntimeError as e:
+            caught.append(e)
+        try:
+            tgen.close()
+        except RuntimeError as e:
+            caught.append(e)
+
+    track = tgen.create_track("t")
     t = threading.Thread(target=other)
     t.start()
     t.join()
-    assert len(caught) == 1
-    assert type(caught[0]).__name__ == "PanicException" and "unsendable" in str(caught[0])
-    tgen.create_track("still usable here")
+    assert len(caught) == 3 and all("thread that created them" in str(e) for e in caught)
+    track.instant(2, "here")
     tgen.close()
+    assert [e.name for e in decoded(trace_path).events] == ["here"]

@@ -12,22 +12,22 @@
 //!
 //! tg4p's generator and its handles share state through `Rc`: like it, a
 //! `TraceGenerator` and its handles belong to the thread that created them (another
-//! thread's call raises). The file is written by a background thread
-//! ([`output`]); `flush()` and `close()` wait for it with the GIL released.
+//! thread's call raises `RuntimeError`, see [`owned`]). The file is written by a
+//! background thread ([`output`]); `flush()` and `close()` wait for it with the
+//! GIL released.
 
 mod output;
+mod owned;
 
 use crate::values::{Budget, to_value};
 use output::OutputThread;
+use owned::{Handle, Object, SliceTrack};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyTuple};
 use std::path::PathBuf;
 use tg4p::FlowId;
-use tg4p::generator::{CounterTrack, Extras, GeneratorError, Group};
-
-/// The generator's slice track type (named `SliceTrack` once the facade renames it).
-type SliceTrack = tg4p::generator::Track;
+use tg4p::generator::{Extras, GeneratorError};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTraceGenerator>()?;
@@ -88,17 +88,43 @@ impl EventExtras {
 /// Writes a Perfetto trace from events with explicit timestamps:
 /// `TraceGenerator(filename)`. Usable as a context manager; `close()` ends the
 /// trace (so does dropping the last reference to it).
-#[pyclass(name = "TraceGenerator", module = "tg4perfetto", unsendable)]
+#[pyclass(name = "TraceGenerator", module = "tg4perfetto")]
 struct PyTraceGenerator {
-    tgen: Option<tg4p::generator::TraceGenerator>,
+    /// The tg4p generator, until `close()`.
+    tgen: Option<Handle>,
     output: OutputThread,
 }
 
 impl PyTraceGenerator {
-    fn tgen(&self) -> PyResult<&tg4p::generator::TraceGenerator> {
-        self.tgen
-            .as_ref()
-            .ok_or_else(|| error(GeneratorError::Finished))
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&tg4p::generator::TraceGenerator) -> PyResult<R>,
+    ) -> PyResult<R> {
+        let Some(handle) = &self.tgen else {
+            return Err(error(GeneratorError::Finished));
+        };
+        handle.with(|object| match object {
+            Object::Generator(tgen) => f(tgen),
+            _ => unreachable!("a generator's handle names a generator"),
+        })
+    }
+}
+
+fn group(group: tg4p::generator::Group) -> PyGroup {
+    PyGroup {
+        handle: Handle::new(Object::Group(group)),
+    }
+}
+
+fn slice_track(track: SliceTrack) -> PyNormalTrack {
+    PyNormalTrack {
+        handle: Handle::new(Object::Track(track)),
+    }
+}
+
+fn counter_track(track: tg4p::generator::CounterTrack) -> PyCounterTrack {
+    PyCounterTrack {
+        handle: Handle::new(Object::Counter(track)),
     }
 }
 
@@ -107,8 +133,9 @@ impl PyTraceGenerator {
     #[new]
     fn new(filename: PathBuf) -> PyResult<PyTraceGenerator> {
         let (out, output) = output::create(&filename)?;
+        let tgen = tg4p::generator::TraceGenerator::new(out);
         Ok(PyTraceGenerator {
-            tgen: Some(tg4p::generator::TraceGenerator::new(out)),
+            tgen: Some(Handle::new(Object::Generator(tgen))),
             output,
         })
     }
@@ -117,44 +144,47 @@ impl PyTraceGenerator {
     /// track named `track_name` (default: on the process's track).
     #[pyo3(signature = (process_name, track_name=None))]
     fn create_group(&self, process_name: &str, track_name: Option<&str>) -> PyResult<PyGroup> {
-        let tgen = self.tgen()?;
-        Ok(PyGroup {
-            group: match track_name {
+        let g = self.with(|tgen| {
+            Ok(match track_name {
                 Some(t) => tgen.create_group_with_track(process_name, t),
                 None => tgen.create_group(process_name),
-            },
-        })
+            })
+        })?;
+        Ok(group(g))
     }
 
     /// A top-level track of slices and instants.
     fn create_track(&self, track_name: &str) -> PyResult<PyNormalTrack> {
-        Ok(PyNormalTrack {
-            track: self.tgen()?.create_track(track_name),
-        })
+        Ok(slice_track(
+            self.with(|tgen| Ok(tgen.create_track(track_name)))?,
+        ))
     }
 
     /// A top-level counter track.
     fn create_counter_track(&self, track_name: &str) -> PyResult<PyCounterTrack> {
-        Ok(PyCounterTrack {
-            track: self.tgen()?.create_counter_track(track_name),
-        })
+        Ok(counter_track(
+            self.with(|tgen| Ok(tgen.create_counter_track(track_name)))?,
+        ))
     }
 
     /// Writes out everything buffered and waits for the disk (GIL released).
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        self.tgen()?.flush().map_err(error)?;
+        self.with(|tgen| tgen.flush().map_err(error))?;
         let output = &self.output;
-        // SAFETY-free: the closure only touches the output thread's channel.
         py.detach(|| output.sync()).map_err(PyErr::from)
     }
 
     /// Ends the trace: writes everything and closes the file (GIL released while
     /// the disk works). Later calls on its handles raise `RuntimeError`.
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
-        let finished = match self.tgen.take() {
-            Some(tgen) => tgen.finish().map_err(error),
-            None => Ok(()),
+        let Some(handle) = &self.tgen else {
+            return Ok(()); // closed before
         };
+        let Some(Object::Generator(tgen)) = handle.take() else {
+            return Err(owned::elsewhere());
+        };
+        self.tgen = None;
+        let finished = tgen.finish().map_err(error);
         let output = &mut self.output;
         let closed = py.detach(|| output.close()).map_err(PyErr::from);
         finished.and(closed)
@@ -173,47 +203,59 @@ impl PyTraceGenerator {
 
 impl Drop for PyTraceGenerator {
     /// Finishes the trace, as the original's `__del__` flushes it (errors have no
-    /// one to go to).
+    /// one to go to). Freed on another thread than its own, the generator is
+    /// finished when its thread ends, and the file closed then.
     fn drop(&mut self) {
-        if let Some(tgen) = self.tgen.take() {
+        let Some(handle) = self.tgen.take() else {
+            let _ = self.output.close();
+            return;
+        };
+        if let Some(Object::Generator(tgen)) = handle.take() {
             let _ = tgen.finish();
+            let _ = self.output.close();
         }
-        let _ = self.output.close();
     }
 }
 
 /// A group (a process in the trace, or a group nested in one), with its own
 /// track for `open` / `close` / `instant`.
-#[pyclass(name = "Group", module = "tg4perfetto", unsendable, frozen)]
+#[pyclass(name = "Group", module = "tg4perfetto", frozen)]
 struct PyGroup {
-    group: Group,
+    handle: Handle,
+}
+
+impl PyGroup {
+    fn with<R>(&self, f: impl FnOnce(&tg4p::generator::Group) -> PyResult<R>) -> PyResult<R> {
+        self.handle.with(|object| match object {
+            Object::Group(g) => f(g),
+            _ => unreachable!("a group's handle names a group"),
+        })
+    }
 }
 
 #[pymethods]
 impl PyGroup {
     /// A child track named `track_name` (unnamed without one).
     #[pyo3(signature = (track_name=None))]
-    fn create_track(&self, track_name: Option<&str>) -> PyNormalTrack {
-        PyNormalTrack {
-            track: match track_name {
-                Some(name) => self.group.create_track(name),
-                None => self.group.create_anonymous_track(),
-            },
-        }
+    fn create_track(&self, track_name: Option<&str>) -> PyResult<PyNormalTrack> {
+        Ok(slice_track(self.with(|g| {
+            Ok(match track_name {
+                Some(name) => g.create_track(name),
+                None => g.create_anonymous_track(),
+            })
+        })?))
     }
 
     /// A child counter track.
-    fn create_counter_track(&self, track_name: &str) -> PyCounterTrack {
-        PyCounterTrack {
-            track: self.group.create_counter_track(track_name),
-        }
+    fn create_counter_track(&self, track_name: &str) -> PyResult<PyCounterTrack> {
+        Ok(counter_track(
+            self.with(|g| Ok(g.create_counter_track(track_name)))?,
+        ))
     }
 
     /// A nested group named `track_name`.
-    fn create_group(&self, track_name: &str) -> PyGroup {
-        PyGroup {
-            group: self.group.create_group(track_name),
-        }
+    fn create_group(&self, track_name: &str) -> PyResult<PyGroup> {
+        Ok(group(self.with(|g| Ok(g.create_group(track_name)))?))
     }
 
     /// Opens a slice at `ts` ns on the group's track.
@@ -225,13 +267,15 @@ impl PyGroup {
         kwargs: Option<&Bound<'_, PyAny>>,
         flow: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        open(self.group.track(), ts, annotation, kwargs, flow)
+        let extras = EventExtras::from_py(kwargs, flow)?;
+        self.with(|g| open(g.track(), ts, annotation, extras.as_ref()))
     }
 
     /// Closes the group track's latest open slice at `ts` ns.
     #[pyo3(signature = (ts, flow=None))]
     fn close(&self, ts: u64, flow: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        close(self.group.track(), ts, flow)
+        let extras = EventExtras::from_py(None, flow)?;
+        self.with(|g| close(g.track(), ts, extras.as_ref()))
     }
 
     /// An instant at `ts` ns on the group's track.
@@ -243,19 +287,14 @@ impl PyGroup {
         kwargs: Option<&Bound<'_, PyAny>>,
         flow: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        instant(self.group.track(), ts, annotation, kwargs, flow)
+        let extras = EventExtras::from_py(kwargs, flow)?;
+        self.with(|g| instant(g.track(), ts, annotation, extras.as_ref()))
     }
 }
 
 #[inline]
-fn open(
-    track: &SliceTrack,
-    ts: u64,
-    name: &str,
-    kwargs: Option<&Bound<'_, PyAny>>,
-    flow: Option<&Bound<'_, PyAny>>,
-) -> PyResult<()> {
-    match EventExtras::from_py(kwargs, flow)? {
+fn open(track: &SliceTrack, ts: u64, name: &str, extras: Option<&EventExtras>) -> PyResult<()> {
+    match extras {
         None => track.open(ts, name),
         Some(e) => track.open_with(ts, name, e.extras()),
     }
@@ -263,8 +302,8 @@ fn open(
 }
 
 #[inline]
-fn close(track: &SliceTrack, ts: u64, flow: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-    match EventExtras::from_py(None, flow)? {
+fn close(track: &SliceTrack, ts: u64, extras: Option<&EventExtras>) -> PyResult<()> {
+    match extras {
         None => track.close(ts),
         Some(e) => track.close_with(ts, e.extras()),
     }
@@ -272,14 +311,8 @@ fn close(track: &SliceTrack, ts: u64, flow: Option<&Bound<'_, PyAny>>) -> PyResu
 }
 
 #[inline]
-fn instant(
-    track: &SliceTrack,
-    ts: u64,
-    name: &str,
-    kwargs: Option<&Bound<'_, PyAny>>,
-    flow: Option<&Bound<'_, PyAny>>,
-) -> PyResult<()> {
-    match EventExtras::from_py(kwargs, flow)? {
+fn instant(track: &SliceTrack, ts: u64, name: &str, extras: Option<&EventExtras>) -> PyResult<()> {
+    match extras {
         None => track.instant(ts, name),
         Some(e) => track.instant_with(ts, name, e.extras()),
     }
@@ -287,9 +320,19 @@ fn instant(
 }
 
 /// A track of slices and instants. Its methods return the track, so calls chain.
-#[pyclass(name = "NormalTrack", module = "tg4perfetto", unsendable, frozen)]
+#[pyclass(name = "NormalTrack", module = "tg4perfetto", frozen)]
 struct PyNormalTrack {
-    track: SliceTrack,
+    handle: Handle,
+}
+
+impl PyNormalTrack {
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce(&SliceTrack) -> PyResult<R>) -> PyResult<R> {
+        self.handle.with(|object| match object {
+            Object::Track(t) => f(t),
+            _ => unreachable!("a track's handle names a track"),
+        })
+    }
 }
 
 #[pymethods]
@@ -304,7 +347,9 @@ impl PyNormalTrack {
         kwargs: Option<&Bound<'py, PyAny>>,
         flow: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
-        open(&slf.borrow().track, ts, annotation, kwargs, flow)?;
+        let extras = EventExtras::from_py(kwargs, flow)?;
+        slf.get()
+            .with(|t| open(t, ts, annotation, extras.as_ref()))?;
         Ok(slf.clone())
     }
 
@@ -315,7 +360,8 @@ impl PyNormalTrack {
         ts: u64,
         flow: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
-        close(&slf.borrow().track, ts, flow)?;
+        let extras = EventExtras::from_py(None, flow)?;
+        slf.get().with(|t| close(t, ts, extras.as_ref()))?;
         Ok(slf.clone())
     }
 
@@ -328,15 +374,23 @@ impl PyNormalTrack {
         kwargs: Option<&Bound<'py, PyAny>>,
         flow: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
-        instant(&slf.borrow().track, ts, annotation, kwargs, flow)?;
+        let extras = EventExtras::from_py(kwargs, flow)?;
+        slf.get()
+            .with(|t| instant(t, ts, annotation, extras.as_ref()))?;
         Ok(slf.clone())
     }
 }
 
 /// A counter track: `count(ts, value)` with ints or floats.
-#[pyclass(name = "CounterTrack", module = "tg4perfetto", unsendable, frozen)]
+#[pyclass(name = "CounterTrack", module = "tg4perfetto", frozen)]
 struct PyCounterTrack {
-    track: CounterTrack,
+    handle: Handle,
+}
+
+/// A counter sample's value from Python.
+enum Sample {
+    Int(i64),
+    Float(f64),
 }
 
 #[pymethods]
@@ -347,18 +401,24 @@ impl PyCounterTrack {
         ts: u64,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Self>> {
-        let track = &slf.borrow().track;
-        if value.is_instance_of::<PyInt>() {
-            track.count(ts, value.extract::<i64>()?)
+        let sample = if value.is_instance_of::<PyInt>() {
+            Sample::Int(value.extract::<i64>()?)
         } else if let Ok(v) = value.extract::<f64>() {
-            track.count(ts, v)
+            Sample::Float(v)
         } else {
             return Err(PyTypeError::new_err(format!(
                 "a counter value must be an int or a float, got {}",
                 value.repr()?
             )));
-        }
-        .map_err(error)?;
+        };
+        slf.get().handle.with(|object| match object {
+            Object::Counter(c) => match sample {
+                Sample::Int(v) => c.count(ts, v),
+                Sample::Float(v) => c.count(ts, v),
+            }
+            .map_err(error),
+            _ => unreachable!("a counter's handle names a counter"),
+        })?;
         Ok(slf.clone())
     }
 }

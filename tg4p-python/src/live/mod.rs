@@ -23,8 +23,8 @@ use seam::{Location, MAX_OUTGOING_FLOWS};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use tg4p::__private::Callsite;
 use tg4p::{Counter, FlowId, Session, SessionError, Track, Value};
 
@@ -527,6 +527,9 @@ struct ArgSpec {
     positional: Vec<&'static str>,
     /// Name of the `*args` parameter (extra positional arguments go there).
     varargs: &'static str,
+    /// The callsite of a call with `i` positional arguments and nothing else (the
+    /// usual call), made on first use: such calls skip the interning.
+    by_count: Vec<OnceLock<&'static Callsite>>,
 }
 
 impl ArgSpec {
@@ -537,6 +540,7 @@ impl ArgSpec {
             return Ok(ArgSpec {
                 positional: Vec::new(),
                 varargs: intern("args"),
+                by_count: Vec::new(),
             });
         };
         let count = code
@@ -549,15 +553,33 @@ impl ArgSpec {
         let names = code
             .getattr(intern!(py, "co_varnames"))?
             .extract::<Vec<String>>()?;
-        let positional = names.iter().take(count).map(|n| intern(n)).collect();
+        let positional: Vec<_> = names.iter().take(count).map(|n| intern(n)).collect();
         let varargs = match names.get(count + kwonly) {
             Some(n) if flags & CO_VARARGS != 0 => intern(n),
             _ => intern("args"),
         };
         Ok(ArgSpec {
+            by_count: (0..=positional.len()).map(|_| OnceLock::new()).collect(),
             positional,
             varargs,
         })
+    }
+
+    /// The callsite of `args` if they are only positional ones that each have a
+    /// parameter (then the names are known without looking at the values).
+    fn positional_site(
+        &self,
+        name: &'static str,
+        at: Location,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> Option<&'static Callsite> {
+        if kwargs.is_some_and(|k| !k.is_empty()) {
+            return None;
+        }
+        let n = args.len();
+        let cell = self.by_count.get(n)?;
+        Some(cell.get_or_init(|| seam::callsite(name, at, intern_list(&self.positional[..n]))))
     }
 
     /// A call's arguments, named by the parameters they bind to.
@@ -566,7 +588,11 @@ impl ArgSpec {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Args> {
-        let mut out = Args::default();
+        let n = args.len() + kwargs.map_or(0, |k| k.len());
+        let mut out = Args {
+            names: Vec::with_capacity(n),
+            values: Vec::with_capacity(n),
+        };
         let named = args.len().min(self.positional.len());
         for (i, name) in self.positional.iter().take(named).enumerate() {
             out.push(name, &args.get_item(i)?)?;
@@ -654,10 +680,10 @@ impl TracedFunction {
             None => seam::begin_call(self.site, self.track, &[]),
             Some(spec) => {
                 let bound = spec.bind(args, kwargs)?;
-                let site = if bound.names.is_empty() {
-                    self.site
-                } else {
-                    bound.callsite(self.name, self.at)
+                let site = match spec.positional_site(self.name, self.at, args, kwargs) {
+                    Some(site) => site,
+                    None if bound.names.is_empty() => self.site,
+                    None => bound.callsite(self.name, self.at),
                 };
                 seam::begin_call(site, self.track, &bound.values)
             }
