@@ -313,3 +313,52 @@ def test_stop_open_twice_and_untraced_calls(trace_path, decoded, tmp_path):
     with pytest.raises(OSError):
         with tg4perfetto.open(tmp_path / "no" / "such" / "dir.trace"):
             pass
+
+
+def test_a_thread_whose_first_event_is_a_count_is_named(trace_path, decoded):
+    c = tg4perfetto.count("first")
+
+    def run():
+        c.increment(1)
+        fib(1)
+
+    with tg4perfetto.open(trace_path):
+        t = threading.Thread(target=run, name="counting")
+        t.start()
+        t.join()
+    trace = decoded(trace_path)
+    (s,) = trace.named_slices("fib")
+    assert trace.tracks[s.track].name == "counting"
+
+
+class BadStr:
+    def __str__(self):
+        raise RuntimeError("no str for you")
+
+    __repr__ = __str__
+
+
+def test_arguments_that_cannot_be_converted_do_not_break_the_call(trace_path, decoded):
+    with tg4perfetto.open(trace_path):
+        assert with_args({BadStr(): 1}, BadStr()) is not None
+    trace = decoded(trace_path)
+    (s,) = trace.named_slices("with_args")
+    assert s.args["x"].startswith("<not recorded: RuntimeError: no str for you")
+    assert s.args["n"].startswith("<repr failed: RuntimeError: no str for you")
+
+
+@tg4perfetto.trace_func_args(TOP)
+def args_on_top(a, b=2):
+    return a + b
+
+
+def test_trace_func_args_on_a_track(trace_path, decoded):
+    with tg4perfetto.open(trace_path):
+        assert args_on_top(1) == 3
+        assert args_on_top(1, b=5) == 6
+    trace = decoded(trace_path)
+    first, second = trace.named_slices("args_on_top")
+    top = trace.track_named("TOP_TRACK").uuid
+    assert first.track == second.track == top
+    assert (first.args, second.args) == ({"a": "1"}, {"a": "1", "b": "5"})
+    assert TOP.name == "TOP_TRACK" and repr(TOP) == 'track("TOP_TRACK")'

@@ -117,8 +117,17 @@ fn stop(py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
 
 // --- Where events come from ---
 
-/// The Python code calling into this module.
-fn caller(py: Python<'_>) -> PyResult<Location> {
+/// The Python code calling into this module (an unknown place if the frame cannot
+/// be read: tracing does not raise for it).
+fn caller(py: Python<'_>) -> Location {
+    frame_location(py).unwrap_or(Location {
+        file: intern("<unknown>"),
+        line: 0,
+        function: intern("<unknown>"),
+    })
+}
+
+fn frame_location(py: Python<'_>) -> PyResult<Location> {
     static GETFRAME: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let getframe = GETFRAME.get_or_try_init(py, || {
         py.import("sys")?.getattr("_getframe").map(Bound::unbind)
@@ -197,9 +206,14 @@ struct Args {
 }
 
 impl Args {
+    /// Adds an argument. Tracing never makes the program fail: a value whose
+    /// conversion raises (a `__str__` that raises, say) is recorded as the error.
     fn push(&mut self, name: &'static str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.names.push(name);
-        self.values.push(to_value(value, &mut Budget::live())?);
+        self.values.push(
+            to_value(value, &mut Budget::live())
+                .unwrap_or_else(|e| Value::Str(format!("<not recorded: {e}>"))),
+        );
         Ok(())
     }
 
@@ -367,7 +381,7 @@ fn record_instant(
     }
     threads::ensure_named(py);
     let args = Args::from_description(description)?;
-    let site = args.callsite(intern(name), caller(py)?);
+    let site = args.callsite(intern(name), caller(py));
     let ids = seam::instant(site, track, &args.values, &incoming, outgoing);
     flow_list(py, &ids)
 }
@@ -490,7 +504,7 @@ impl TraceBlock {
         };
         let at = match self.caller {
             Some(at) => at,
-            None => caller(py)?,
+            None => caller(py),
         };
         let site = args.callsite(self.name, at);
         let mut span = seam::begin_span(site, self.track, &args.values);
@@ -815,7 +829,11 @@ impl CounterState {
 
     /// Sets the value to `f(value)` and records it (under the lock, so that the
     /// samples' order is the values' order).
-    fn update(&self, f: impl FnOnce(Number) -> PyResult<Number>) -> PyResult<()> {
+    fn update(&self, py: Python<'_>, f: impl FnOnce(Number) -> PyResult<Number>) -> PyResult<()> {
+        if seam::recording() {
+            // A sample may be this thread's first event: name it first.
+            threads::ensure_named(py);
+        }
         let mut value = self.value.lock().unwrap_or_else(|p| p.into_inner());
         *value = f(*value)?;
         match *value {
@@ -843,33 +861,33 @@ impl PyCount {
     }
 
     /// Sets the value (an int or a float) and records it.
-    fn count(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let v = Number::from_py(value)?;
-        self.state.update(|_| Ok(v))
+        self.state.update(py, |_| Ok(v))
     }
 
     /// Same as `count(value)`.
-    fn set(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.count(value)
+    fn set(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.count(py, value)
     }
 
     /// Adds `value` (negative to decrease) and records the result.
     #[pyo3(signature = (value=None))]
-    fn increment(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn increment(&self, py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let d = value.map_or(Ok(Number::Int(1)), Number::from_py)?;
-        self.state.update(|v| v.add(d))
+        self.state.update(py, |v| v.add(d))
     }
 
     /// Subtracts `value` and records the result.
     #[pyo3(signature = (value=None))]
-    fn decrement(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn decrement(&self, py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let d = match value.map_or(Ok(Number::Int(1)), Number::from_py)? {
             Number::Int(i) => Number::Int(i.checked_neg().ok_or_else(|| {
                 pyo3::exceptions::PyOverflowError::new_err("counter value out of the 64-bit range")
             })?),
             Number::Float(f) => Number::Float(-f),
         };
-        self.state.update(|v| v.add(d))
+        self.state.update(py, |v| v.add(d))
     }
 
     /// The current value.
