@@ -15,7 +15,9 @@ Reported per implementation:
 - traced call: one call of an empty `@trace_func` function, in a session;
 - traced call with args: `@trace_func_args` with three small ints;
 - generator event: `track.open(ts, name)` / `track.close(ts)`, per event;
-- bytes per event of each trace file.
+- bytes per event of each trace file;
+- floor: the same loop with nothing traced, what any tracer called from Python
+  per event costs at least.
 The ratio is original / tg4p CPU time per call (how many times faster tg4p is).
 """
 
@@ -95,6 +97,47 @@ def generator_events(lib, n):
     return run
 
 
+class _Floor:
+    """The loops of the cases with nothing traced: what any Python-called tracer
+    costs at least (the loop, the call of `f`, a call into C per event)."""
+
+    @staticmethod
+    def trace_func(f):
+        return f
+
+    trace_func_args = trace_func
+
+    class open:
+        def __init__(self, path):
+            self.path = path
+
+        def __enter__(self):
+            return None
+
+        def __exit__(self, *exc):
+            with open(self.path, "wb"):
+                return False
+
+    class TraceGenerator:
+        def __init__(self, path):
+            self.path = path
+
+        def create_group(self, name, track_name=None):
+            return {}.fromkeys(())  # a dict: .open/.close below are C calls
+
+        def flush(self):
+            with open(self.path, "wb"):
+                pass
+
+
+class _FloorTrack(dict):
+    open = dict.get
+    close = dict.get
+
+
+_Floor.TraceGenerator.create_group = lambda self, name, track_name=None: _FloorTrack()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--original", required=True, help="directory the original tg4perfetto is installed in")
@@ -114,7 +157,7 @@ def main():
         ("generator event", 1, lambda lib, n: generator_events(lib, n // 2)),
     ]
     print(f"python {sys.version.split()[0]}, best of {args.repeat}; CPU time per call (wall time per call)")
-    print(f"{'case':<24}{'original':>22}{'tg4p':>20}{'ratio':>9}{'orig B/ev':>11}{'tg4p B/ev':>11}")
+    print(f"{'case':<24}{'original':>22}{'tg4p':>20}{'ratio':>9}{'orig B/ev':>11}{'tg4p B/ev':>11}{'floor':>10}")
     ratios = {}
     for name, events_per_call, make in cases:
         n_orig = args.events if name == "generator event" else args.calls
@@ -124,11 +167,14 @@ def main():
         )
         ratio = (c_orig / n_orig) / (c_ours / n_ours)
         ratios[name] = ratio
+        floor = min(timed(make(_Floor, n_ours))[0] for _ in range(args.repeat))
         ns = lambda t, n: f"{t / n * 1e9:.0f} ns"
         print(
             f"{name:<24}{ns(c_orig, n_orig):>10} ({ns(w_orig, n_orig):>9}){ns(c_ours, n_ours):>8} ({ns(w_ours, n_ours):>8})"
             f"{ratio:>8.1f}x{b_orig / (n_orig * events_per_call):>11.1f}{b_ours / (n_ours * events_per_call):>11.1f}"
+            f"{ns(floor, n_ours):>10}"
         )
+    print("floor: the same loop with nothing traced (a plain call; a C method call per generator event)")
     return ratios
 
 

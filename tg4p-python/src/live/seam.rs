@@ -129,19 +129,24 @@ pub(crate) fn instant(
 }
 
 fn with_rendered<R>(args: &[Value], f: impl FnOnce(&[&dyn Debug]) -> R) -> R {
-    let rendered: Vec<Rendered<'_>> = args
-        .iter()
-        .map(|v| Rendered {
-            value: v,
-            top: true,
-        })
-        .collect();
-    let values: Vec<&dyn Debug> = rendered.iter().map(|r| r as &dyn Debug).collect();
-    f(&values)
+    let top = |value| Rendered { value, top: true };
+    // Up to four arguments without allocating (the common case).
+    match args {
+        [] => f(&[]),
+        [a] => f(&[&top(a)]),
+        [a, b] => f(&[&top(a), &top(b)]),
+        [a, b, c] => f(&[&top(a), &top(b), &top(c)]),
+        [a, b, c, d] => f(&[&top(a), &top(b), &top(c), &top(d)]),
+        _ => {
+            let rendered: Vec<Rendered<'_>> = args.iter().map(top).collect();
+            let values: Vec<&dyn Debug> = rendered.iter().map(|r| r as &dyn Debug).collect();
+            f(&values)
+        }
+    }
 }
 
 /// A value's text as the recorder stores it today: a top-level string as it is,
-/// everything else in a Python-like literal form (`[1, 'a', {'k': True}]`).
+/// everything else in a Python-like literal form (`[1, "a", {"k": True}]`).
 struct Rendered<'a> {
     value: &'a Value,
     top: bool,
