@@ -198,6 +198,14 @@ fn location_of(caller: &Bound<'_, PyAny>) -> PyResult<Location> {
 
 // --- Arguments ---
 
+/// A live argument's value (see [`Budget::live`]). Tracing never makes the program
+/// fail: a value whose conversion raises (a `__str__` that raises, say) is
+/// recorded as the error.
+fn live_value(value: &Bound<'_, PyAny>) -> Value {
+    to_value(value, &mut Budget::live())
+        .unwrap_or_else(|e| Value::Str(format!("<not recorded: {e}>")))
+}
+
 /// Live arguments: names (interned) and values (converted under a live budget).
 #[derive(Default)]
 struct Args {
@@ -206,14 +214,10 @@ struct Args {
 }
 
 impl Args {
-    /// Adds an argument. Tracing never makes the program fail: a value whose
-    /// conversion raises (a `__str__` that raises, say) is recorded as the error.
+    /// Adds an argument.
     fn push(&mut self, name: &'static str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.names.push(name);
-        self.values.push(
-            to_value(value, &mut Budget::live())
-                .unwrap_or_else(|e| Value::Str(format!("<not recorded: {e}>"))),
-        );
+        self.values.push(live_value(value));
         Ok(())
     }
 
@@ -692,15 +696,22 @@ impl TracedFunction {
         threads::ensure_named(py);
         let _slice = match &self.args {
             None => seam::begin_call(self.site, self.track, &[]),
-            Some(spec) => {
-                let bound = spec.bind(args, kwargs)?;
-                let site = match spec.positional_site(self.name, self.at, args, kwargs) {
-                    Some(site) => site,
-                    None if bound.names.is_empty() => self.site,
-                    None => bound.callsite(self.name, self.at),
-                };
-                seam::begin_call(site, self.track, &bound.values)
-            }
+            Some(spec) => match spec.positional_site(self.name, self.at, args, kwargs) {
+                // The usual call: the names are the callsite's, only values needed.
+                Some(site) => {
+                    let values: Vec<Value> = args.iter().map(|a| live_value(&a)).collect();
+                    seam::begin_call(site, self.track, &values)
+                }
+                None => {
+                    let bound = spec.bind(args, kwargs)?;
+                    let site = if bound.names.is_empty() {
+                        self.site
+                    } else {
+                        bound.callsite(self.name, self.at)
+                    };
+                    seam::begin_call(site, self.track, &bound.values)
+                }
+            },
         };
         // The slice ends when `_slice` drops: after a return or a raise alike.
         func.call(args, kwargs).map(Bound::unbind)
