@@ -362,3 +362,22 @@ def test_trace_func_args_on_a_track(trace_path, decoded):
     assert first.track == second.track == top
     assert (first.args, second.args) == ({"a": "1"}, {"a": "1", "b": "5"})
     assert TOP.name == "TOP_TRACK" and repr(TOP) == 'track("TOP_TRACK")'
+
+
+def test_a_traced_closure_that_calls_itself_is_collected():
+    import gc
+    import weakref
+
+    def make():
+        @tg4perfetto.trace_func
+        def countdown(n):
+            return n if n == 0 else countdown(n - 1)
+
+        return countdown
+
+    f = make()
+    assert f(3) == 0
+    gone = weakref.ref(f.__wrapped__)
+    del f
+    gc.collect()
+    assert gone() is None

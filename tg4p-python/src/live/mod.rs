@@ -15,10 +15,11 @@ mod threads;
 use crate::names::{intern, intern_list};
 use crate::values::{Budget, to_value};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
-use pyo3::{IntoPyObjectExt, intern};
+use pyo3::{IntoPyObjectExt, PyTraverseError, intern};
 use seam::{Location, MAX_OUTGOING_FLOWS};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -738,6 +739,13 @@ impl TracedFunction {
 
     fn __repr__(&self) -> String {
         format!("<traced function {}>", self.name)
+    }
+
+    /// Lets the garbage collector see the wrapped function, so that a cycle
+    /// through it (a traced closure that calls itself) is collected: the
+    /// function and its closure cells clear their references.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.func)
     }
 }
 
