@@ -42,8 +42,8 @@ fn odd_names_are_recorded_as_given() {
     let path = temp("odd-names");
     let session = tg4p::open(&path).unwrap();
     for name in names {
-        drop(tg4p::span(name));
-        drop(tg4p::live::instant(name));
+        drop(tg4p::__private::span_named(name));
+        drop(tg4p::__private::instant_named(name));
         let track: &'static Track = Box::leak(Box::new(Track::new(name)));
         drop(track.span(name));
         let counter: &'static Counter = Box::leak(Box::new(Counter::new(name)));
@@ -87,7 +87,7 @@ struct TracingDebug;
 impl fmt::Debug for TracingDebug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         tg4p::instant!("from inside Debug");
-        let _s = tg4p::span("span inside Debug");
+        let _s = tg4p::__private::span_named("span inside Debug");
         f.write_str("traced")
     }
 }
@@ -206,7 +206,7 @@ fn reused_and_odd_flow_ids_make_a_valid_trace() {
     // Consumed twice, by an instant and by a span.
     tg4p::instant!("first sink", incoming = [a]);
     tg4p::instant!("second sink", incoming = [a]);
-    drop(tg4p::span("span sink").incoming(&[a, a]));
+    drop(tg4p::__private::span_named("span sink").incoming(&[a, a]));
     // Ids nobody minted: 0, the largest, an arbitrary one used as both ends.
     let odd = [
         FlowId::from_raw(0),
@@ -214,7 +214,7 @@ fn reused_and_odd_flow_ids_make_a_valid_trace() {
         FlowId::from_raw(42),
     ];
     tg4p::instant!("odd sink", incoming = odd);
-    let s = tg4p::span("self loop");
+    let s = tg4p::__private::span_named("self loop");
     let out = s.outgoing(3);
     let s = s.incoming(&out);
     drop(s);

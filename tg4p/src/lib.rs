@@ -35,7 +35,6 @@ pub mod live {
 }
 pub use tg4p_core::runtime::{
     ARG_VALUE_LIMIT, Counter, Overflow, Report, Session, SessionBuilder, SessionError, Track, open,
-    span,
 };
 pub use tg4p_macros::{trace, trace_args};
 mod live_macros;
