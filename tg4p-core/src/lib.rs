@@ -25,6 +25,8 @@ mod runtime {
     #[path = "shim.rs"]
     pub(crate) mod shim;
 }
+// Under loom only the hand-off is built: most of the wire format is unused there.
+#[cfg_attr(tg4p_loom, allow(dead_code, unused_imports))]
 pub(crate) mod wire;
 
 pub use ids::FlowId;
