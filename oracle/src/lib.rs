@@ -37,7 +37,7 @@ use std::path::Path;
 pub use error::OracleError;
 pub use events::{Arg, CounterValue, Event, EventKind, SourceLocation};
 pub use framing::{PacketReader, RawPacket};
-pub use model::{Model, ModelOptions};
+pub use model::{Model, ModelOptions, Observed};
 pub use rules::{Rule, Violation};
 pub use slices::{DanglingFlow, FlowArrow, Slice};
 pub use trace::{Counts, DecodedTrace, TrackCounts};
