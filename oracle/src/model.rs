@@ -79,7 +79,11 @@ pub struct Model {
     packets: usize,
     wire: WireChecker,
     sequences: HashMap<u32, Sequence>,
-    clocks: Clocks,
+    /// Clock domains per machine (`TracePacket.machine_id`, 0 for the host):
+    /// like trace_processor, each machine has its own REALTIME, MONOTONIC, ...,
+    /// and its BOOTTIME is taken as the trace's (zero offset; `tg4p merge`
+    /// aligns machines by rewriting their BOOTTIME readings).
+    clocks: HashMap<u32, Clocks>,
     tracks: BTreeMap<u64, Track>,
     /// First descriptor of each track, to compare re-emissions against.
     descriptors: HashMap<u64, TrackDescriptor>,
@@ -115,7 +119,7 @@ impl Model {
             packets: 0,
             wire: WireChecker::default(),
             sequences: HashMap::new(),
-            clocks: Clocks::default(),
+            clocks: HashMap::new(),
             tracks: BTreeMap::new(),
             descriptors: HashMap::new(),
             events: Vec::new(),
@@ -222,6 +226,7 @@ impl Model {
             .then(|| pkt.trusted_packet_sequence_id())
             .filter(|&s| s != 0);
         let flags = pkt.sequence_flags();
+        let machine = pkt.machine_id();
         let dropped = pkt.previous_packet_dropped();
         if dropped {
             self.dropped_markers += 1;
@@ -299,7 +304,7 @@ impl Model {
         }
 
         if let Some(Data::ClockSnapshot(cs)) = &pkt.data {
-            add_clock_snapshot(&mut self.clocks, cs, seq, &mut ctx);
+            add_clock_snapshot(self.clocks.entry(machine).or_default(), cs, seq, &mut ctx);
             return; // trace_processor handles nothing else of such a packet
         }
 
@@ -337,7 +342,8 @@ impl Model {
                     c => Some(c),
                 }
                 .unwrap_or(BOOTTIME);
-                match resolve_timestamp(&mut self.clocks, clock, seq, flags, raw, &mut ctx) {
+                let clocks = self.clocks.entry(machine).or_default();
+                match resolve_timestamp(clocks, clock, seq, flags, raw, &mut ctx) {
                     Some(ts) => Some(ts),
                     None => return, // trace_processor drops the whole packet
                 }

@@ -24,9 +24,18 @@ pub enum Verdict {
     Undecodable = 2,
 }
 
+/// Rules about what the oracle's model covers rather than what trace_processor
+/// rejects: a field it does not model, or a field number its (older) protos do not
+/// know, such as a newer Perfetto field or a proto extension. tg4p's own encoders
+/// must not emit them (its tests fail on them), but in other writers' traces they
+/// are usually fine, so `check` reports them as notes unless `--strict`.
+pub const MODEL_LIMITS: [Rule; 2] = [Rule::UnsupportedField, Rule::UnknownField];
+
 /// How to check.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CheckOptions {
+    /// Count [`MODEL_LIMITS`] findings as violations.
+    pub strict: bool,
     /// Force streaming (counting) mode: bounded memory, slices matched in file order.
     pub stream: bool,
     /// Force full mode whatever the size.
@@ -62,7 +71,7 @@ pub fn run(paths: &[PathBuf], opts: CheckOptions) -> Verdict {
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         for r in &reports {
-            print_human(r);
+            print_human(r, opts);
         }
     }
     verdict
@@ -72,7 +81,14 @@ fn check_file(path: &Path, opts: CheckOptions) -> FileReport {
     let outcome = decode(path, opts);
     let verdict = match &outcome {
         Err(_) => Verdict::Undecodable,
-        Ok(c) if c.trace.violations.is_empty() => Verdict::Clean,
+        Ok(c)
+            if c.trace
+                .violation_totals
+                .keys()
+                .all(|r| counts_as_note(*r, opts)) =>
+        {
+            Verdict::Clean
+        }
         Ok(_) => Verdict::Violations,
     };
     FileReport {
@@ -80,6 +96,10 @@ fn check_file(path: &Path, opts: CheckOptions) -> FileReport {
         verdict,
         outcome,
     }
+}
+
+fn counts_as_note(rule: Rule, opts: CheckOptions) -> bool {
+    !opts.strict && MODEL_LIMITS.contains(&rule)
 }
 
 /// Decodes one file; an unreadable file or one with no decodable packet is an error.
@@ -154,13 +174,18 @@ fn kept_of(trace: &DecodedTrace, rule: Rule) -> usize {
     trace.violations.iter().filter(|v| v.rule == rule).count()
 }
 
-fn print_human(r: &FileReport) {
+fn print_human(r: &FileReport, opts: CheckOptions) {
     let path = r.path.display();
     match &r.outcome {
         Err(e) => println!("{e}"),
         Ok(c) => {
             for v in &c.trace.violations {
-                println!("{path}: {v}");
+                let note = if counts_as_note(v.rule, opts) {
+                    "note: "
+                } else {
+                    ""
+                };
+                println!("{path}: {note}{v}");
             }
             for (&rule, &n) in &c.trace.violation_totals {
                 let kept = kept_of(&c.trace, rule);
@@ -171,7 +196,21 @@ fn print_human(r: &FileReport) {
             for w in &c.warnings {
                 println!("{path}: warning: {w}");
             }
-            let total: usize = c.trace.violation_totals.values().sum();
+            let total: usize = c
+                .trace
+                .violation_totals
+                .iter()
+                .filter(|(r, _)| !counts_as_note(**r, opts))
+                .map(|(_, n)| n)
+                .sum();
+            let notes: usize = c.trace.violation_totals.values().sum::<usize>() - total;
+            let notes = if notes > 0 {
+                format!(
+                    ", {notes} note(s) on fields the checker does not model (--strict counts them)"
+                )
+            } else {
+                String::new()
+            };
             let events = c.trace.counts.total().events();
             let mode = if c.streamed {
                 "streamed; flows not followed"
@@ -180,14 +219,13 @@ fn print_human(r: &FileReport) {
             };
             if total == 0 {
                 println!(
-                    "{path}: OK: {} packets, {events} events, {} tracks ({mode})",
+                    "{path}: OK: {} packets, {events} events, {} tracks ({mode}){notes}",
                     c.trace.packets,
                     c.trace.tracks.len()
                 );
             } else {
                 println!(
-                    "{path}: {total} finding(s) of {} rule(s) in {} packets ({mode})",
-                    c.trace.violation_totals.len(),
+                    "{path}: {total} violation(s) in {} packets ({mode}){notes}",
                     c.trace.packets
                 );
             }

@@ -55,6 +55,10 @@ enum Command {
         /// with the trace).
         #[arg(long)]
         full: bool,
+        /// Also count fields the checker does not model (unknown field numbers, legacy
+        /// fields) as violations, as tg4p's own tests do.
+        #[arg(long)]
+        strict: bool,
     },
     /// Summarize a trace: processes, threads and tracks, events by type, top slices,
     /// counters, flows, bytes per event, time span and loss.
@@ -103,7 +107,25 @@ enum Command {
     },
 }
 
+/// With `TG4P_PEAK_RSS` set, prints the process's peak resident memory (Linux's
+/// `VmHWM`) on stderr at exit: how the tests check that streaming stays bounded.
+fn report_peak_rss() {
+    if std::env::var_os("TG4P_PEAK_RSS").is_none() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+        eprintln!("tg4p: peak RSS {}", line["VmHWM:".len()..].trim());
+    }
+}
+
 fn main() -> ExitCode {
+    let code = run();
+    report_peak_rss();
+    code
+}
+
+fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check {
@@ -111,8 +133,17 @@ fn main() -> ExitCode {
             json,
             stream,
             full,
+            strict,
         } => {
-            let verdict = check::run(&files, check::CheckOptions { stream, full, json });
+            let verdict = check::run(
+                &files,
+                check::CheckOptions {
+                    strict,
+                    stream,
+                    full,
+                    json,
+                },
+            );
             return ExitCode::from(verdict as u8);
         }
         Command::Stats { file, top, json } => stats::run(&file, top, json),

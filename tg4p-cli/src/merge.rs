@@ -22,7 +22,8 @@
 //!   `TracePacketDefaults.timestamp_clock_id` [58]) move by the same amount, so
 //!   sequence-scoped and other clocks follow through the snapshots. `--offset`
 //!   adds to that shift (and moves REALTIME readings by the same amount, so a
-//!   trace_processor that aligns machines by REALTIME agrees);
+//!   trace_processor that aligns machines by REALTIME agrees). No input moves
+//!   back in time: if one would, all move forward by as much;
 //! - `--same-machine`: no machine ids and no alignment; a pid or tid number used by
 //!   an earlier input (`ProcessDescriptor.pid`, `ThreadDescriptor.pid/tid`) is
 //!   renumbered above Linux's pid_max, so two inputs' processes stay apart.
@@ -382,6 +383,17 @@ fn plan(paths: &[PathBuf], scans: &[Scan], opts: &MergeOptions) -> Result<Vec<Pl
         }
         plans.push(p);
     }
+    // Perfetto's clock readings are unsigned and tg4p's generator anchors its
+    // clocks at BOOTTIME 0, so no input may move back: when some shift is
+    // negative, every input moves forward by as much (REALTIME readings too, so
+    // wall-clock alignment is unchanged).
+    let lift = plans.iter().map(|p| p.shift).min().unwrap_or(0).min(0);
+    for p in &mut plans {
+        p.shift = p.shift.checked_sub(lift).ok_or_else(|| {
+            CliError::Usage("the inputs' clocks are too far apart to share one timeline".into())
+        })?;
+        p.realtime_shift -= lift;
+    }
     Ok(plans)
 }
 
@@ -501,29 +513,34 @@ impl Rewriter<'_> {
                 changed |= remap_all(&p.flows, &mut te.flow_ids_old);
                 changed |= remap_all(&p.flows, &mut te.terminating_flow_ids_old);
             }
-            Some(Data::ClockSnapshot(cs)) => {
-                for c in cs.clocks.iter_mut() {
-                    let by = match c.clock_id() {
-                        BOOTTIME => p.shift,
-                        REALTIME => p.realtime_shift / c.unit_multiplier_ns().max(1) as i64,
-                        _ => continue,
-                    };
-                    if by != 0 {
-                        let ts = c.timestamp();
-                        c.timestamp = Some(shifted(ts, by).ok_or_else(|| {
-                            format!(
-                                "shifting clock {} reading {ts} by {by} leaves the valid range",
-                                c.clock_id()
-                            )
-                        })?);
-                        changed = true;
-                    }
-                }
-            }
+            Some(Data::ClockSnapshot(cs)) => changed |= shift_snapshot(cs, p)?,
             _ => {}
         }
         Ok(changed)
     }
+}
+
+/// Moves a snapshot's BOOTTIME reading by the plan's shift and its REALTIME
+/// reading by the plan's REALTIME shift.
+fn shift_snapshot(cs: &mut ClockSnapshot, p: &Plan) -> Result<bool, String> {
+    let mut changed = false;
+    for c in cs.clocks.iter_mut() {
+        let id = c.clock_id();
+        let unit = i64::try_from(c.unit_multiplier_ns().max(1)).unwrap_or(i64::MAX);
+        let by = match id {
+            BOOTTIME => p.shift,
+            REALTIME => p.realtime_shift / unit,
+            _ => 0,
+        };
+        if by != 0 {
+            let ts = c.timestamp();
+            c.timestamp = Some(shifted(ts, by).ok_or_else(|| {
+                format!("shifting clock {id} reading {ts} by {by} ns leaves the valid range")
+            })?);
+            changed = true;
+        }
+    }
+    Ok(changed)
 }
 
 fn write_packet(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {

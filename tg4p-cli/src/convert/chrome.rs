@@ -9,8 +9,8 @@
 //!   trace_processor names them); `b`/`e`/`n` async events go on one track per
 //!   `(pid, cat, id)`;
 //! - `s`/`t`/`f` flows (keyed by `cat`, `name`, `id` like trace_processor) bind to the
-//!   enclosing slice on their thread, else to the next slice beginning there (`f` with
-//!   `bp: "e"` prefers the enclosing one), else become an instant;
+//!   enclosing slice on their thread (`s`, `t`, and `f` with `bp: "e"`), else to the
+//!   next slice beginning there, else become an instant;
 //! - timestamps are µs (floats) and become ns; events are sorted per track, so the
 //!   file may list them in any order; `args` become nested arguments.
 //!
@@ -452,14 +452,21 @@ fn resolve_flows(p: &mut Parsed, out: &Sink) {
 }
 
 /// Sorts a lane's ops and binds its flow events to slices (or instants).
+///
+/// An `s` or `t` binds to the enclosing slice's begin, an `f` to its end (or to
+/// the next slice's begin): the bound event is never later than an `s` nor
+/// earlier than an `f`, so trace_processor, which chains flow events in
+/// timestamp order, sees them in the order the JSON meant.
 fn bind_flows(ops: &mut Vec<Op>) {
     ops.sort_by_key(|o| o.key);
     let mut stack: Vec<usize> = Vec::new();
-    // Flow events waiting for the next slice to begin: (id, step, name, ts, file index).
+    // Flows waiting for the next slice to begin: (id, step, name, key).
     let mut pending: Vec<(u64, FlowStep, String, (i64, u8, i64, usize))> = Vec::new();
-    let mut instants: Vec<Op> = Vec::new();
+    // Flows bound to the end of the slice begun at op `.0`.
+    let mut at_end: Vec<(usize, u64, FlowStep)> = Vec::new();
+    let mut end_of: HashMap<usize, usize> = HashMap::new();
     let attach = |op: &mut Op, id: u64, step: FlowStep| {
-        if let OpKind::Begin { parts, .. } = &mut op.kind {
+        if let OpKind::Begin { parts, .. } | OpKind::End { parts } = &mut op.kind {
             match step {
                 FlowStep::End => parts.terminating.push(id),
                 _ => parts.flows.push(id),
@@ -475,7 +482,9 @@ fn bind_flows(ops: &mut Vec<Op>) {
                 stack.push(i);
             }
             OpKind::End { .. } => {
-                stack.pop();
+                if let Some(b) = stack.pop() {
+                    end_of.insert(b, i);
+                }
             }
             OpKind::Instant { .. } => {}
             OpKind::Flow {
@@ -486,26 +495,30 @@ fn bind_flows(ops: &mut Vec<Op>) {
             } => {
                 let (step, id, key) = (*step, *id, ops[i].key);
                 match stack.last() {
-                    Some(&top) if *enclosing_first => attach(&mut ops[top], id, step),
+                    Some(&top) if step != FlowStep::End => attach(&mut ops[top], id, step),
+                    Some(&top) if *enclosing_first => at_end.push((top, id, step)),
                     _ => pending.push((id, step, name.clone(), key)),
                 }
             }
         }
     }
-    // Flow events with no slice after them: the enclosing slice, else an instant.
+    for (begin, id, step) in at_end {
+        let target = end_of.get(&begin).copied().unwrap_or(begin);
+        attach(&mut ops[target], id, step);
+    }
+    // Flow events with no slice after them become instants.
     for (id, step, name, key) in pending {
         let mut parts = Parts::default();
         match step {
             FlowStep::End => parts.terminating.push(id),
             _ => parts.flows.push(id),
         }
-        instants.push(Op {
+        ops.push(Op {
             key,
             kind: OpKind::Instant { name, parts },
         });
     }
     ops.retain(|o| !matches!(o.kind, OpKind::Flow { .. }));
-    ops.extend(instants);
     ops.sort_by_key(|o| o.key);
 }
 

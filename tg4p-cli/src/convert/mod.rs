@@ -47,9 +47,20 @@ pub fn run(input: &Path, output: &Path, from: Option<Format>) -> Result<(), CliE
         None => detect(input)?,
     };
     let (reader, in_len) = input::open_tracked(input, "converting")?;
-    let summary = match format {
-        Format::Chrome => chrome::convert(input, reader, output)?,
-        Format::Jsonl => jsonl::convert(input, BufReader::new(reader), output)?,
+    let result = match format {
+        Format::Chrome => chrome::convert(input, reader, output),
+        Format::Jsonl => jsonl::convert(input, BufReader::new(reader), output),
+    };
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            // A failed conversion leaves no half-written trace behind (only a
+            // regular file is removed: never a device such as /dev/null).
+            if std::fs::symlink_metadata(output).is_ok_and(|m| m.is_file()) {
+                let _ = std::fs::remove_file(output);
+            }
+            return Err(e);
+        }
     };
     let out_len = std::fs::metadata(output)
         .map_err(|e| CliError::io(output, e))?
@@ -73,9 +84,10 @@ pub fn run(input: &Path, output: &Path, from: Option<Format>) -> Result<(), CliE
     Ok(())
 }
 
-/// Keys that start a tg4p JSON-lines record.
+/// Keys that name a tg4p JSON-lines record's kind, by priority ("group" last:
+/// track and counter records name their parent group with it).
 const JSONL_KEYS: [&str; 7] = [
-    "group", "track", "counter", "open", "close", "instant", "count",
+    "track", "counter", "open", "close", "instant", "count", "group",
 ];
 
 /// JSON lines if the first non-empty line is an object with a tg4p record
