@@ -440,10 +440,7 @@ fn convert_chrome_json_keeps_its_meaning() {
     assert_eq!(read.arg("bytes"), Some(&Arg::Int(512)));
     // Instants: thread scope on the thread, global scope on a global track.
     let mark = t.events_named("mark").next().unwrap();
-    assert_eq!(
-        (mark.track, mark.kind.clone()),
-        (io.uuid, EventKind::Instant)
-    );
+    assert_eq!((mark.track, mark.kind), (io.uuid, EventKind::Instant));
     let everywhere = t.events_named("everywhere").next().unwrap();
     assert_eq!(t.tracks[&everywhere.track].parent, None);
     // Counters: one track per series, "NAME KEY", under the process.

@@ -35,14 +35,35 @@ enum Lane {
     Async(i64, String, String),
 }
 
+/// Order of ops on a lane: (ts ns, rank, tie, file index). Ends of `X` slices
+/// sort before anything else at their timestamp (rank 0); nested `X` begins
+/// longest first (tie = -dur); everything else keeps file order.
+type SortKey = (i64, u8, i64, usize);
+
 /// One generator call on a lane, with its sort key.
 #[derive(Debug)]
 struct Op {
-    /// (ts ns, rank, tie, file index): ends of `X` slices sort before anything
-    /// else at their timestamp (rank 0); nested `X` begins longest first (tie
-    /// = -dur); everything else keeps file order.
-    key: (i64, u8, i64, usize),
+    key: SortKey,
     kind: OpKind,
+}
+
+/// A flow event, found by its lane and position there, to be given its id.
+struct FlowRef {
+    ts: i64,
+    index: usize,
+    /// `(cat, name, id)`: what names one flow in Chrome JSON.
+    key: (String, String, String),
+    step: FlowStep,
+    lane: Lane,
+    op: usize,
+}
+
+/// A flow event waiting for the next slice on its lane.
+struct Pending {
+    id: u64,
+    step: FlowStep,
+    name: String,
+    key: SortKey,
 }
 
 #[derive(Debug)]
@@ -86,8 +107,8 @@ struct Parsed {
     series: BTreeMap<(i64, String), Series>,
     process_names: HashMap<i64, String>,
     thread_names: HashMap<(i64, i64), String>,
-    /// Flow events in file order: (ts, index, key, step) resolved to ids later.
-    flows: Vec<(i64, usize, (String, String, String), FlowStep, Lane, usize)>,
+    /// Flow events in file order, resolved to ids later.
+    flows: Vec<FlowRef>,
 }
 
 struct Ev<'a> {
@@ -253,7 +274,7 @@ fn parse(path: &Path, events: &[Json], summary: &mut Summary) -> Result<Parsed, 
             args: args_of(o.get("args")),
             ..Parts::default()
         };
-        let mut push = |lane: Lane, key: (i64, u8, i64, usize), kind: OpKind| {
+        let mut push = |lane: Lane, key: SortKey, kind: OpKind| {
             p.lanes.entry(lane).or_default().push(Op { key, kind });
         };
         match ph {
@@ -351,14 +372,14 @@ fn parse(path: &Path, events: &[Json], summary: &mut Summary) -> Result<Parsed, 
                 };
                 let enclosing_first = step != FlowStep::End || ev.str("bp")? == Some("e");
                 let lane_ops = p.lanes.entry(thread.clone()).or_default();
-                p.flows.push((
+                p.flows.push(FlowRef {
                     ts,
                     index,
-                    (cat, name.clone(), id),
+                    key: (cat, name.clone(), id),
                     step,
-                    thread,
-                    lane_ops.len(),
-                ));
+                    lane: thread,
+                    op: lane_ops.len(),
+                });
                 lane_ops.push(Op {
                     key: (ts, 1, 0, index),
                     kind: OpKind::Flow {
@@ -428,10 +449,16 @@ fn parse(path: &Path, events: &[Json], summary: &mut Summary) -> Result<Parsed, 
 /// lives from its `s` (or first use) to its `f`.
 fn resolve_flows(p: &mut Parsed, out: &Sink) {
     let mut order: Vec<usize> = (0..p.flows.len()).collect();
-    order.sort_by_key(|&i| (p.flows[i].0, p.flows[i].1));
+    order.sort_by_key(|&i| (p.flows[i].ts, p.flows[i].index));
     let mut live: HashMap<(String, String, String), u64> = HashMap::new();
     for i in order {
-        let (_, _, key, step, lane, op) = &p.flows[i];
+        let FlowRef {
+            key,
+            step,
+            lane,
+            op,
+            ..
+        } = &p.flows[i];
         let id = match step {
             FlowStep::Start => {
                 let id = out.new_flow();
@@ -460,8 +487,7 @@ fn resolve_flows(p: &mut Parsed, out: &Sink) {
 fn bind_flows(ops: &mut Vec<Op>) {
     ops.sort_by_key(|o| o.key);
     let mut stack: Vec<usize> = Vec::new();
-    // Flows waiting for the next slice to begin: (id, step, name, key).
-    let mut pending: Vec<(u64, FlowStep, String, (i64, u8, i64, usize))> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     // Flows bound to the end of the slice begun at op `.0`.
     let mut at_end: Vec<(usize, u64, FlowStep)> = Vec::new();
     let mut end_of: HashMap<usize, usize> = HashMap::new();
@@ -476,8 +502,8 @@ fn bind_flows(ops: &mut Vec<Op>) {
     for i in 0..ops.len() {
         match &ops[i].kind {
             OpKind::Begin { .. } => {
-                for (id, step, _, _) in pending.drain(..) {
-                    attach(&mut ops[i], id, step);
+                for f in pending.drain(..) {
+                    attach(&mut ops[i], f.id, f.step);
                 }
                 stack.push(i);
             }
@@ -497,7 +523,12 @@ fn bind_flows(ops: &mut Vec<Op>) {
                 match stack.last() {
                     Some(&top) if step != FlowStep::End => attach(&mut ops[top], id, step),
                     Some(&top) if *enclosing_first => at_end.push((top, id, step)),
-                    _ => pending.push((id, step, name.clone(), key)),
+                    _ => pending.push(Pending {
+                        id,
+                        step,
+                        name: name.clone(),
+                        key,
+                    }),
                 }
             }
         }
@@ -507,15 +538,18 @@ fn bind_flows(ops: &mut Vec<Op>) {
         attach(&mut ops[target], id, step);
     }
     // Flow events with no slice after them become instants.
-    for (id, step, name, key) in pending {
+    for f in pending {
         let mut parts = Parts::default();
-        match step {
-            FlowStep::End => parts.terminating.push(id),
-            _ => parts.flows.push(id),
+        match f.step {
+            FlowStep::End => parts.terminating.push(f.id),
+            _ => parts.flows.push(f.id),
         }
         ops.push(Op {
-            key,
-            kind: OpKind::Instant { name, parts },
+            key: f.key,
+            kind: OpKind::Instant {
+                name: f.name,
+                parts,
+            },
         });
     }
     ops.retain(|o| !matches!(o.kind, OpKind::Flow { .. }));
