@@ -13,6 +13,9 @@ use crate::input;
 /// matched in timestamp order, flows followed); larger ones stream.
 pub const FULL_MODE_LIMIT: u64 = 16 << 20;
 
+/// Warnings printed per file in the human form.
+const MAX_WARNING_LINES: usize = 20;
+
 /// Exit status of `check`: the worst over all files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
@@ -132,7 +135,7 @@ fn decode(path: &Path, opts: CheckOptions) -> Result<Checked, CliError> {
             reason,
         });
     }
-    let warnings = warnings(&trace);
+    let warnings = warnings(&trace, streamed);
     Ok(Checked {
         trace,
         streamed,
@@ -141,7 +144,7 @@ fn decode(path: &Path, opts: CheckOptions) -> Result<Checked, CliError> {
 }
 
 /// Findings that trace_processor tolerates but a user wants to know about.
-fn warnings(trace: &DecodedTrace) -> Vec<String> {
+fn warnings(trace: &DecodedTrace, streamed: bool) -> Vec<String> {
     let mut out = Vec::new();
     if trace.dropped_markers > 0 {
         out.push(format!(
@@ -151,9 +154,14 @@ fn warnings(trace: &DecodedTrace) -> Vec<String> {
     }
     for (uuid, c) in &trace.counts.tracks {
         if c.out_of_order > 0 {
+            let consequence = if streamed {
+                "streaming matches its slices in file order, so its slice findings may be off"
+            } else {
+                "trace_processor sorts them"
+            };
             out.push(format!(
-                "track {uuid}: {} event(s) with a timestamp before the previous event's in file \
-                 order (trace_processor sorts them; streaming mode matches slices in file order)",
+                "track {uuid}: {} event(s) earlier than an event before them in file order \
+                 ({consequence})",
                 c.out_of_order
             ));
         }
@@ -193,8 +201,14 @@ fn print_human(r: &FileReport, opts: CheckOptions) {
                     println!("{path}: ... and {} more [{rule}] findings", n - kept);
                 }
             }
-            for w in &c.warnings {
+            for w in c.warnings.iter().take(MAX_WARNING_LINES) {
                 println!("{path}: warning: {w}");
+            }
+            if c.warnings.len() > MAX_WARNING_LINES {
+                println!(
+                    "{path}: ... and {} more warnings (--json lists them all)",
+                    c.warnings.len() - MAX_WARNING_LINES
+                );
             }
             let total: usize = c
                 .trace
