@@ -785,6 +785,66 @@ fn machines_are_aligned_by_their_wall_clocks() {
     assert_eq!(machines.get(&Some(1)), Some(&from_b));
 }
 
+/// REALTIME and BOOTTIME readings of every `ClockSnapshot` in `path` that has both.
+fn wall_clock_pairs(path: &Path) -> Vec<(u64, u64)> {
+    let mut pairs = Vec::new();
+    for pkt in PacketReader::new(std::fs::File::open(path).unwrap()) {
+        let pkt = pkt.unwrap();
+        if !pkt.has_clock_snapshot() {
+            continue;
+        }
+        let reading = |id: u32| {
+            pkt.clock_snapshot()
+                .clocks
+                .iter()
+                .find(|c| c.clock_id() == id)
+                .map(|c| c.timestamp())
+        };
+        if let (Some(realtime), Some(boottime)) = (reading(1), reading(6)) {
+            pairs.push((realtime, boottime));
+        }
+    }
+    pairs
+}
+
+#[test]
+fn live_traces_carry_a_wall_clock_and_merge_as_machines() {
+    let d = dir("merge_live_machines");
+    let (a, b) = (d.join("a.pftrace"), d.join("b.pftrace"));
+    let wall_ns = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+    };
+    let before = wall_ns();
+    live_trace(&a);
+    live_trace(&b);
+    let after = wall_ns();
+    for input in [&a, &b] {
+        let pairs = wall_clock_pairs(input);
+        assert_eq!(
+            pairs.len(),
+            1,
+            "one REALTIME/BOOTTIME snapshot per live trace"
+        );
+        let (realtime, boottime) = pairs[0];
+        assert!(
+            (before..=after).contains(&realtime),
+            "{realtime} not in {before}..={after}"
+        );
+        assert!(boottime > 0);
+    }
+    // No --offset needed: each input's snapshot places it on the wall clock.
+    let out = d.join("merged.pftrace");
+    let r = tg4p(&["merge", s(&out), s(&a), s(&b)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = decode(&out);
+    t.assert_valid();
+    assert_eq!(t.slices_named("merge_sort").len(), 2 * 63);
+    assert_eq!(tg4p(&["check", s(&out)]).code, 0);
+}
+
 #[test]
 fn machines_without_wall_clock_need_an_explicit_offset() {
     let d = dir("merge_offset");

@@ -92,6 +92,20 @@ pub(crate) fn os_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// BOOTTIME (as [`os_ns`]) and REALTIME (ns since the Unix epoch) read at the same
+/// moment: REALTIME is read between two BOOTTIME readings and paired with their
+/// midpoint, so the pair is off by at most half the time between them. `None` when
+/// the wall clock is before 1970 (a machine without a set clock).
+pub(crate) fn wall_clock_pair() -> Option<(u64, u64)> {
+    let before = os_ns();
+    let realtime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    let after = os_ns();
+    let realtime_ns = u64::try_from(realtime.as_nanos()).ok()?;
+    Some((before + (after - before) / 2, realtime_ns))
+}
+
 /// Minimum time between two calibration readings taken by the writer.
 pub(crate) const CALIBRATION_INTERVAL_NS: u64 = 10_000_000;
 

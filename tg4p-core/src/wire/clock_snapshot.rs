@@ -8,7 +8,7 @@ use quick_protobuf::{MessageWrite, Result, Writer, WriterBackend};
 #[repr(u32)]
 #[allow(
     dead_code,
-    reason = "Perfetto's list, of which tg4p writes BOOTTIME only"
+    reason = "Perfetto's list, of which tg4p writes BOOTTIME and REALTIME"
 )]
 pub enum BuiltinClock {
     Realtime = 1,

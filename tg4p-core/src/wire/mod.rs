@@ -91,6 +91,33 @@ impl SequenceStart {
     }
 }
 
+/// A `ClockSnapshot` of BOOTTIME and REALTIME read at the same moment, written once
+/// at the start of a live trace: with it, traces of several machines can be put on
+/// one wall-clock timeline (trace_processor's multi-machine import, `tg4p merge`).
+/// Builtin clocks are global, so the packet needs no sequence.
+pub(crate) fn append_wall_clock_snapshot(out: &mut Vec<u8>, boottime_ns: u64, realtime_ns: u64) {
+    let clocks = [
+        Clock {
+            clock_id: BuiltinClock::Boottime as u32,
+            timestamp: boottime_ns,
+            ..Default::default()
+        },
+        Clock {
+            clock_id: BuiltinClock::Realtime as u32,
+            timestamp: realtime_ns,
+            ..Default::default()
+        },
+    ];
+    let packet = TracePacket::<NoAnnotations> {
+        data: Some(PacketData::ClockSnapshot(ClockSnapshot {
+            clocks: &clocks,
+            primary_trace_clock: None,
+        })),
+        ..Default::default()
+    };
+    append_packet(out, &packet);
+}
+
 /// How deep slices may nest on one track: trace_processor drops (and counts as
 /// errors) slices nested deeper (`SliceTracker::kMaxDepth`).
 pub(crate) const MAX_NESTING: usize = 512;

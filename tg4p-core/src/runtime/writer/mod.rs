@@ -17,7 +17,7 @@ mod templates;
 
 use super::args::MAX_ARGS;
 use super::buffer::{self, Chunk};
-use super::clock::Calibration;
+use super::clock::{self, Calibration};
 use super::counter::Counter;
 use super::handoff::{Msg, Shared, Slot, WriterEnd};
 use super::record::{self, DecodedEvent, Head, Sample, Ty};
@@ -377,6 +377,9 @@ impl Writer {
             process: Some(process),
             ..Default::default()
         });
+        if let Some((boottime_ns, realtime_ns)) = clock::wall_clock_pair() {
+            wire::append_wall_clock_snapshot(&mut self.output.out, boottime_ns, realtime_ns);
+        }
         self.write_out();
         let mut next_drain = Instant::now() + self.drain_interval;
         while !self.finish_requested {
