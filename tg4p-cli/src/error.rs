@@ -33,7 +33,7 @@ pub enum CliError {
     BadInput {
         /// The file.
         path: PathBuf,
-        /// Where (e.g. "line 3" or "traceEvents[12]").
+        /// Where (e.g. "line 3" or "traceEvents\[12\]").
         at: String,
         /// What is wrong.
         message: String,

@@ -3,23 +3,23 @@
 //! Two passes over each input, both streaming. The first collects the ids the
 //! input uses and its wall-clock anchor; the second rewrites and writes.
 //!
-//! What is rewritten (Perfetto field numbers in brackets):
-//! - `TracePacket.trusted_packet_sequence_id` [10]: interned data, defaults and
+//! What is rewritten (with Perfetto field numbers):
+//! - `TracePacket.trusted_packet_sequence_id` (field 10): interned data, defaults and
 //!   incremental clocks are scoped by it, so a sequence id used by an earlier input
 //!   gets a fresh number;
-//! - track uuids: `TrackDescriptor.uuid` [1] / `parent_uuid` [5],
-//!   `TrackEvent.track_uuid` [11], `extra_(double_)counter_track_uuids` [31, 45], the
-//!   same in `TrackEventDefaults` [11, 31, 45]; flow ids: `TrackEvent.flow_ids` [47],
-//!   `terminating_flow_ids` [48] and their old forms [36, 42]. An id already used by
+//! - track uuids: `TrackDescriptor.uuid` (field 1) / `parent_uuid` (field 5),
+//!   `TrackEvent.track_uuid` (field 11), `extra_(double_)counter_track_uuids` (field 31, 45), the
+//!   same in `TrackEventDefaults` (field 11, 31, 45); flow ids: `TrackEvent.flow_ids` (field 47),
+//!   `terminating_flow_ids` (field 48) and their old forms (field 36, 42). An id already used by
 //!   an earlier input gets a fresh value; others are kept;
-//! - machines (default): `TracePacket.machine_id` [98] tags every packet of input
+//! - machines (default): `TracePacket.machine_id` (field 98) tags every packet of input
 //!   N ≥ 1 with its own machine (ids an input already carries are renumbered per
 //!   input), so trace_processor keeps each input's processes, threads and clocks
 //!   apart. Input 0 stays the host;
-//! - clocks: each input is shifted so that its `ClockSnapshot` [6] REALTIME (1) to
+//! - clocks: each input is shifted so that its `ClockSnapshot` (field 6) REALTIME (1) to
 //!   BOOTTIME (6) relation matches input 0's: BOOTTIME readings in snapshots and
 //!   packet timestamps in BOOTTIME (explicit, default, or per-sequence
-//!   `TracePacketDefaults.timestamp_clock_id` [58]) move by the same amount, so
+//!   `TracePacketDefaults.timestamp_clock_id` (field 58)) move by the same amount, so
 //!   sequence-scoped and other clocks follow through the snapshots. `--offset`
 //!   adds to that shift (and moves REALTIME readings by the same amount, so a
 //!   trace_processor that aligns machines by REALTIME agrees). No input moves

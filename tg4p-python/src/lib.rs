@@ -6,11 +6,11 @@
 //! package's `__init__.py` re-exports everything defined here. Its API is the
 //! Python one, documented in the README and tested by `tests/` (pytest).
 //!
-//! - [`live`]: tracing a running Python program (`open`, `trace_func`, `track`,
+//! - `live`: tracing a running Python program (`open`, `trace_func`, `track`,
 //!   `count`, `instant`, ...) on tg4p's live recorder.
-//! - [`generator`]: `TraceGenerator` and its handles, on tg4p's generator.
-//! - [`values`]: Python objects to annotation values, the one conversion both use.
-//! - [`names`]: runtime strings made `&'static`, interned once each.
+//! - `generator`: `TraceGenerator` and its handles, on tg4p's generator.
+//! - `values`: Python objects to annotation values, the one conversion both use.
+//! - `names`: runtime strings made `&'static`, interned once each.
 
 mod generator;
 mod live;
