@@ -28,6 +28,7 @@ use crate::sequence::{
     lookup,
 };
 use crate::slices::{Open, TrackStack, build_flows, build_slices};
+use crate::stats::LossTracker;
 use crate::trace::{Counts, DecodedTrace, TrackCounts};
 use crate::tracks::Track;
 use crate::wire::WireChecker;
@@ -62,6 +63,7 @@ pub struct Model {
     events: Vec<Event>,
     violations: Violations,
     dropped_markers: usize,
+    loss: LossTracker,
     counts: BTreeMap<u64, TrackCounts>,
     /// Counting mode only: slices matched in file order.
     stacks: HashMap<u64, TrackStack<()>>,
@@ -96,6 +98,7 @@ impl Model {
             events: Vec::new(),
             violations: Violations::default(),
             dropped_markers: 0,
+            loss: LossTracker::default(),
             counts: BTreeMap::new(),
             stacks: HashMap::new(),
             truncated_at: None,
@@ -178,6 +181,10 @@ impl Model {
         let dropped = pkt.previous_packet_dropped();
         if dropped {
             self.dropped_markers += 1;
+        }
+        self.loss.on_packet(seq, dropped);
+        if let Some(Data::TraceStats(ts)) = &pkt.data {
+            self.loss.on_trace_stats(ts);
         }
         let cleared = pkt.incremental_state_cleared() || flags & SEQ_INCREMENTAL_STATE_CLEARED != 0;
         if cleared || dropped {
@@ -481,6 +488,7 @@ impl Model {
             violations,
             violation_totals: self.violations.totals,
             dropped_markers: self.dropped_markers,
+            loss: self.loss.finish(),
             counts: Counts {
                 tracks: self.counts,
             },
