@@ -257,11 +257,19 @@ fn recursion_deeper_than_trace_processor_allows_stays_valid() {
     // The outermost 512 levels are kept whole; the loss is marked.
     let kept = 2 * u64::from(tg4p::MAX_THREAD_DEPTH);
     assert_eq!(report.events_written, kept, "{report:?}");
-    assert_eq!(trace.events.len() as u64, kept);
+    // The loss is marked on the timeline: one instant after the kept levels,
+    // counting what was dropped.
+    let markers: Vec<_> = trace.events_named(tg4p::LOSS_MARKER).collect();
+    assert_eq!(markers.len(), 1);
+    assert_eq!(
+        markers[0].arg("count"),
+        Some(&tg4p_oracle::Arg::Uint(report.events_dropped))
+    );
+    assert_eq!(trace.events.len() as u64, kept + 1);
     assert!(trace.dropped_markers > 0);
     let c = trace.counts.total();
     assert_eq!((c.begins, c.open_at_end), (c.ends, 0));
-    assert_eq!(c.events(), report.events_written);
+    assert_eq!(c.begins + c.ends, report.events_written);
     std::fs::remove_file(&path).ok();
 }
 

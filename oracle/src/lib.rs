@@ -28,6 +28,7 @@ mod model;
 mod rules;
 mod sequence;
 mod slices;
+mod stats;
 mod trace;
 mod tracks;
 mod wire;
@@ -42,6 +43,7 @@ pub use framing::{PacketReader, RawPacket};
 pub use model::{Model, ModelOptions, Observed};
 pub use rules::{Rule, Violation};
 pub use slices::{DanglingFlow, FlowArrow, Slice};
+pub use stats::LossStats;
 pub use trace::{Counts, DecodedTrace, TrackCounts};
 pub use tracks::{Track, TrackKind};
 

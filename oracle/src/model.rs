@@ -28,6 +28,7 @@ use crate::sequence::{
     lookup,
 };
 use crate::slices::{Ended, Open, TrackStack, build_flows, build_slices};
+use crate::stats::LossTracker;
 use crate::trace::{Counts, DecodedTrace, TrackCounts};
 use crate::tracks::Track;
 use crate::wire::WireChecker;
@@ -90,6 +91,7 @@ pub struct Model {
     events: Vec<Event>,
     violations: Violations,
     dropped_markers: usize,
+    loss: LossTracker,
     counts: BTreeMap<u64, TrackCounts>,
     /// Counting mode only: slices matched in file order.
     stacks: HashMap<u64, TrackStack<()>>,
@@ -125,6 +127,7 @@ impl Model {
             events: Vec::new(),
             violations: Violations::default(),
             dropped_markers: 0,
+            loss: LossTracker::default(),
             counts: BTreeMap::new(),
             stacks: HashMap::new(),
             truncated_at: None,
@@ -230,6 +233,10 @@ impl Model {
         let dropped = pkt.previous_packet_dropped();
         if dropped {
             self.dropped_markers += 1;
+        }
+        self.loss.on_packet(seq, dropped);
+        if let Some(Data::TraceStats(ts)) = &pkt.data {
+            self.loss.on_trace_stats(ts);
         }
         let cleared = pkt.incremental_state_cleared() || flags & SEQ_INCREMENTAL_STATE_CLEARED != 0;
         if cleared || dropped {
@@ -545,6 +552,7 @@ impl Model {
             violations,
             violation_totals: self.violations.totals,
             dropped_markers: self.dropped_markers,
+            loss: self.loss.finish(),
             counts: Counts {
                 tracks: self.counts,
             },

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use crate::events::Event;
 use crate::rules::{Rule, Violation};
 use crate::slices::{DanglingFlow, FlowArrow, Slice};
+use crate::stats::LossStats;
 use crate::tracks::{Track, TrackKind};
 
 /// Event statistics of one track. Kept in both model modes.
@@ -99,6 +100,9 @@ pub struct DecodedTrace {
     pub violation_totals: BTreeMap<Rule, usize>,
     /// Packets with `previous_packet_dropped = true`.
     pub dropped_markers: usize,
+    /// The data-loss stats trace_processor imports from the trace's
+    /// `trace_stats` and loss markers.
+    pub loss: LossStats,
     /// Per-track event counts (kept in both modes).
     pub counts: Counts,
     /// Byte offset of the trailing partial packet, if the file was cut.

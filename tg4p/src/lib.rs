@@ -245,8 +245,9 @@ pub use tg4p_core::annotation::{MAX_DEPTH, Value};
 
 pub use tg4p_core::runtime::{
     ARG_VALUE_LIMIT, CHUNK_BYTES, Counter, CounterNumber, DEFAULT_DRAIN_INTERVAL,
-    DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, InstantBuilder, MAX_ARGS, MAX_THREAD_DEPTH, Overflow,
-    Report, Session, SessionBuilder, SessionError, Span, Track, enabled, open,
+    DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, InstantBuilder, LOSS_MARKER, MAX_ARGS, MAX_THREAD_DEPTH,
+    Overflow, Report, Session, SessionBuilder, SessionError, Span, TRACE_ENV, TraceGuard, Track,
+    enabled, init_from_env, open,
 };
 pub use tg4p_macros::{trace, trace_args};
 mod live_macros;

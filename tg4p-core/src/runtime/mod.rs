@@ -15,6 +15,8 @@
 //! - **The hand-off**: `handoff`, the gate and its generation, the state a
 //!   session's threads share with its writer (channel, chunk pool, thread slots)
 //!   and the [`Overflow`] policy.
+//! - **Switched on from outside**: `env` ([`init_from_env`], [`TraceGuard`]): a
+//!   session named by an environment variable, finished at exit.
 //! - **A session's life**: `session` ([`open`], [`Session`], [`SessionBuilder`],
 //!   [`Report`], [`SessionError`]), which starts the writer:
 //! - **The other side**: `writer`, records to packets to the file (`writer/
@@ -38,6 +40,7 @@ mod buffer;
 mod checks;
 mod clock;
 mod counter;
+mod env;
 mod future;
 mod handoff;
 mod local;
@@ -52,6 +55,7 @@ mod writer;
 pub use args::{ARG_VALUE_LIMIT, MAX_ARGS};
 pub use buffer::CHUNK_BYTES;
 pub use counter::{Counter, CounterNumber};
+pub use env::{TRACE_ENV, TraceGuard, init_from_env};
 pub use handoff::{Overflow, enabled};
 pub use local::MAX_THREAD_DEPTH;
 pub use session::{
@@ -60,6 +64,7 @@ pub use session::{
 };
 pub use span::{InstantBuilder, Span};
 pub use track::Track;
+pub use writer::LOSS_MARKER;
 
 /// What generated code and the facade's `macro_rules!` macros call. Not a public API.
 #[doc(hidden)]

@@ -15,6 +15,7 @@ mod interned_data;
 mod sequence_event;
 pub(crate) mod tags;
 mod trace_packet;
+mod trace_stats;
 mod track_descriptor;
 mod track_event;
 pub(crate) mod varint;
@@ -32,6 +33,7 @@ pub use trace_packet::{
     PacketData, SEQ_INCREMENTAL_STATE_CLEARED, SEQ_NEEDS_INCREMENTAL_STATE, TracePacket,
     TracePacketDefaults,
 };
+pub(crate) use trace_stats::TraceStats;
 pub use track_descriptor::{
     CounterDescriptor, ProcessDescriptor, ThreadDescriptor, TrackDescriptor,
 };

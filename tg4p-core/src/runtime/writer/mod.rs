@@ -30,7 +30,7 @@ use crate::wire::{
     self, AnnotationList, AnnotationName, AnnotationValue, CounterDescriptor, CounterValue,
     DebugAnnotation, EventName, EventType, InternedData, InternedString, PacketData,
     ProcessDescriptor, SEQ_NEEDS_INCREMENTAL_STATE, SequenceStart, SourceLocation,
-    ThreadDescriptor, TracePacket, TrackDescriptor, TrackEvent,
+    ThreadDescriptor, TracePacket, TraceStats, TrackDescriptor, TrackEvent,
 };
 use quick_protobuf::sizeofs::sizeof_len;
 use quick_protobuf::{MessageWrite, Writer as PbWriter, WriterBackend};
@@ -55,6 +55,9 @@ struct Sequence {
     dropped_pending: bool,
     /// Drops the thread has announced with DROPPED records so far.
     marked_drops: u64,
+    /// Events lost just before the sequence's next start, marked on the thread's
+    /// track by [`Output::loss_marker`] when it restarts.
+    loss_to_mark: u64,
 }
 
 /// What the general path found out about an event's callsite or counter that the
@@ -97,6 +100,7 @@ impl Sequence {
     fn restart_after_loss(&mut self, count: u64) {
         self.dropped_pending = true;
         self.marked_drops += count;
+        self.loss_to_mark += count;
         self.started = false;
         self.templates.callsites.clear();
         self.arg_names.clear();
@@ -111,6 +115,7 @@ impl Sequence {
             arg_names: InternTable::default(),
             dropped_pending: false,
             marked_drops: 0,
+            loss_to_mark: 0,
         }
     }
 }
@@ -154,6 +159,21 @@ impl NewInterned {
 const RETURN_ARG: &str = "return";
 /// The `return` arg of a slice whose return value did not fit in memory.
 pub(crate) const DROPPED_VALUE: &str = "<not recorded: memory limit reached>";
+
+/// The name of the instant that marks, on a thread's track, where events of that
+/// thread were lost under [`Overflow::Drop`](super::Overflow::Drop): where recording
+/// resumed after the loss, or after the thread's last event if it never resumed.
+/// Its `count` arg says how many events were lost there. The trace's closing
+/// `trace_stats` packet adds them up for trace_processor's `stats` table
+/// (`traced_buf_trace_writer_packet_loss`, a data-loss stat), equal to
+/// [`Report::events_dropped`](super::Report::events_dropped).
+///
+/// ```
+/// assert_eq!(tg4p_core::runtime::LOSS_MARKER, "tg4p: events dropped");
+/// ```
+pub const LOSS_MARKER: &str = "tg4p: events dropped";
+/// The arg of [`LOSS_MARKER`] that holds the number of events lost.
+pub(crate) const LOSS_COUNT_ARG: &str = "count";
 
 /// The recorded args of one event, written as debug annotations without building
 /// a list: (name iid, byte range of the value in `text`).
@@ -275,6 +295,34 @@ impl Output {
         start.append(&mut self.out);
         seq.started = true;
         seq.last_ns = ns;
+        let lost = std::mem::take(&mut seq.loss_to_mark);
+        if lost > 0 {
+            self.loss_marker(seq, lost);
+        }
+    }
+
+    /// Appends the instant that marks the loss of `count` events on the thread's
+    /// track of started sequence `seq`, at its latest timestamp: where recording
+    /// resumed after the loss, or the last event before a loss at its end. Its name
+    /// and arg name are inline (not interned), so it stands on its own.
+    fn loss_marker(&mut self, seq: &Sequence, count: u64) {
+        let args = [DebugAnnotation {
+            name: AnnotationName::Str(LOSS_COUNT_ARG),
+            value: AnnotationValue::Uint(count),
+        }];
+        let packet = TracePacket {
+            timestamp: Some(0),
+            trusted_packet_sequence_id: Some(seq.slot.sequence),
+            sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
+            data: Some(PacketData::TrackEvent(TrackEvent {
+                debug_annotations: &args[..],
+                kind: Some(EventType::Instant),
+                name: Some(EventName::Str(LOSS_MARKER)),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        wire::append_packet(&mut self.out, &packet);
     }
 
     fn descriptor(&mut self, d: TrackDescriptor<'_>) {
@@ -322,6 +370,8 @@ pub(crate) struct Writer {
     arg_text: String,
     arg_bytes: Vec<u8>,
     dropped_by_exited: u64,
+    /// Every sequence written, for the closing `TraceStats`.
+    sequence_ids: Vec<u32>,
     /// Return values not recorded for lack of memory (marked with `DROPPED_VALUE`).
     values_dropped: u64,
     threads: u64,
@@ -359,6 +409,7 @@ impl Writer {
             arg_text: String::new(),
             arg_bytes: Vec::new(),
             dropped_by_exited: 0,
+            sequence_ids: Vec::new(),
             values_dropped: 0,
             threads: 0,
             finish_requested: false,
@@ -399,10 +450,6 @@ impl Writer {
         for slot in self.shared.slots() {
             self.mark_unannounced_drops(&slot);
         }
-        self.write_out();
-        if let Err(source) = self.file.flush() {
-            self.error.get_or_insert(source);
-        }
         let dropped: u64 = self
             .shared
             .slots()
@@ -410,6 +457,15 @@ impl Writer {
             .map(|s| s.dropped.load(Ordering::Relaxed))
             .sum::<u64>()
             + self.dropped_by_exited;
+        TraceStats {
+            packet_loss: dropped,
+            sequences: &self.sequence_ids,
+        }
+        .append(&mut self.output.out);
+        self.write_out();
+        if let Err(source) = self.file.flush() {
+            self.error.get_or_insert(source);
+        }
         if let Some(source) = self.error.take() {
             return Err(source);
         }
@@ -444,28 +500,57 @@ impl Writer {
 
     /// Marks the loss of events the thread counted but could not announce with a
     /// DROPPED record of its own (no room was left before it exited, or before the
-    /// session ended): a packet of its sequence carrying only
-    /// `previous_packet_dropped`, so that no loss goes unmarked in the trace.
+    /// session ended), and the loss announced last if nothing followed it: a
+    /// [`LOSS_MARKER`] instant on the thread's track after its last event, then a
+    /// packet of its sequence carrying only `previous_packet_dropped`, so that no
+    /// loss goes unmarked in the trace.
     fn mark_unannounced_drops(&mut self, slot: &Arc<Slot>) {
         // The count is raised before the DROPPED record that announces it is
         // published, so it is never below what the records announced.
         let dropped = slot.dropped.load(Ordering::Relaxed);
-        let marked = self
-            .sequences
-            .get(&slot.sequence)
-            .map_or(0, |s| s.marked_drops);
-        if dropped <= marked {
+        let mut seq = match self.sequences.remove(&slot.sequence) {
+            Some(s) => s,
+            None if dropped == 0 => return,
+            None => self.new_sequence(slot),
+        };
+        let unannounced = dropped.saturating_sub(seq.marked_drops);
+        if unannounced == 0 && seq.loss_to_mark == 0 {
+            self.sequences.insert(slot.sequence, seq);
             return;
         }
-        let marker = TracePacket::<wire::NoAnnotations> {
-            trusted_packet_sequence_id: Some(slot.sequence),
-            previous_packet_dropped: true,
-            ..Default::default()
-        };
-        wire::append_packet(&mut self.output.out, &marker);
-        if let Some(seq) = self.sequences.get_mut(&slot.sequence) {
-            seq.marked_drops = dropped;
+        seq.marked_drops = dropped;
+        if seq.started {
+            self.output.loss_marker(&seq, unannounced);
+        } else {
+            // Restart the sequence at its last timestamp (or now, if it wrote
+            // nothing yet) to mark the loss: the start marks what was pending.
+            seq.loss_to_mark += unannounced;
+            let ns = if seq.last_ns == 0 {
+                self.output.calibration.ns_of(super::clock::ticks())
+            } else {
+                seq.last_ns
+            };
+            self.output.start_sequence(&mut seq, ns);
         }
+        if unannounced > 0 {
+            let marker = TracePacket::<wire::NoAnnotations> {
+                trusted_packet_sequence_id: Some(slot.sequence),
+                previous_packet_dropped: true,
+                ..Default::default()
+            };
+            wire::append_packet(&mut self.output.out, &marker);
+            // trace_processor invalidates the sequence's state at the marker.
+            seq.restart_after_loss(0);
+            seq.dropped_pending = false;
+        }
+        self.sequences.insert(slot.sequence, seq);
+    }
+
+    /// The state of a sequence met for the first time.
+    fn new_sequence(&mut self, slot: &Arc<Slot>) -> Sequence {
+        self.threads += 1;
+        self.sequence_ids.push(slot.sequence);
+        Sequence::new(slot.clone())
     }
 
     /// Reads what every live thread has published. Under each thread's slot lock,
@@ -508,10 +593,7 @@ impl Writer {
         self.output.calibration.refresh();
         let mut seq = match self.sequences.remove(&slot.sequence) {
             Some(s) => s,
-            None => {
-                self.threads += 1;
-                Sequence::new(slot.clone())
-            }
+            None => self.new_sequence(slot),
         };
         self.records(&mut seq, chunk, start, end);
         chunk.mark_read(end);
