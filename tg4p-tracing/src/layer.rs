@@ -1,0 +1,192 @@
+//! The layer: `tracing`'s callbacks turned into tg4p slices and instants.
+//!
+//! # Where a span goes
+//! - Every enter..exit of a span is a slice on the entering thread's track, named
+//!   after the span: it nests in whatever is open on that thread (`#[trace]`
+//!   functions, enclosing spans) and holds what runs inside (events, `#[trace]`
+//!   functions, inner spans). A span entered once (a sync function under
+//!   `#[instrument]`, `span.in_scope(..)`) is that one slice, with the span's fields
+//!   as args on its begin and values recorded later (`Span::record`) on its end.
+//! - A span entered a second time (an `.instrument()`ed future polled again, a span
+//!   re-entered after an `.await`, a span entered on several threads) also gets one
+//!   slice for its whole life on a track of its own, from its first enter to its
+//!   close, with its fields on the begin and values recorded later on the end. The
+//!   track comes from a pool per callsite (children of the process track, named
+//!   after the span, reused when free), like `#[trace]`'s traced futures; its
+//!   enters are the slices on the threads that ran it.
+//! - A span that is never entered records nothing (its creation alone is not work
+//!   done anywhere); an event inside it still records.
+//! - Events are instants on the calling thread's track, inside the slice of the
+//!   span entered there, if any.
+//!
+//! # tracing's rules
+//! Span ids are reused after close: the layer's state of a span lives in the
+//! registry's extensions of that span, which the registry drops at close. A span may
+//! close on another thread than it was entered on, and `on_close` may come long
+//! after the last exit (a clone held elsewhere): only the pool slice ends at close,
+//! and it may end on any thread. Exits happen on the entering thread (tracing's
+//! guards are not `Send`); each thread keeps a stack of its open enters.
+
+use crate::fields::Fields;
+use crate::sink::{self, PoolSlice, ThreadSlice};
+use crate::sites::{Site, site};
+use std::cell::RefCell;
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+/// A [`tracing_subscriber::Layer`] that records `tracing` spans and events into
+/// the open tg4p session's trace, next to `#[tg4p::trace]` slices.
+///
+/// With no session open it records nothing and costs a load and a branch per
+/// callback. Spans created while a session is open are recorded; spans created
+/// before it are not.
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// let subscriber = tracing_subscriber::registry().with(tg4p_tracing::TracingLayer::new());
+/// tracing::subscriber::with_default(subscriber, || {
+///     let session = tg4p_core::runtime::open(std::env::temp_dir().join("layer-doc.pftrace"))?;
+///     let span = tracing::info_span!("load", items = 3);
+///     span.in_scope(|| tracing::info!(first = "users", "loaded"));
+///     session.finish()?;
+///     Ok::<(), tg4p_core::runtime::SessionError>(())
+/// })?;
+/// # Ok::<(), tg4p_core::runtime::SessionError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingLayer {
+    _private: (),
+}
+
+impl TracingLayer {
+    /// The layer. Compose it like any other:
+    /// `tracing_subscriber::registry().with(TracingLayer::new())`.
+    pub const fn new() -> TracingLayer {
+        TracingLayer { _private: () }
+    }
+}
+
+/// The layer's state of one span, kept in the registry's extensions of the span.
+struct SpanState {
+    site: &'static Site,
+    /// Field values given at creation (and recorded before the first enter).
+    fields: Fields,
+    /// Values recorded after the first enter: written on the end of the span's slice.
+    recorded: Fields,
+    /// How many times the span was entered.
+    enters: u32,
+    /// The slice of a span entered more than once, from its first enter to its close.
+    pool: Option<PoolSlice>,
+}
+
+thread_local! {
+    /// The calling thread's open enters, innermost last: (span id, its slice).
+    static OPEN: RefCell<Vec<(u64, ThreadSlice)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl<S> Layer<S> for TracingLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !sink::recording() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        let mut fields = Fields::default();
+        if !attrs.values().is_empty() {
+            attrs.record(&mut fields);
+        }
+        span.extensions_mut().replace(SpanState {
+            site: site(attrs.metadata()),
+            fields,
+            recorded: Fields::default(),
+            enters: 0,
+            pool: None,
+        });
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        let Some(state) = ext.get_mut::<SpanState>() else {
+            return;
+        };
+        if state.enters == 0 {
+            values.record(&mut state.fields);
+        } else {
+            values.record(&mut state.recorded);
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if !sink::recording() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        let Some(state) = ext.get_mut::<SpanState>() else {
+            return;
+        };
+        state.enters = state.enters.saturating_add(1);
+        let slice = if state.enters == 1 {
+            sink::begin_thread(state.site, &state.fields)
+        } else {
+            if state.pool.is_none() {
+                state.pool = Some(sink::begin_pool(state.site, &state.fields));
+            }
+            sink::begin_thread(state.site, &Fields::default())
+        };
+        drop(ext);
+        let _ = OPEN.try_with(|open| {
+            if let Ok(mut open) = open.try_borrow_mut() {
+                open.push((id.into_u64(), slice));
+            }
+        });
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        let key = id.into_u64();
+        let Some(slice) = OPEN
+            .try_with(|open| {
+                let mut open = open.try_borrow_mut().ok()?;
+                let i = open.iter().rposition(|(k, _)| *k == key)?;
+                Some(open.remove(i).1)
+            })
+            .ok()
+            .flatten()
+        else {
+            return;
+        };
+        // A span entered once carries its later values on this slice's end.
+        let recorded = ctx.span(id).and_then(|span| {
+            let mut ext = span.extensions_mut();
+            let state = ext.get_mut::<SpanState>()?;
+            (state.enters == 1 && !state.recorded.is_empty())
+                .then(|| std::mem::take(&mut state.recorded))
+        });
+        sink::end_thread(slice, &recorded.unwrap_or_default());
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let Some(state) = span.extensions_mut().remove::<SpanState>() else {
+            return;
+        };
+        if let Some(pool) = state.pool {
+            sink::end_pool(pool, &state.recorded);
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if !sink::recording() {
+            return;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        sink::instant(site(event.metadata()), &fields);
+    }
+}
