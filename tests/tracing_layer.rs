@@ -7,7 +7,7 @@
 
 use std::sync::{Mutex, MutexGuard, Once};
 use std::time::Duration;
-use tg4p_oracle::{DecodedTrace, EventKind, Slice, Track, TrackKind};
+use tg4p_oracle::{Arg, DecodedTrace, EventKind, Slice, Track, TrackKind};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -328,4 +328,189 @@ fn spans_created_before_the_session_are_not_recorded() {
     });
     assert!(trace.slices_named("before_session").is_empty());
     assert_eq!(trace.slices_named("after_open").len(), 1);
+}
+
+#[test]
+fn fields_are_typed_args_and_later_values_end_the_slice() {
+    let _g = serial();
+    let trace = record("typed", "typed-worker", || {
+        let span = tracing::info_span!(
+            target: "typed_target",
+            "typed",
+            i = -3i64,
+            u = 7u64,
+            f = 2.5f64,
+            b = true,
+            s = "text",
+            d = ?vec![1, 2],
+            shown = %"displayed",
+            late = tracing::field::Empty,
+        );
+        span.in_scope(|| {
+            span.record("late", 42u64);
+        });
+        tracing::warn!(target: "event_target", count = 5u64, ok = false, "hello {}", "world");
+    });
+    let slices = trace.slices_named("typed");
+    assert_eq!(slices.len(), 1);
+    let s = slices[0];
+    assert_eq!(s.categories, vec!["typed_target".to_string()]);
+    let expect = [
+        ("i", Arg::Int(-3)),
+        ("u", Arg::Uint(7)),
+        ("f", Arg::Double(2.5)),
+        ("b", Arg::Bool(true)),
+        ("s", Arg::Str("text".into())),
+        ("d", Arg::Str("[1, 2]".into())),
+        ("shown", Arg::Str("displayed".into())),
+        ("late", Arg::Uint(42)),
+    ];
+    for (name, value) in &expect {
+        assert_eq!(s.arg(name), Some(value), "arg {name} of {:?}", s.args);
+    }
+    assert_eq!(s.args.len(), expect.len(), "{:?}", s.args);
+    // `late` was recorded after the begin: it is on the end event.
+    let end = &trace.events[s.end_event.unwrap()];
+    assert_eq!(end.arg("late"), Some(&Arg::Uint(42)));
+
+    let events: Vec<_> = trace.events_named("hello world").collect();
+    assert_eq!(events.len(), 1, "an event is named by its message");
+    let e = events[0];
+    assert_eq!(e.kind, EventKind::Instant);
+    assert_eq!(e.categories, vec!["event_target".to_string()]);
+    assert_eq!(e.arg("count"), Some(&Arg::Uint(5)));
+    assert_eq!(e.arg("ok"), Some(&Arg::Bool(false)));
+    assert_eq!(e.arg("level"), Some(&Arg::Str("WARN".into())));
+}
+
+#[test]
+fn follows_from_is_a_flow_between_the_slices() {
+    let _g = serial();
+    let trace = record("follows", "follows-worker", || {
+        // The cause is open when the effect follows from it: the arrow leaves its end.
+        let cause = tracing::info_span!("cause");
+        let effect = tracing::info_span!("effect");
+        cause.in_scope(|| effect.follows_from(&cause));
+        effect.in_scope(|| {});
+        // The cause ran already: the arrow leaves an instant named after it.
+        let done = tracing::info_span!("done_cause");
+        done.in_scope(|| {});
+        let later = tracing::info_span!("later_effect");
+        later.follows_from(&done);
+        later.in_scope(|| {});
+    });
+    let flows = trace.flows();
+    assert_eq!(flows.len(), 2, "{flows:?}");
+    let name = |i: usize| trace.events[i].name.clone().unwrap_or_default();
+    let pairs: Vec<(String, String)> = flows
+        .iter()
+        .map(|f| (name(f.from_event), name(f.to_event)))
+        .collect();
+    assert!(pairs.contains(&("cause".into(), "effect".into())), "{pairs:?}");
+    assert!(pairs.contains(&("done_cause".into(), "later_effect".into())), "{pairs:?}");
+    assert!(trace.dangling_flows().is_empty());
+}
+
+#[test]
+fn log_records_are_instants_through_tracing_log() {
+    let _g = serial();
+    let trace = record("log", "log-worker", || {
+        tracing::info_span!("around_log").in_scope(|| {
+            log::info!(target: "legacy", "from log {}", 1);
+        });
+    });
+    let events: Vec<_> = trace.events_named("from log 1").collect();
+    assert_eq!(events.len(), 1);
+    let e = events[0];
+    assert_eq!(e.kind, EventKind::Instant);
+    assert_eq!(e.arg("log.target"), Some(&Arg::Str("legacy".into())));
+    let around = &trace.slices_named("around_log")[0];
+    assert_eq!(e.track, around.track);
+    assert!(around.begin_ts <= e.ts && e.ts <= around.end_ts.unwrap());
+}
+
+/// Spans (with a field) and events from 2 threads through the layer.
+fn busy(n: u64) {
+    for i in 0..n {
+        tracing::info_span!("busy", i).in_scope(|| tracing::info!(i, "tick"));
+    }
+}
+
+#[test]
+fn block_keeps_every_event() {
+    let _g = serial();
+    let path = std::env::temp_dir().join(format!("tg4p-tracing-{}-block.pftrace", std::process::id()));
+    let session = tg4p::Session::builder()
+        .path(&path)
+        .memory_limit(2 * 64 * 1024) // two buffers
+        .overflow(tg4p::Overflow::Block)
+        .start()
+        .unwrap();
+    const N: u64 = 20_000;
+    std::thread::scope(|s| {
+        s.spawn(|| busy(N));
+        s.spawn(|| busy(N));
+    });
+    let report = session.finish().unwrap();
+    assert_eq!(report.events_dropped, 0);
+    assert_eq!(report.events_written, 2 * N * 3, "begin, instant, end per span");
+    let trace = tg4p_oracle::decode_file(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    trace.assert_valid();
+    assert_eq!(trace.slices_named("busy").len() as u64, 2 * N);
+    assert_eq!(trace.events_named("tick").count() as u64, 2 * N);
+}
+
+#[test]
+fn drop_counts_and_marks_what_it_loses() {
+    let _g = serial();
+    let path = std::env::temp_dir().join(format!("tg4p-tracing-{}-drop.pftrace", std::process::id()));
+    let session = tg4p::Session::builder()
+        .path(&path)
+        .memory_limit(2 * 64 * 1024)
+        .overflow(tg4p::Overflow::Drop)
+        .start()
+        .unwrap();
+    const N: u64 = 50_000;
+    std::thread::scope(|s| {
+        s.spawn(|| busy(N));
+        s.spawn(|| busy(N));
+    });
+    let report = session.finish().unwrap();
+    assert_eq!(
+        report.events_written + report.events_dropped,
+        2 * N * 3,
+        "{report:?}"
+    );
+    let trace = tg4p_oracle::decode_file(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    trace.assert_valid();
+    assert_eq!(trace.events.len() as u64, report.events_written);
+    if report.events_dropped > 0 {
+        assert!(trace.dropped_markers > 0, "loss is marked in the trace");
+    }
+}
+
+#[test]
+fn composes_with_per_layer_filters() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::LevelFilter;
+    let _g = serial();
+    let trace = record("filtered", "filtered-worker", || {
+        let subscriber = tracing_subscriber::registry()
+            .with(tg4p::TracingLayer::new().with_filter(LevelFilter::INFO));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info_span!("kept_span").in_scope(|| {
+                tracing::debug_span!("filtered_span").in_scope(|| {
+                    tracing::debug!("filtered event");
+                    tracing::info!("kept event");
+                });
+            });
+        });
+    });
+    let track = thread_track(&trace, "filtered-worker");
+    assert_eq!(tree(&trace, track), owned(&[("kept_span", 0)]));
+    assert_eq!(trace.events_named("kept event").count(), 1);
+    assert_eq!(trace.events_named("filtered event").count(), 0);
+    assert!(trace.slices_named("filtered_span").is_empty());
 }

@@ -31,6 +31,7 @@ use crate::fields::Fields;
 use crate::sink::{self, PoolSlice, ThreadSlice};
 use crate::sites::{Site, site};
 use std::cell::RefCell;
+use tg4p_core::FlowId;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -76,16 +77,25 @@ struct SpanState {
     fields: Fields,
     /// Values recorded after the first enter: written on the end of the span's slice.
     recorded: Fields,
-    /// How many times the span was entered.
+    /// How many times the span was entered, and how many of its enters are open.
     enters: u32,
+    open: u32,
+    /// The tick of the first enter: where a pool slice begins.
+    first_enter: u64,
     /// The slice of a span entered more than once, from its first enter to its close.
     pool: Option<PoolSlice>,
+    /// Flows (`follows_from`) leaving this span, written on its next slice end.
+    outgoing: Vec<FlowId>,
+    /// Flows arriving at this span, written on its next slice end.
+    incoming: Vec<FlowId>,
 }
 
 thread_local! {
     /// The calling thread's open enters, innermost last: (span id, its slice).
     static OPEN: RefCell<Vec<(u64, ThreadSlice)>> = const { RefCell::new(Vec::new()) };
 }
+
+const NO_FIELDS: &Fields = &Fields { items: Vec::new() };
 
 impl<S> Layer<S> for TracingLayer
 where
@@ -105,7 +115,11 @@ where
             fields,
             recorded: Fields::default(),
             enters: 0,
+            open: 0,
+            first_enter: 0,
             pool: None,
+            outgoing: Vec::new(),
+            incoming: Vec::new(),
         });
     }
 
@@ -122,6 +136,33 @@ where
         }
     }
 
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        if !sink::recording() {
+            return;
+        }
+        let (Some(span), Some(cause)) = (ctx.span(id), ctx.span(follows)) else {
+            return;
+        };
+        let flow = FlowId::new();
+        {
+            let mut ext = cause.extensions_mut();
+            let Some(cause) = ext.get_mut::<SpanState>() else {
+                return;
+            };
+            if cause.pool.is_some() || cause.open > 0 {
+                // The arrow leaves from the end of the slice open now.
+                cause.outgoing.push(flow);
+            } else {
+                // Nothing of the cause is open (it ran already, or never did): the
+                // arrow leaves from an instant named after it, here and now.
+                sink::instant(cause.site, None, NO_FIELDS, &[flow]);
+            }
+        }
+        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+            state.incoming.push(flow);
+        }
+    }
+
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         if !sink::recording() {
             return;
@@ -132,13 +173,16 @@ where
             return;
         };
         state.enters = state.enters.saturating_add(1);
+        state.open += 1;
         let slice = if state.enters == 1 {
+            state.first_enter = sink::now();
             sink::begin_thread(state.site, &state.fields)
         } else {
             if state.pool.is_none() {
-                state.pool = Some(sink::begin_pool(state.site, &state.fields));
+                let pool = sink::begin_pool(state.site, state.first_enter, &state.fields);
+                state.pool = Some(pool);
             }
-            sink::begin_thread(state.site, &Fields::default())
+            sink::begin_thread(state.site, NO_FIELDS)
         };
         drop(ext);
         let _ = OPEN.try_with(|open| {
@@ -161,14 +205,35 @@ where
         else {
             return;
         };
-        // A span entered once carries its later values on this slice's end.
-        let recorded = ctx.span(id).and_then(|span| {
-            let mut ext = span.extensions_mut();
-            let state = ext.get_mut::<SpanState>()?;
-            (state.enters == 1 && !state.recorded.is_empty())
-                .then(|| std::mem::take(&mut state.recorded))
-        });
-        sink::end_thread(slice, &recorded.unwrap_or_default());
+        let Some(span) = ctx.span(id) else {
+            return sink::end_thread(slice, NO_FIELDS, &[], &[]);
+        };
+        let mut ext = span.extensions_mut();
+        let Some(state) = ext.get_mut::<SpanState>() else {
+            drop(ext);
+            return sink::end_thread(slice, NO_FIELDS, &[], &[]);
+        };
+        state.open = state.open.saturating_sub(1);
+        if state.outgoing.is_empty() && state.incoming.is_empty() && state.recorded.is_empty() {
+            drop(ext);
+            return sink::end_thread(slice, NO_FIELDS, &[], &[]);
+        }
+        // A span with no pool slice ends its flows and later values here; one with
+        // a pool slice keeps its outgoing flows and values for the pool slice's end.
+        let solo = state.pool.is_none();
+        let recorded = if solo && state.enters == 1 {
+            std::mem::take(&mut state.recorded)
+        } else {
+            Fields::default()
+        };
+        let outgoing = if solo {
+            std::mem::take(&mut state.outgoing)
+        } else {
+            Vec::new()
+        };
+        let incoming = std::mem::take(&mut state.incoming);
+        drop(ext);
+        sink::end_thread(slice, &recorded, &outgoing, &incoming);
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
@@ -177,7 +242,7 @@ where
             return;
         };
         if let Some(pool) = state.pool {
-            sink::end_pool(pool, &state.recorded);
+            sink::end_pool(pool, &state.recorded, &state.outgoing, &state.incoming);
         }
     }
 
@@ -187,6 +252,7 @@ where
         }
         let mut fields = Fields::default();
         event.record(&mut fields);
-        sink::instant(site(event.metadata()), &fields);
+        let message = fields.take_message();
+        sink::instant(site(event.metadata()), message.as_deref(), &fields, &[]);
     }
 }

@@ -4,6 +4,7 @@
 use crate::fields::{FieldValue, Fields};
 use crate::sites::Site;
 use std::fmt;
+use tg4p_core::FlowId;
 use tg4p_core::runtime::private::{self as rt, FnSpan, FutureSpan};
 
 /// Whether a session is recording: what every callback checks first.
@@ -26,9 +27,19 @@ pub(crate) fn begin_thread(site: &'static Site, fields: &Fields) -> ThreadSlice 
     })
 }
 
-/// Ends a thread-track slice, with the values recorded since it began.
+/// The clock's tick now, for a pool slice that begins in the past.
+pub(crate) fn now() -> u64 {
+    0
+}
+
+/// Ends a thread-track slice, with the values recorded since it began and flows.
 #[inline]
-pub(crate) fn end_thread(slice: ThreadSlice, recorded: &Fields) {
+pub(crate) fn end_thread(
+    slice: ThreadSlice,
+    recorded: &Fields,
+    _outgoing: &[FlowId],
+    _incoming: &[FlowId],
+) {
     if recorded.is_empty() {
         drop(slice);
     } else {
@@ -39,15 +50,20 @@ pub(crate) fn end_thread(slice: ThreadSlice, recorded: &Fields) {
 /// A slice open on a track of a pool (`Send`: it may end on any thread).
 pub(crate) struct PoolSlice(FutureSpan);
 
-/// Begins a slice of `site` on a free track of its pool.
-pub(crate) fn begin_pool(site: &'static Site, fields: &Fields) -> PoolSlice {
+/// Begins a slice of `site` at tick `since` on a free track of its pool.
+pub(crate) fn begin_pool(site: &'static Site, _since: u64, fields: &Fields) -> PoolSlice {
     with_values(site, fields, |values| {
         PoolSlice(FutureSpan::begin_args(site.callsite, site.pool, values))
     })
 }
 
-/// Ends a pool slice, with the values recorded since it began.
-pub(crate) fn end_pool(slice: PoolSlice, recorded: &Fields) {
+/// Ends a pool slice, with the values recorded since it began and flows.
+pub(crate) fn end_pool(
+    slice: PoolSlice,
+    recorded: &Fields,
+    _outgoing: &[FlowId],
+    _incoming: &[FlowId],
+) {
     if recorded.is_empty() {
         drop(slice);
     } else {
@@ -55,8 +71,14 @@ pub(crate) fn end_pool(slice: PoolSlice, recorded: &Fields) {
     }
 }
 
-/// Records an instant of `site` on the calling thread's track.
-pub(crate) fn instant(site: &'static Site, fields: &Fields) {
+/// Records an instant of `site` (named `name` if given) on the calling thread's
+/// track, with flows leaving it.
+pub(crate) fn instant(
+    site: &'static Site,
+    _name: Option<&str>,
+    fields: &Fields,
+    _outgoing: &[FlowId],
+) {
     with_values(site, fields, |values| {
         let [] = rt::instant::<0>(site.callsite, None, values, &[]);
     })
