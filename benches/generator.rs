@@ -11,8 +11,7 @@ use criterion::Criterion;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tg4p::TraceGenerator;
-use tg4p::generator::Track;
+use tg4p::generator::{SliceTrack, TraceGenerator};
 
 const TRACKS: usize = 4;
 const START_NS: u64 = 1_000_000_000_000;
@@ -34,7 +33,7 @@ enum Mix {
 }
 
 struct Workload {
-    tracks: Vec<Track>,
+    tracks: Vec<SliceTrack>,
     names: Vec<String>,
     mix: Mix,
     /// Events written so far (also the position in each track's cycle).

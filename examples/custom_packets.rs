@@ -6,7 +6,8 @@
 //! <https://ui.perfetto.dev>.
 
 use tg4p::generator::Extras;
-use tg4p::{FlowId, GeneratorError, TraceGenerator, args};
+use tg4p::generator::{GeneratorError, TraceGenerator};
+use tg4p::{FlowId, args};
 
 /// Writes the example's events with `tgen` (shared with the tests, which check the
 /// decoded trace event by event).

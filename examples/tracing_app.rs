@@ -27,7 +27,9 @@ fn parse(id: u64, body: &str) -> Vec<u64> {
 /// tg4p's own attribute, next to `tracing`'s: the same track, the same file.
 #[tg4p::trace]
 fn checksum(words: &[u64]) -> u64 {
-    words.iter().fold(17, |h, w| h.wrapping_mul(31).wrapping_add(*w))
+    words
+        .iter()
+        .fold(17, |h, w| h.wrapping_mul(31).wrapping_add(*w))
 }
 
 /// An async function under `#[instrument]`: polled on tokio's workers, suspended

@@ -43,4 +43,6 @@ fn instrumentation_compiled_out_builds_runs_and_records_nothing() {
         stdout.contains("test traced_code_runs_and_records_nothing ... ok"),
         "{stdout}"
     );
+    // The README's examples, built as doctests with warnings denied.
+    assert!(stdout.contains("ReadmeDoctests"), "{stdout}");
 }

@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
-use tg4p::generator::Extras;
-use tg4p::{FlowId, GeneratorError, TraceGenerator, Value, args};
+use tg4p::generator::{Extras, GeneratorError, TraceGenerator};
+use tg4p::{FlowId, Value, args};
 use tg4p_oracle::{Arg, CounterValue, EventKind, TrackKind};
 
 #[test]
@@ -458,7 +458,7 @@ fn concatenated_traces_stay_apart() {
 /// exactly the good ones.
 fn refused(
     name: &str,
-    bad: impl FnOnce(&TraceGenerator, &tg4p::generator::Track) -> GeneratorError,
+    bad: impl FnOnce(&TraceGenerator, &tg4p::generator::SliceTrack) -> GeneratorError,
 ) -> GeneratorError {
     let mut error = None;
     let trace = generate(name, |tgen| {

@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use tg4p::generator::Extras;
-use tg4p::{FlowId, GeneratorError, TraceGenerator, Value, args};
+use tg4p::generator::{Extras, GeneratorError, TraceGenerator};
+use tg4p::{FlowId, Value, args};
 use tg4p_oracle::{Arg, CounterValue, EventKind};
 
 const SLICE_TRACKS: usize = 3;

@@ -294,7 +294,7 @@ fn overload_in_drop_mode_counts_every_event() {
     let path = temp("overload");
     let session = Session::builder()
         .path(&path)
-        .memory_limit(2 * tg4p::live::CHUNK_BYTES)
+        .memory_limit(2 * tg4p::CHUNK_BYTES)
         .overflow(Overflow::Drop)
         .start()
         .unwrap();
@@ -335,7 +335,7 @@ fn panics_close_slices_and_sessions_restart_cleanly() {
     ));
     assert!(std::panic::catch_unwind(boom).is_err());
     // A span still open when the session ends is not continued in the next file.
-    let straddling = tg4p::span("straddling");
+    let straddling = tg4p::span!("straddling");
     session.finish().unwrap();
     let session = tg4p::open(&second).unwrap();
     drop(straddling);
@@ -384,7 +384,7 @@ fn held_session() -> (Session, mpsc::Sender<()>, std::sync::Arc<Mutex<Vec<u8>>>)
             released: false,
             out: bytes.clone(),
         })
-        .memory_limit(2 * tg4p::live::CHUNK_BYTES)
+        .memory_limit(2 * tg4p::CHUNK_BYTES)
         .overflow(Overflow::Drop)
         .start()
         .unwrap();
@@ -459,7 +459,7 @@ fn drops_a_thread_could_not_announce_are_still_marked() {
     // The writer is held, so no buffer comes back: the thread fills both buffers the
     // limit allows, then drops, and exits before it has room to record that it did.
     let (session, release, bytes) = held_session();
-    let calls = (2 * tg4p::live::CHUNK_BYTES / 32) as u64 * 2;
+    let calls = (2 * tg4p::CHUNK_BYTES / 32) as u64 * 2;
     std::thread::spawn(move || (0..calls).for_each(|_| leaf()))
         .join()
         .unwrap();

@@ -88,6 +88,9 @@ impl Shape for Square {
     }
 }
 
+// Named lifetimes on purpose: the attribute keeps them. (Clippy sees a traced
+// function as the user's own code, as it sees an untraced one.)
+#[allow(clippy::needless_lifetimes)]
 #[tg4p::trace_args]
 fn largest<'a, T, const N: usize>(items: &'a [T; N]) -> Option<&'a T>
 where

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 use support::*;
-use tg4p::live::Track;
+use tg4p::Track;
 use tg4p::{Overflow, Session, SessionError};
 use tg4p_oracle::{DecodedTrace, Rule};
 
@@ -186,7 +186,7 @@ fn a_panicking_writer_is_reported_by_finish_never_a_hang() {
                 after: 10_000,
             })
             // Few buffers: under Block, producers soon wait on the dead writer.
-            .memory_limit(4 * tg4p::live::CHUNK_BYTES)
+            .memory_limit(4 * tg4p::CHUNK_BYTES)
             .overflow(overflow)
             .start()
             .unwrap();
@@ -382,8 +382,8 @@ fn panics_unwinding_through_traced_code_close_every_slice() {
 fn finish_while_threads_record() {
     let _s = serial();
     for (overflow, limit) in [
-        (Overflow::Drop, tg4p::live::DEFAULT_MEMORY_LIMIT),
-        (Overflow::Block, 2 * tg4p::live::CHUNK_BYTES),
+        (Overflow::Drop, tg4p::DEFAULT_MEMORY_LIMIT),
+        (Overflow::Block, 2 * tg4p::CHUNK_BYTES),
     ] {
         let path = temp("finish-while-recording");
         let session = Session::builder()
@@ -505,7 +505,7 @@ fn block_policy_with_fewer_buffers_than_threads_never_stalls() {
     let path = temp("block-starved");
     let session = Session::builder()
         .path(&path)
-        .memory_limit(2 * tg4p::live::CHUNK_BYTES)
+        .memory_limit(2 * tg4p::CHUNK_BYTES)
         .overflow(Overflow::Block)
         .start()
         .unwrap();

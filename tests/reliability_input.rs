@@ -11,7 +11,8 @@ mod support;
 use proptest::prelude::*;
 use std::fmt;
 use support::*;
-use tg4p::{Counter, FlowId, TraceGenerator, Track, Value};
+use tg4p::generator::TraceGenerator;
+use tg4p::{Counter, FlowId, Track, Value};
 use tg4p_oracle::{Arg, CounterValue, DecodedTrace, EventKind};
 
 fn leak(s: String) -> &'static str {
@@ -43,9 +44,9 @@ fn odd_names_are_recorded_as_given() {
     let session = tg4p::open(&path).unwrap();
     for name in names {
         drop(tg4p::span(name));
-        drop(tg4p::live::instant(name));
         let track: &'static Track = Box::leak(Box::new(Track::new(name)));
         drop(track.span(name));
+        drop(track.instant(name));
         let counter: &'static Counter = Box::leak(Box::new(Counter::new(name)));
         counter.set(1);
     }
@@ -87,7 +88,7 @@ struct TracingDebug;
 impl fmt::Debug for TracingDebug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         tg4p::instant!("from inside Debug");
-        let _s = tg4p::span("span inside Debug");
+        let _s = tg4p::span!("span inside Debug");
         f.write_str("traced")
     }
 }
@@ -206,7 +207,7 @@ fn reused_and_odd_flow_ids_make_a_valid_trace() {
     // Consumed twice, by an instant and by a span.
     tg4p::instant!("first sink", incoming = [a]);
     tg4p::instant!("second sink", incoming = [a]);
-    drop(tg4p::span("span sink").incoming(&[a, a]));
+    drop(tg4p::span!("span sink").incoming(&[a, a]));
     // Ids nobody minted: 0, the largest, an arbitrary one used as both ends.
     let odd = [
         FlowId::from_raw(0),
@@ -214,7 +215,7 @@ fn reused_and_odd_flow_ids_make_a_valid_trace() {
         FlowId::from_raw(42),
     ];
     tg4p::instant!("odd sink", incoming = odd);
-    let s = tg4p::span("self loop");
+    let s = tg4p::span!("self loop");
     let out = s.outgoing(3);
     let s = s.incoming(&out);
     drop(s);
@@ -254,7 +255,7 @@ fn recursion_deeper_than_trace_processor_allows_stays_valid() {
         "{report:?}"
     );
     // The outermost 512 levels are kept whole; the loss is marked.
-    let kept = 2 * u64::from(tg4p::live::MAX_THREAD_DEPTH);
+    let kept = 2 * u64::from(tg4p::MAX_THREAD_DEPTH);
     assert_eq!(report.events_written, kept, "{report:?}");
     assert_eq!(trace.events.len() as u64, kept);
     assert!(trace.dropped_markers > 0);

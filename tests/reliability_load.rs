@@ -38,7 +38,7 @@ fn block_policy_keeps_every_event_of_64_threads() {
     let session = Session::builder()
         .path(&path)
         // 3 buffers per thread: each holds one, so producers regularly wait.
-        .memory_limit(3 * THREADS as usize * tg4p::live::CHUNK_BYTES)
+        .memory_limit(3 * THREADS as usize * tg4p::CHUNK_BYTES)
         .overflow(Overflow::Block)
         .start()
         .unwrap();
@@ -104,7 +104,7 @@ fn thread_churn_loses_nothing_and_recycles_buffers() {
     let path = temp("churn");
     let session = Session::builder()
         .path(&path)
-        .memory_limit(64 * tg4p::live::CHUNK_BYTES)
+        .memory_limit(64 * tg4p::CHUNK_BYTES)
         .overflow(Overflow::Block)
         .start()
         .unwrap();
@@ -151,7 +151,7 @@ impl Write for SlowWriter {
     }
 }
 
-const OVERLOAD_LIMIT: usize = 32 * tg4p::live::CHUNK_BYTES; // 2 MiB
+const OVERLOAD_LIMIT: usize = 32 * tg4p::CHUNK_BYTES; // 2 MiB
 const OVERLOAD_THREADS: u64 = 4;
 const OVERLOAD_CALLS: u64 = 50_000;
 
@@ -205,7 +205,7 @@ fn drop_policy_under_overload_bounds_memory_and_marks_loss() {
     let recorded = OVERLOAD_THREADS * OVERLOAD_CALLS * 6;
     assert_eq!(written + dropped, recorded, "{stdout}");
     assert!(dropped > 0, "the writer was meant to fall behind: {stdout}");
-    assert!(buffers as usize <= OVERLOAD_LIMIT / tg4p::live::CHUNK_BYTES);
+    assert!(buffers as usize <= OVERLOAD_LIMIT / tg4p::CHUNK_BYTES);
     // The documented bound (RELIABILITY.md): the memory limit, plus the writer's
     // output (at most about the limit again while it encodes a backlog, plus its
     // 1 MiB write buffer), plus a few MiB for threads' stacks and the allocator.

@@ -10,7 +10,8 @@ use tg4p_oracle::{Arg, EventKind, Slice, TrackKind};
 
 #[test]
 fn tracing_app_trace_has_the_expected_tree() {
-    let path = std::env::temp_dir().join(format!("tg4p-tracing-app-{}.pftrace", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("tg4p-tracing-app-{}.pftrace", std::process::id()));
     example::install().expect("install the layer");
     let report = example::run(&path).expect("the example runs");
     assert_eq!(report.events_dropped, 0);
@@ -48,12 +49,18 @@ fn tracing_app_trace_has_the_expected_tree() {
     ids.sort();
     assert_eq!(ids, (0..8).collect::<Vec<_>>());
     for s in &requests {
-        let Some(Arg::Uint(id)) = s.arg("id") else { unreachable!() };
+        let Some(Arg::Uint(id)) = s.arg("id") else {
+            unreachable!()
+        };
         let status = if id % 4 == 3 { "slow" } else { "ok" };
         assert_eq!(s.arg("status"), Some(&Arg::Str(status.into())), "{s:?}");
     }
     assert_eq!(
-        trace.slices_named("request_task").into_iter().filter(on_pool).count(),
+        trace
+            .slices_named("request_task")
+            .into_iter()
+            .filter(on_pool)
+            .count(),
         8
     );
 
@@ -82,7 +89,11 @@ fn tracing_app_trace_has_the_expected_tree() {
     assert!(matches!(parse.arg("len"), Some(Arg::Uint(_) | Arg::Int(_))));
 
     // The batch: one pool slice, its size recorded at the end, a flow from accept.
-    let batch: Vec<&Slice> = trace.slices_named("batch").into_iter().filter(on_pool).collect();
+    let batch: Vec<&Slice> = trace
+        .slices_named("batch")
+        .into_iter()
+        .filter(on_pool)
+        .collect();
     assert_eq!(batch.len(), 1);
     assert_eq!(batch[0].arg("size"), Some(&Arg::Int(8)));
     let name = |i: usize| trace.events[i].name.clone().unwrap_or_default();
@@ -106,9 +117,16 @@ fn tracing_app_trace_has_the_expected_tree() {
     assert_eq!(l.arg("level"), Some(&Arg::Str("INFO".into())));
     let slow: Vec<_> = trace.events_named("slow request").collect();
     assert_eq!(slow.len(), 2);
-    assert!(slow.iter().all(|e| e.arg("level") == Some(&Arg::Str("WARN".into()))));
+    assert!(
+        slow.iter()
+            .all(|e| e.arg("level") == Some(&Arg::Str("WARN".into())))
+    );
     assert_eq!(trace.events_named("parsed").count(), 8);
-    assert!(trace.events_named("parsed").all(|e| e.arg("level") == Some(&Arg::Str("DEBUG".into()))));
+    assert!(
+        trace
+            .events_named("parsed")
+            .all(|e| e.arg("level") == Some(&Arg::Str("DEBUG".into())))
+    );
     assert_eq!(
         trace
             .events_named("starting: a log record, through tracing-log")

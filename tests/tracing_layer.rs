@@ -406,8 +406,14 @@ fn follows_from_is_a_flow_between_the_slices() {
         .iter()
         .map(|f| (name(f.from_event), name(f.to_event)))
         .collect();
-    assert!(pairs.contains(&("cause".into(), "effect".into())), "{pairs:?}");
-    assert!(pairs.contains(&("done_cause".into(), "later_effect".into())), "{pairs:?}");
+    assert!(
+        pairs.contains(&("cause".into(), "effect".into())),
+        "{pairs:?}"
+    );
+    assert!(
+        pairs.contains(&("done_cause".into(), "later_effect".into())),
+        "{pairs:?}"
+    );
     assert!(trace.dangling_flows().is_empty());
 }
 
@@ -439,7 +445,8 @@ fn busy(n: u64) {
 #[test]
 fn block_keeps_every_event() {
     let _g = serial();
-    let path = std::env::temp_dir().join(format!("tg4p-tracing-{}-block.pftrace", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("tg4p-tracing-{}-block.pftrace", std::process::id()));
     let session = tg4p::Session::builder()
         .path(&path)
         .memory_limit(2 * 64 * 1024) // two buffers
@@ -453,7 +460,11 @@ fn block_keeps_every_event() {
     });
     let report = session.finish().unwrap();
     assert_eq!(report.events_dropped, 0);
-    assert_eq!(report.events_written, 2 * N * 3, "begin, instant, end per span");
+    assert_eq!(
+        report.events_written,
+        2 * N * 3,
+        "begin, instant, end per span"
+    );
     let trace = tg4p_oracle::decode_file(&path).unwrap();
     std::fs::remove_file(&path).ok();
     trace.assert_valid();
@@ -464,7 +475,8 @@ fn block_keeps_every_event() {
 #[test]
 fn drop_counts_and_marks_what_it_loses() {
     let _g = serial();
-    let path = std::env::temp_dir().join(format!("tg4p-tracing-{}-drop.pftrace", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("tg4p-tracing-{}-drop.pftrace", std::process::id()));
     let session = tg4p::Session::builder()
         .path(&path)
         .memory_limit(2 * 64 * 1024)

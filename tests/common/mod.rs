@@ -6,7 +6,8 @@ use std::cell::RefCell;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
-use tg4p::{TraceGenerator, Value};
+use tg4p::Value;
+use tg4p::generator::TraceGenerator;
 use tg4p_oracle::{Arg, DecodedTrace, Event, Track};
 
 /// A fresh path in a per-process temp dir.

@@ -5,7 +5,9 @@
 //! `crate = ...`), so the runtime can change behind it.
 //!
 //! Without the `enable` feature (which the facade's default `enable` feature turns
-//! on) the options are still checked, but the function is returned untouched.
+//! on) the options are still checked, but the function is returned as written,
+//! except that the arguments `#[trace_args]` would record and the `track = X` static
+//! are used (`let _ = &arg;`), so that they are not `unused` only in that build.
 //!
 //! # Expansion
 //! The function keeps its attributes and signature (generics, `where` clauses,
@@ -32,6 +34,14 @@
 //!   automatic for `Pin<Box<dyn Future ..>>` as `async-trait` produces): the body
 //!   runs at the call as before, and the future it returns is wrapped in an
 //!   `async move` block (boxed again for `Pin<Box<..>>`) that holds the guard.
+//!   Without `future` (and not boxed), the slice times the call only, and the
+//!   expansion uses a `#[deprecated]` item, spanned at the return type, to warn.
+//!
+//! The body's braces get the macro's hygiene (at their own location), so rustc's
+//! `unused_braces` lint does not call a one-expression body's braces unnecessary.
+
+#![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -58,13 +68,31 @@ use syn::{FnArg, Ident, ItemFn, LitStr, Pat, Path, ReturnType, Type, TypeParamBo
 /// Options: `name = ".."`, `track = PATH`, `ret`, `future`, `crate = PATH` (where
 /// the facade is, for re-exports).
 ///
-/// ```ignore
+/// A function returning `impl Future` without `future` gets a compile-time warning
+/// (its slice would time only the call that builds the future): add `future`.
+///
+/// ```
+/// static TOP: tg4p::Track = tg4p::Track::new("TOP");
+///
 /// #[tg4p::trace]
 /// fn merge_sort(x: Vec<u32>) -> Vec<u32> { x }
+///
 /// #[tg4p::trace(track = TOP, name = "validate all")]
-/// fn validate(x: &[u32]) {}
-/// #[tg4p::trace]
+/// fn validate(x: &[u32]) -> bool { x.is_sorted() }
+///
+/// #[tg4p::trace(ret)]
 /// async fn fetch(id: u32) -> u32 { id }
+///
+/// #[tg4p::trace(future)]
+/// fn later(id: u32) -> impl Future<Output = u32> { async move { id } }
+///
+/// let session = tg4p::open(std::env::temp_dir().join("tg4p-trace-doc.pftrace"))?;
+/// assert!(validate(&merge_sort(vec![1, 2])));
+/// drop(fetch(1)); // a future that is never polled records nothing
+/// drop(later(2));
+/// let report = session.finish()?;
+/// assert_eq!(report.events_dropped, 0);
+/// # Ok::<(), tg4p::SessionError>(())
 /// ```
 #[proc_macro_attribute]
 pub fn trace(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -75,6 +103,29 @@ pub fn trace(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// `tg4p::ARG_VALUE_LIMIT` bytes per value) as an argument of the slice.
 /// `skip(a, b)` leaves arguments out, `skip_all` all of them; an argument that is
 /// not `Debug` must be skipped. `ret` records the return value as [`trace`] does.
+/// The other options are [`trace`]'s. Without the `enable` feature, an argument it
+/// would record counts as used, so it never gets an `unused variable` warning.
+///
+/// ```
+/// #[derive(Debug)]
+/// struct Key(u32);
+/// struct Conn; // not `Debug`: must be skipped
+///
+/// #[tg4p::trace_args]
+/// fn merge(x: &mut [u32], a: &[u32], b: &[u32]) {}
+///
+/// #[tg4p::trace_args(skip(conn), ret, name = "lookup key")]
+/// fn lookup(key: Key, conn: &Conn) -> Option<u32> {
+///     let _ = conn;
+///     (key.0 > 3).then_some(key.0)
+/// }
+///
+/// let session = tg4p::open(std::env::temp_dir().join("tg4p-trace-args-doc.pftrace"))?;
+/// merge(&mut [0; 2], &[1], &[2]);
+/// assert_eq!(lookup(Key(7), &Conn), Some(7));
+/// session.finish()?;
+/// # Ok::<(), tg4p::SessionError>(())
+/// ```
 #[proc_macro_attribute]
 pub fn trace_args(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr.into(), item.into(), true).into()
@@ -221,12 +272,18 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
     }
     recorded.retain(|(n, _, _)| !opts.skip.iter().any(|s| s == n));
 
+    // A function returning `impl Future` without `future`: its slice times only the
+    // call that builds the future, which is rarely what is meant; warn at the type.
+    let mut times_only_the_call: Option<Span> = None;
     let mode = if func.sig.asyncness.is_some() {
         Mode::Async
     } else if let Some(boxed) = returns_future(&func.sig.output) {
         if boxed || opts.future.is_some() {
             Mode::WrapFuture { boxed }
         } else {
+            if let ReturnType::Type(_, ty) = &func.sig.output {
+                times_only_the_call = Some(ty.span());
+            }
             Mode::Sync
         }
     } else {
@@ -257,9 +314,6 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
         out.extend(item);
         return out;
     }
-    if !cfg!(feature = "enable") {
-        return item;
-    }
 
     let krate = opts
         .krate
@@ -285,6 +339,27 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
         .track
         .as_ref()
         .map(|t| quote_spanned!(t.span()=> #p::AsTrack::__tg4p_track(&#t)));
+
+    if !cfg!(feature = "enable") {
+        // The function as written, except that what the attribute would use is
+        // used: arguments `#[trace_args]` would record, and the `track = X` static
+        // (type-checked, too), so that neither is reported `unused` here when it is
+        // used with instrumentation on.
+        if recorded.is_empty() && track.is_none() {
+            return item;
+        }
+        let used = recorded
+            .iter()
+            .map(|(_, v, s)| quote_spanned!(*s=> let _ = &#v;));
+        let track = track.map(|t| quote!(let _ = #t;));
+        // As below: the user's body re-spanned, inside the user's braces.
+        let block = respanned_block(&func.block);
+        if let Ok(mut body) = syn::parse2::<syn::Block>(quote! {{ #(#used)* #track #block }}) {
+            body.brace_token = func.block.brace_token;
+            func.block = Box::new(body);
+        }
+        return func.into_token_stream();
+    }
 
     let callsite = quote! {
         static __TG4P_CALLSITE: #p::Callsite = #p::Callsite::new(
@@ -326,7 +401,21 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
         let record = quote_spanned!(span=> #p::RetDebug::__tg4p_ret_debug(&__tg4p_ret));
         (ty, record)
     });
-    let block = &func.block;
+    // The function's body is the tail of the generated block. Its braces are
+    // re-spanned as the macro's (same location), so that rustc does not call a
+    // one-expression body's braces unnecessary: they are the user's.
+    let block = &respanned_block(&func.block);
+    let warning = times_only_the_call.map(|span| {
+        let call = quote_spanned!(span=> trace_on_a_fn_returning_impl_future_times_only_the_call());
+        quote! {
+            #[deprecated(note = "`#[tg4p::trace]` on a function returning `impl Future` \
+                records the call, which only builds the future, not the future's run; \
+                add `future` (`#[tg4p::trace(future)]`) to record a slice from its first \
+                poll to its completion")]
+            fn trace_on_a_fn_returning_impl_future_times_only_the_call() {}
+            #call;
+        }
+    });
     let body = match mode {
         Mode::Sync => {
             let guard = match (&track, recorded.is_empty()) {
@@ -340,11 +429,13 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
             };
             match &ret {
                 None => quote! {{
+                    #warning
                     #callsite
                     let __tg4p_guard = #guard;
                     #block
                 }},
                 Some((ty, record)) => quote! {{
+                    #warning
                     #callsite
                     let __tg4p_guard = #guard;
                     let __tg4p_ret = #p::returning::<#ty _>(move || #block);
@@ -413,11 +504,24 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
             }
         }
     };
+    let user_braces = func.block.brace_token;
     func.block = match syn::parse2(body) {
         Ok(b) => Box::new(b),
         Err(e) => return e.to_compile_error(),
     };
+    // The new body has the user's braces, so that the function's span is all the
+    // user's (rustc's `dead_code` lint reports an unused function only then).
+    func.block.brace_token = user_braces;
     func.into_token_stream()
+}
+
+/// `original` with braces that have its braces' location but the macro's hygiene,
+/// so that rustc knows they come from the expansion.
+fn respanned_block(original: &syn::Block) -> syn::Block {
+    let mut block = original.clone();
+    block.brace_token =
+        syn::token::Brace(Span::call_site().located_at(original.brace_token.span.join()));
+    block
 }
 
 /// Whether a type names an `impl Trait` somewhere.

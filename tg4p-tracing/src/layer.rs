@@ -31,6 +31,7 @@ use crate::fields::Fields;
 use crate::sink::{self, PoolSlice, ThreadSlice};
 use crate::sites::{Site, site};
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tg4p_core::FlowId;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
@@ -77,9 +78,8 @@ struct SpanState {
     fields: Fields,
     /// Values recorded after the first enter: written on the end of the span's slice.
     recorded: Fields,
-    /// How many times the span was entered, and how many of its enters are open.
+    /// How many times the span was entered.
     enters: u32,
-    open: u32,
     /// The tick of the first enter: where a pool slice begins.
     first_enter: u64,
     /// The slice of a span entered more than once, from its first enter to its close.
@@ -88,11 +88,47 @@ struct SpanState {
     outgoing: Vec<FlowId>,
     /// Flows arriving at this span, written on its next slice end.
     incoming: Vec<FlowId>,
+    /// Whether this span counts in [`PENDING`].
+    pending: bool,
+}
+
+/// Spans with values or flows waiting for a slice end, and open pool slices: while
+/// both are 0 (sync code without `record` or `follows_from`), exits and closes need
+/// not look at the span's state. Relaxed: a count that is read late only makes an
+/// exit look (a span's own updates happen under its extensions' lock, and a span
+/// is exited on the thread that entered it).
+static PENDING: AtomicUsize = AtomicUsize::new(0);
+static POOLS: AtomicUsize = AtomicUsize::new(0);
+
+impl SpanState {
+    /// Counts the span in [`PENDING`] (once).
+    fn mark_pending(&mut self) {
+        if !self.pending {
+            self.pending = true;
+            PENDING.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn clear_pending(&mut self) {
+        if self.pending {
+            self.pending = false;
+            PENDING.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 thread_local! {
     /// The calling thread's open enters, innermost last: (span id, its slice).
     static OPEN: RefCell<Vec<(u64, ThreadSlice)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether span `key` is entered on the calling thread now.
+fn entered_here(key: u64) -> bool {
+    OPEN.try_with(|open| {
+        open.try_borrow()
+            .is_ok_and(|open| open.iter().any(|(k, _)| *k == key))
+    })
+    .unwrap_or(false)
 }
 
 const NO_FIELDS: &Fields = &Fields { items: Vec::new() };
@@ -115,11 +151,11 @@ where
             fields,
             recorded: Fields::default(),
             enters: 0,
-            open: 0,
             first_enter: 0,
             pool: None,
             outgoing: Vec::new(),
             incoming: Vec::new(),
+            pending: false,
         });
     }
 
@@ -133,6 +169,7 @@ where
             values.record(&mut state.fields);
         } else {
             values.record(&mut state.recorded);
+            state.mark_pending();
         }
     }
 
@@ -149,17 +186,20 @@ where
             let Some(cause) = ext.get_mut::<SpanState>() else {
                 return;
             };
-            if cause.pool.is_some() || cause.open > 0 {
-                // The arrow leaves from the end of the slice open now.
+            if cause.pool.is_some() || entered_here(follows.into_u64()) {
+                // The arrow leaves from the end of its slice open now.
                 cause.outgoing.push(flow);
+                cause.mark_pending();
             } else {
-                // Nothing of the cause is open (it ran already, or never did): the
-                // arrow leaves from an instant named after it, here and now.
-                sink::instant(cause.site, None, NO_FIELDS, &[flow]);
+                // Nothing of the cause is open here (it ran already, or runs
+                // elsewhere, or never did): the arrow leaves from an instant named
+                // after it, here and now.
+                sink::instant(cause.site, None, None, NO_FIELDS, &[flow]);
             }
         }
         if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
             state.incoming.push(flow);
+            state.mark_pending();
         }
     }
 
@@ -173,7 +213,6 @@ where
             return;
         };
         state.enters = state.enters.saturating_add(1);
-        state.open += 1;
         let slice = if state.enters == 1 {
             state.first_enter = sink::now();
             sink::begin_thread(state.site, &state.fields)
@@ -181,6 +220,7 @@ where
             if state.pool.is_none() {
                 let pool = sink::begin_pool(state.site, state.first_enter, &state.fields);
                 state.pool = Some(pool);
+                POOLS.fetch_add(1, Ordering::Relaxed);
             }
             sink::begin_thread(state.site, NO_FIELDS)
         };
@@ -205,19 +245,17 @@ where
         else {
             return;
         };
+        if PENDING.load(Ordering::Relaxed) == 0 {
+            return sink::end_thread(slice, NO_FIELDS, &[], &[]);
+        }
         let Some(span) = ctx.span(id) else {
             return sink::end_thread(slice, NO_FIELDS, &[], &[]);
         };
         let mut ext = span.extensions_mut();
-        let Some(state) = ext.get_mut::<SpanState>() else {
+        let Some(state) = ext.get_mut::<SpanState>().filter(|s| s.pending) else {
             drop(ext);
             return sink::end_thread(slice, NO_FIELDS, &[], &[]);
         };
-        state.open = state.open.saturating_sub(1);
-        if state.outgoing.is_empty() && state.incoming.is_empty() && state.recorded.is_empty() {
-            drop(ext);
-            return sink::end_thread(slice, NO_FIELDS, &[], &[]);
-        }
         // A span with no pool slice ends its flows and later values here; one with
         // a pool slice keeps its outgoing flows and values for the pool slice's end.
         let solo = state.pool.is_none();
@@ -232,16 +270,24 @@ where
             Vec::new()
         };
         let incoming = std::mem::take(&mut state.incoming);
+        if state.recorded.is_empty() && state.outgoing.is_empty() {
+            state.clear_pending();
+        }
         drop(ext);
         sink::end_thread(slice, &recorded, &outgoing, &incoming);
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if POOLS.load(Ordering::Relaxed) == 0 && PENDING.load(Ordering::Relaxed) == 0 {
+            return; // nothing to end: the registry drops the state
+        }
         let Some(span) = ctx.span(&id) else { return };
-        let Some(state) = span.extensions_mut().remove::<SpanState>() else {
+        let Some(mut state) = span.extensions_mut().remove::<SpanState>() else {
             return;
         };
-        if let Some(pool) = state.pool {
+        state.clear_pending();
+        if let Some(pool) = state.pool.take() {
+            POOLS.fetch_sub(1, Ordering::Relaxed);
             sink::end_pool(pool, &state.recorded, &state.outgoing, &state.incoming);
         }
     }
@@ -253,6 +299,13 @@ where
         let mut fields = Fields::default();
         event.record(&mut fields);
         let message = fields.take_message();
-        sink::instant(site(event.metadata()), message.as_deref(), &fields, &[]);
+        let meta = event.metadata();
+        sink::instant(
+            site(meta),
+            message.as_deref(),
+            Some(meta.level().as_str()),
+            &fields,
+            &[],
+        );
     }
 }

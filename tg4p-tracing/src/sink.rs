@@ -76,6 +76,7 @@ pub(crate) fn end_pool(
 pub(crate) fn instant(
     site: &'static Site,
     _name: Option<&str>,
+    _level: Option<&'static str>,
     fields: &Fields,
     _outgoing: &[FlowId],
 ) {

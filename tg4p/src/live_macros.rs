@@ -159,9 +159,9 @@ macro_rules! count {
     ($name:literal = $v:expr) => { $crate::__named_counter!($name).set($v) };
     ($name:literal += $v:expr) => { $crate::__named_counter!($name).add($v) };
     ($name:literal -= $v:expr) => { $crate::__named_counter!($name).sub($v) };
-    ($($c:ident)::+ = $v:expr) => { $($c)::+.set($v) };
-    ($($c:ident)::+ += $v:expr) => { $($c)::+.add($v) };
-    ($($c:ident)::+ -= $v:expr) => { $($c)::+.sub($v) };
+    ($($c:ident)::+ = $v:expr) => { $crate::__counter!($($c)::+).set($v) };
+    ($($c:ident)::+ += $v:expr) => { $crate::__counter!($($c)::+).add($v) };
+    ($($c:ident)::+ -= $v:expr) => { $crate::__counter!($($c)::+).sub($v) };
 }
 
 /// Compiled out: the update is type-checked in a branch that never runs.
@@ -171,9 +171,37 @@ macro_rules! count {
     ($name:literal = $v:expr) => { if false { $crate::__named_counter!($name).set($v) } };
     ($name:literal += $v:expr) => { if false { $crate::__named_counter!($name).add($v) } };
     ($name:literal -= $v:expr) => { if false { $crate::__named_counter!($name).sub($v) } };
-    ($($c:ident)::+ = $v:expr) => { if false { $($c)::+.set($v) } };
-    ($($c:ident)::+ += $v:expr) => { if false { $($c)::+.add($v) } };
-    ($($c:ident)::+ -= $v:expr) => { if false { $($c)::+.sub($v) } };
+    ($($c:ident)::+ = $v:expr) => { if false { $crate::__counter!($($c)::+).set($v) } };
+    ($($c:ident)::+ += $v:expr) => { if false { $crate::__counter!($($c)::+).add($v) } };
+    ($($c:ident)::+ -= $v:expr) => { if false { $crate::__counter!($($c)::+).sub($v) } };
+}
+
+/// The `static` counter `count!` was given, through [`AsCounter`], so that anything
+/// else is reported at the user's token with what `count!` accepts.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __counter {
+    ($($c:ident)::+) => { $crate::__private::AsCounter::__tg4p_counter(&$($c)::+) };
+}
+
+/// What `count!(NAME ..)` accepts: a `static` [`Counter`](crate::Counter).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`count!` updates a `static` `tg4p::Counter` or a counter named by a string literal, not a `{Self}`",
+    label = "not a `tg4p::Counter`",
+    note = "declare one with `static NAME: tg4p::Counter = tg4p::Counter::new(\"name\");`, \
+            or name the counter with a literal: `tg4p::count!(\"queue_depth\" = 7)`"
+)]
+pub trait AsCounter {
+    /// The counter.
+    fn __tg4p_counter(&self) -> &crate::Counter;
+}
+
+impl AsCounter for crate::Counter {
+    #[inline(always)]
+    fn __tg4p_counter(&self) -> &crate::Counter {
+        self
+    }
 }
 
 #[doc(hidden)]

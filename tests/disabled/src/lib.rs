@@ -3,6 +3,12 @@
 //! `instant!`, `span!` and `count!` expand to code that never runs (their arguments
 //! are still type-checked). The explicit API (`tg4p::open`, `Track::span`,
 //! `Counter::set`) is still there and still records.
+//!
+//! It builds without a warning (as users' builds must), and its doctests are the
+//! README's examples, built the same way.
+
+#![deny(warnings)]
+#![doc(test(attr(deny(warnings))))]
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,6 +36,11 @@ pub fn plain_empty() {}
 pub fn add(a: u32, b: u32, secret: &str) -> u32 {
     a + b + secret.len() as u32
 }
+
+/// Arguments that only `#[trace_args]` uses, and a one-expression body: no
+/// `unused variable` or `unused_braces` warning with instrumentation off either.
+#[tg4p::trace_args]
+pub fn recorded_only(x: &mut [u32], a: &[u32], label: &str) {}
 
 #[tg4p::trace(track = TOP, name = "on top")]
 pub fn on_top() -> Vec<u8> {
@@ -90,3 +101,9 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
         }
     }
 }
+
+/// The README's examples, compiled (and run, where they are not `no_run`) with
+/// instrumentation off and warnings denied.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -17,6 +17,7 @@ fn traced_code_runs_and_records_nothing() {
     let session = tg4p::open(&path).expect("the session API is still there");
     traced_empty();
     assert_eq!(add(1, 2, "abc"), 6);
+    recorded_only(&mut [0; 2], &[1], "label");
     assert_eq!(on_top(), vec![0, 1, 2]);
     let mut m = Machine::default();
     assert_eq!(m.step(2), 2);

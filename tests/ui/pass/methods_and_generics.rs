@@ -1,3 +1,4 @@
+#![deny(warnings)]
 //! Every kind of function `#[trace]` / `#[trace_args]` accepts.
 use std::fmt::Debug;
 use std::pin::Pin;

@@ -6,8 +6,9 @@
 //! Perfetto's default clock (BOOTTIME); any origin will do, e.g. 0.
 //!
 //! ```
-//! # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
-//! use tg4p_core::{args, FlowId, generator::{Extras, TraceGenerator}};
+//! # use tg4p_core as tg4p;
+//! # fn main() -> Result<(), tg4p::generator::GeneratorError> {
+//! use tg4p::{args, FlowId, generator::{Extras, TraceGenerator}};
 //! # let dir = std::env::temp_dir().join(format!("tg4p-doc-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir).unwrap();
 //! # let path = dir.join("out.pftrace");
@@ -64,7 +65,7 @@ mod track;
 
 pub use crate::wire::CounterValue;
 pub use error::GeneratorError;
-pub use track::{CounterTrack, Extras, Group, Track};
+pub use track::{CounterTrack, Extras, Group, SliceTrack};
 
 use crate::FlowId;
 use state::{Inner, TrackKind};
@@ -84,8 +85,9 @@ use track::Shared;
 /// same, ignoring errors.
 ///
 /// ```
-/// # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
-/// let tgen = tg4p_core::generator::TraceGenerator::new(Vec::new());
+/// # use tg4p_core as tg4p;
+/// # fn main() -> Result<(), tg4p::generator::GeneratorError> {
+/// let tgen = tg4p::generator::TraceGenerator::new(Vec::new());
 /// let track = tgen.create_track("main");
 /// track.open(0, "startup")?;
 /// track.close(1_000)?;
@@ -106,9 +108,10 @@ impl TraceGenerator {
     /// Creates (or truncates) the file at `path` and writes the trace to it.
     ///
     /// ```
+    /// # use tg4p_core as tg4p;
     /// # let dir = std::env::temp_dir().join(format!("tg4p-doc-create-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir).unwrap();
-    /// use tg4p_core::generator::{GeneratorError, TraceGenerator};
+    /// use tg4p::generator::{GeneratorError, TraceGenerator};
     /// let tgen = TraceGenerator::create(dir.join("trace.pftrace")).unwrap();
     /// tgen.finish().unwrap();
     /// let missing = TraceGenerator::create(dir.join("no/such/dir/trace.pftrace"));
@@ -123,7 +126,8 @@ impl TraceGenerator {
     /// its own.
     ///
     /// ```
-    /// let tgen = tg4p_core::generator::TraceGenerator::new(std::io::sink());
+    /// # use tg4p_core as tg4p;
+    /// let tgen = tg4p::generator::TraceGenerator::new(std::io::sink());
     /// # drop(tgen);
     /// ```
     pub fn new(out: impl Write + 'static) -> TraceGenerator {
@@ -136,7 +140,8 @@ impl TraceGenerator {
     /// events go on the process track.
     ///
     /// ```
-    /// let tgen = tg4p_core::generator::TraceGenerator::new(std::io::sink());
+    /// # use tg4p_core as tg4p;
+    /// let tgen = tg4p::generator::TraceGenerator::new(std::io::sink());
     /// let (a, b) = (tgen.create_group("a"), tgen.create_group("b"));
     /// assert_ne!(a.pid(), b.pid());
     /// ```
@@ -148,8 +153,9 @@ impl TraceGenerator {
     /// named `track_name`.
     ///
     /// ```
-    /// # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
-    /// let tgen = tg4p_core::generator::TraceGenerator::new(std::io::sink());
+    /// # use tg4p_core as tg4p;
+    /// # fn main() -> Result<(), tg4p::generator::GeneratorError> {
+    /// let tgen = tg4p::generator::TraceGenerator::new(std::io::sink());
     /// let g = tgen.create_group_with_track("aaa", "example_track");
     /// g.open(100, "SOME_TRACK")?;
     /// g.close(250)?;
@@ -162,19 +168,21 @@ impl TraceGenerator {
     /// A top-level slice track named `name`, outside any group.
     ///
     /// ```
-    /// let tgen = tg4p_core::generator::TraceGenerator::new(std::io::sink());
+    /// # use tg4p_core as tg4p;
+    /// let tgen = tg4p::generator::TraceGenerator::new(std::io::sink());
     /// let t = tgen.create_track("global");
     /// assert_ne!(t.uuid(), 0);
     /// ```
-    pub fn create_track(&self, name: &str) -> Track {
-        Track::new(&self.shared, None, TrackKind::Plain { name: Some(name) })
+    pub fn create_track(&self, name: &str) -> SliceTrack {
+        SliceTrack::new(&self.shared, None, TrackKind::Plain { name: Some(name) })
     }
 
     /// A top-level counter track named `name`.
     ///
     /// ```
-    /// # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
-    /// let tgen = tg4p_core::generator::TraceGenerator::new(std::io::sink());
+    /// # use tg4p_core as tg4p;
+    /// # fn main() -> Result<(), tg4p::generator::GeneratorError> {
+    /// let tgen = tg4p::generator::TraceGenerator::new(std::io::sink());
     /// tgen.create_counter_track("bbb").count(0, 3)?;
     /// # Ok(()) }
     /// ```
@@ -186,7 +194,8 @@ impl TraceGenerator {
     /// concatenated (same as [`FlowId::new`]).
     ///
     /// ```
-    /// let tgen = tg4p_core::generator::TraceGenerator::new(std::io::sink());
+    /// # use tg4p_core as tg4p;
+    /// let tgen = tg4p::generator::TraceGenerator::new(std::io::sink());
     /// assert_ne!(tgen.new_flow(), tgen.new_flow());
     /// ```
     pub fn new_flow(&self) -> FlowId {
@@ -196,8 +205,9 @@ impl TraceGenerator {
     /// Hands everything buffered to the writer and flushes it.
     ///
     /// ```
-    /// # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
-    /// let tgen = tg4p_core::generator::TraceGenerator::new(std::io::sink());
+    /// # use tg4p_core as tg4p;
+    /// # fn main() -> Result<(), tg4p::generator::GeneratorError> {
+    /// let tgen = tg4p::generator::TraceGenerator::new(std::io::sink());
     /// tgen.create_track("t").instant(5, "x")?;
     /// tgen.flush()?;
     /// # Ok(()) }
@@ -209,7 +219,8 @@ impl TraceGenerator {
     /// Flushes and ends the trace; handles then return [`GeneratorError::Finished`].
     ///
     /// ```
-    /// use tg4p_core::generator::{GeneratorError, TraceGenerator};
+    /// # use tg4p_core as tg4p;
+    /// use tg4p::generator::{GeneratorError, TraceGenerator};
     /// let tgen = TraceGenerator::new(std::io::sink());
     /// let t = tgen.create_track("t");
     /// tgen.finish().unwrap();

@@ -1,4 +1,4 @@
-//! Handles: [`Group`], [`Track`] and [`CounterTrack`], and the optional parts of an
+//! Handles: [`Group`], [`SliceTrack`] and [`CounterTrack`], and the optional parts of an
 //! event ([`Extras`]).
 
 use super::error::GeneratorError;
@@ -16,8 +16,9 @@ pub(crate) type Shared = Rc<RefCell<Inner>>;
 /// The optional parts of an event: arguments, flows, terminating flows.
 ///
 /// ```
-/// # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
-/// use tg4p_core::{args, generator::{Extras, TraceGenerator}};
+/// # use tg4p_core as tg4p;
+/// # fn main() -> Result<(), tg4p::generator::GeneratorError> {
+/// use tg4p::{args, generator::{Extras, TraceGenerator}};
 /// let tgen = TraceGenerator::new(std::io::sink());
 /// let t = tgen.create_track("t");
 /// let flow = tgen.new_flow();
@@ -96,8 +97,9 @@ impl<'a, const N: usize> From<&'a [FlowId; N]> for Extras<'a> {
 /// within one track; tracks may be written in any order relative to each other.
 ///
 /// ```
-/// # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
-/// use tg4p_core::{args, generator::{Extras, TraceGenerator}};
+/// # use tg4p_core as tg4p;
+/// # fn main() -> Result<(), tg4p::generator::GeneratorError> {
+/// use tg4p::{args, generator::{Extras, TraceGenerator}};
 /// let tgen = TraceGenerator::new(std::io::sink());
 /// let track = tgen.create_track("work");
 /// track.open(100, "outer")?;
@@ -106,22 +108,24 @@ impl<'a, const N: usize> From<&'a [FlowId; N]> for Extras<'a> {
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct Track {
+pub struct SliceTrack {
     shared: Shared,
     index: usize,
     uuid: u64,
 }
 
-impl fmt::Debug for Track {
+impl fmt::Debug for SliceTrack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Track").field("uuid", &self.uuid).finish()
+        f.debug_struct("SliceTrack")
+            .field("uuid", &self.uuid)
+            .finish()
     }
 }
 
-impl Track {
-    pub(crate) fn new(shared: &Shared, parent: Option<u64>, kind: TrackKind<'_>) -> Track {
+impl SliceTrack {
+    pub(crate) fn new(shared: &Shared, parent: Option<u64>, kind: TrackKind<'_>) -> SliceTrack {
         let (index, uuid) = shared.borrow_mut().add_track(parent, kind);
-        Track {
+        SliceTrack {
             shared: shared.clone(),
             index,
             uuid,
@@ -133,14 +137,14 @@ impl Track {
         self.uuid
     }
 
-    /// Opens a slice named `name` at `ts` ns. Slices nest: each [`close`](Track::close)
+    /// Opens a slice named `name` at `ts` ns. Slices nest: each [`close`](SliceTrack::close)
     /// ends the most recently opened one.
     #[inline]
     pub fn open(&self, ts: u64, name: &str) -> Result<(), GeneratorError> {
         self.shared.borrow_mut().begin(self.index, ts, name, None)
     }
 
-    /// [`open`](Track::open) with arguments and/or flows.
+    /// [`open`](SliceTrack::open) with arguments and/or flows.
     pub fn open_with<'a>(
         &self,
         ts: u64,
@@ -159,7 +163,7 @@ impl Track {
         self.shared.borrow_mut().end(self.index, ts, None)
     }
 
-    /// [`close`](Track::close) with arguments and/or flows (flows leave from the end
+    /// [`close`](SliceTrack::close) with arguments and/or flows (flows leave from the end
     /// of the closed slice).
     pub fn close_with<'a>(
         &self,
@@ -177,7 +181,7 @@ impl Track {
         self.shared.borrow_mut().instant(self.index, ts, name, None)
     }
 
-    /// [`instant`](Track::instant) with arguments and/or flows.
+    /// [`instant`](SliceTrack::instant) with arguments and/or flows.
     pub fn instant_with<'a>(
         &self,
         ts: u64,
@@ -193,8 +197,9 @@ impl Track {
 /// A counter track: a value over time, integer or floating point.
 ///
 /// ```
-/// # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
-/// let tgen = tg4p_core::generator::TraceGenerator::new(std::io::sink());
+/// # use tg4p_core as tg4p;
+/// # fn main() -> Result<(), tg4p::generator::GeneratorError> {
+/// let tgen = tg4p::generator::TraceGenerator::new(std::io::sink());
 /// let queue = tgen.create_counter_track("queue length");
 /// queue.count(0, 3)?;      // integer sample
 /// queue.count(100, 2.5)?;  // floating-point sample
@@ -262,8 +267,9 @@ counter_from!(Double(f64): f32, f64);
 /// the group's own track. So `group.open(..)` works like `group.track().open(..)`.
 ///
 /// ```
-/// # fn main() -> Result<(), tg4p_core::generator::GeneratorError> {
-/// let tgen = tg4p_core::generator::TraceGenerator::new(std::io::sink());
+/// # use tg4p_core as tg4p;
+/// # fn main() -> Result<(), tg4p::generator::GeneratorError> {
+/// let tgen = tg4p::generator::TraceGenerator::new(std::io::sink());
 /// let server = tgen.create_group_with_track("server", "main");
 /// server.open(10, "request")?;          // on the track "main" of process "server"
 /// server.close(20)?;
@@ -279,7 +285,7 @@ pub struct Group {
     /// The track children hang from: the process track, or the nested group's track.
     uuid: u64,
     pid: i32,
-    events: Track,
+    events: SliceTrack,
 }
 
 impl fmt::Debug for Group {
@@ -295,10 +301,12 @@ impl Group {
     /// A process group, its events on a child track named `track_name` if given.
     pub(crate) fn process(shared: &Shared, name: &str, track_name: Option<&str>) -> Group {
         let pid = shared.borrow_mut().next_pid();
-        let process = Track::new(shared, None, TrackKind::Process { pid, name });
+        let process = SliceTrack::new(shared, None, TrackKind::Process { pid, name });
         let uuid = process.uuid;
         let events = match track_name {
-            Some(name) => Track::new(shared, Some(uuid), TrackKind::Plain { name: Some(name) }),
+            Some(name) => {
+                SliceTrack::new(shared, Some(uuid), TrackKind::Plain { name: Some(name) })
+            }
             None => process,
         };
         Group {
@@ -322,14 +330,14 @@ impl Group {
     }
 
     /// The track the group's own events go to.
-    pub fn track(&self) -> &Track {
+    pub fn track(&self) -> &SliceTrack {
         &self.events
     }
 
     /// A nested group: a child track named `name` that groups the tracks made from it
     /// (its own events, if any, go on that track).
     pub fn create_group(&self, name: &str) -> Group {
-        let events = Track::new(
+        let events = SliceTrack::new(
             &self.shared,
             Some(self.uuid),
             TrackKind::Plain { name: Some(name) },
@@ -343,8 +351,8 @@ impl Group {
     }
 
     /// A child slice track named `name`.
-    pub fn create_track(&self, name: &str) -> Track {
-        Track::new(
+    pub fn create_track(&self, name: &str) -> SliceTrack {
+        SliceTrack::new(
             &self.shared,
             Some(self.uuid),
             TrackKind::Plain { name: Some(name) },
@@ -352,8 +360,8 @@ impl Group {
     }
 
     /// A child slice track without a name.
-    pub fn create_anonymous_track(&self) -> Track {
-        Track::new(
+    pub fn create_anonymous_track(&self) -> SliceTrack {
+        SliceTrack::new(
             &self.shared,
             Some(self.uuid),
             TrackKind::Plain { name: None },
@@ -365,13 +373,13 @@ impl Group {
         CounterTrack::new(&self.shared, Some(self.uuid), name)
     }
 
-    /// [`Track::open`] on the group's [`track`](Group::track).
+    /// [`SliceTrack::open`] on the group's [`track`](Group::track).
     #[inline]
     pub fn open(&self, ts: u64, name: &str) -> Result<(), GeneratorError> {
         self.events.open(ts, name)
     }
 
-    /// [`Track::open_with`] on the group's [`track`](Group::track).
+    /// [`SliceTrack::open_with`] on the group's [`track`](Group::track).
     pub fn open_with<'a>(
         &self,
         ts: u64,
@@ -381,13 +389,13 @@ impl Group {
         self.events.open_with(ts, name, extras)
     }
 
-    /// [`Track::close`] on the group's [`track`](Group::track).
+    /// [`SliceTrack::close`] on the group's [`track`](Group::track).
     #[inline]
     pub fn close(&self, ts: u64) -> Result<(), GeneratorError> {
         self.events.close(ts)
     }
 
-    /// [`Track::close_with`] on the group's [`track`](Group::track).
+    /// [`SliceTrack::close_with`] on the group's [`track`](Group::track).
     pub fn close_with<'a>(
         &self,
         ts: u64,
@@ -396,13 +404,13 @@ impl Group {
         self.events.close_with(ts, extras)
     }
 
-    /// [`Track::instant`] on the group's [`track`](Group::track).
+    /// [`SliceTrack::instant`] on the group's [`track`](Group::track).
     #[inline]
     pub fn instant(&self, ts: u64, name: &str) -> Result<(), GeneratorError> {
         self.events.instant(ts, name)
     }
 
-    /// [`Track::instant_with`] on the group's [`track`](Group::track).
+    /// [`SliceTrack::instant_with`] on the group's [`track`](Group::track).
     pub fn instant_with<'a>(
         &self,
         ts: u64,

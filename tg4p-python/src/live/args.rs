@@ -1,0 +1,112 @@
+//! Live arguments (names and values) and flow ids, from Python objects.
+
+use super::seam::{self, Location, MAX_OUTGOING_FLOWS};
+use crate::names::{intern, intern_list};
+use crate::values::{Budget, to_value};
+use pyo3::IntoPyObjectExt;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use tg4p::__private::Callsite;
+use tg4p::{FlowId, Value};
+
+/// A live argument's value (see [`Budget::live`]). Tracing never makes the program
+/// fail: a value whose conversion raises (a `__str__` that raises, say) is
+/// recorded as the error.
+pub(super) fn live_value(value: &Bound<'_, PyAny>) -> Value {
+    to_value(value, &mut Budget::live())
+        .unwrap_or_else(|e| Value::Str(format!("<not recorded: {e}>")))
+}
+
+/// Live arguments: names (interned) and values (converted under a live budget).
+#[derive(Default)]
+pub(super) struct Args {
+    pub(super) names: Vec<&'static str>,
+    pub(super) values: Vec<Value>,
+}
+
+impl Args {
+    /// Adds an argument.
+    pub(super) fn push(&mut self, name: &'static str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.names.push(name);
+        self.values.push(live_value(value));
+        Ok(())
+    }
+
+    /// `*args` as one argument named `args`, `**kwargs` one argument each.
+    pub(super) fn from_call(
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Args> {
+        let mut out = Args::default();
+        if !args.is_empty() {
+            out.push(intern("args"), args.as_any())?;
+        }
+        out.push_kwargs(kwargs)?;
+        Ok(out)
+    }
+
+    pub(super) fn push_kwargs(&mut self, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        if let Some(kwargs) = kwargs {
+            for (k, v) in kwargs
+                .items()
+                .iter()
+                .map(|i| i.extract::<(String, Bound<'_, PyAny>)>())
+                .collect::<PyResult<Vec<_>>>()?
+            {
+                self.push(intern(&k), &v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An instant's `description`: a dict's entries, else one argument.
+    pub(super) fn from_description(description: Option<&Bound<'_, PyAny>>) -> PyResult<Args> {
+        let mut out = Args::default();
+        match description {
+            None => {}
+            Some(d) if d.is_none() => {}
+            Some(d) => match d.cast::<PyDict>() {
+                Ok(dict) => {
+                    for item in dict.items().iter() {
+                        let (k, v) = item.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>()?;
+                        let key = match k.cast::<PyString>() {
+                            Ok(s) => s.to_string_lossy().into_owned(),
+                            Err(_) => k.str()?.to_string_lossy().into_owned(),
+                        };
+                        out.push(intern(&key), &v)?;
+                    }
+                }
+                Err(_) => out.push(intern("description"), d)?,
+            },
+        }
+        Ok(out)
+    }
+
+    pub(super) fn callsite(&self, name: &'static str, at: Location) -> &'static Callsite {
+        seam::callsite(name, at, intern_list(&self.names))
+    }
+}
+
+/// Flow ids from Python ints.
+pub(super) fn flow_ids(ids: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<FlowId>> {
+    let Some(ids) = ids.filter(|i| !i.is_none()) else {
+        return Ok(Vec::new());
+    };
+    ids.try_iter()?
+        .map(|id| Ok(FlowId::from_raw(id?.extract::<u64>()?)))
+        .collect()
+}
+
+pub(super) fn flow_list(py: Python<'_>, ids: &[FlowId]) -> PyResult<Py<PyAny>> {
+    PyList::new(py, ids.iter().map(|f| f.raw()))?.into_py_any(py)
+}
+
+pub(super) fn check_outgoing(n: usize) -> PyResult<()> {
+    if n > MAX_OUTGOING_FLOWS {
+        return Err(PyValueError::new_err(format!(
+            "num_outgoing_flow_ids={n}: at most {MAX_OUTGOING_FLOWS} flows may leave one instant"
+        )));
+    }
+    Ok(())
+}
