@@ -43,7 +43,8 @@ fn odd_names_are_recorded_as_given() {
     let path = temp("odd-names");
     let session = tg4p::open(&path).unwrap();
     for name in names {
-        drop(tg4p::span(name));
+        drop(tg4p::__private::span_named(name));
+        drop(tg4p::__private::instant_named(name));
         let track: &'static Track = Box::leak(Box::new(Track::new(name)));
         drop(track.span(name));
         drop(track.instant(name));

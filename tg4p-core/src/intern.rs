@@ -118,6 +118,7 @@ impl<K: Hash + Eq> InternTable<K> {
     }
 
     /// True when the table holds nothing.
+    #[allow(dead_code, reason = "the pair of `len`, for the tests")]
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
@@ -325,6 +326,7 @@ impl StrInternTable {
     }
 
     /// Forgets every entry (for a sequence whose incremental state is cleared).
+    #[allow(dead_code, reason = "for the tests, as `len` and `is_empty`")]
     pub fn clear(&mut self) {
         self.table.clear();
         self.by_iid.clear();
@@ -332,11 +334,13 @@ impl StrInternTable {
     }
 
     /// How many entries the table holds.
+    #[allow(dead_code, reason = "for the tests")]
     pub fn len(&self) -> usize {
         self.table.len()
     }
 
     /// True when the table holds nothing.
+    #[allow(dead_code, reason = "for the tests")]
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
     }

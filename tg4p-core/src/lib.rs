@@ -3,10 +3,12 @@
 //!
 //! Use it through `tg4p`; items here that are not re-exported there are internal.
 
+#![deny(missing_docs)]
+
 pub mod annotation;
 pub mod generator;
-pub mod ids;
-pub mod intern;
+pub(crate) mod ids;
+pub(crate) mod intern;
 #[cfg(not(tg4p_loom))]
 pub mod runtime;
 /// Under `--cfg tg4p_loom` only the recorder's hand-off is built, against loom's
@@ -23,6 +25,8 @@ mod runtime {
     #[path = "shim.rs"]
     pub(crate) mod shim;
 }
-pub mod wire;
+// Under loom only the hand-off is built: most of the wire format is unused there.
+#[cfg_attr(tg4p_loom, allow(dead_code, unused_imports))]
+pub(crate) mod wire;
 
 pub use ids::FlowId;

@@ -244,9 +244,9 @@ pub use tg4p_core::annotation::{MAX_DEPTH, Value};
 // --- Live tracing (tg4p_core::runtime, tg4p_macros) ---
 
 pub use tg4p_core::runtime::{
-    ARG_VALUE_LIMIT, CHUNK_BYTES, Counter, DEFAULT_DRAIN_INTERVAL, DEFAULT_MEMORY_LIMIT,
-    DEFAULT_PATH, InstantBuilder, MAX_ARGS, MAX_THREAD_DEPTH, Overflow, Report, Session,
-    SessionBuilder, SessionError, Span, Track, enabled, open, span,
+    ARG_VALUE_LIMIT, CHUNK_BYTES, Counter, CounterNumber, DEFAULT_DRAIN_INTERVAL,
+    DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, InstantBuilder, MAX_ARGS, MAX_THREAD_DEPTH, Overflow,
+    Report, Session, SessionBuilder, SessionError, Span, Track, enabled, open,
 };
 pub use tg4p_macros::{trace, trace_args};
 /// Records `tracing` spans and events (and `log` records through tracing-log) into

@@ -42,13 +42,19 @@ pub const MAX_DEPTH: usize = 64;
 /// module docs); dict keys may repeat and keep their order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// A boolean.
     Bool(bool),
+    /// A signed integer.
     Int(i64),
+    /// An unsigned integer.
     Uint(u64),
+    /// A float.
     Double(f64),
+    /// A string.
     Str(String),
     /// Entries keep the order they were given in.
     Dict(Vec<(String, Value)>),
+    /// Values in order.
     Array(Vec<Value>),
 }
 

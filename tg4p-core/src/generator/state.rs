@@ -5,7 +5,7 @@
 //! Each track that carries events gets its own packet sequence (its own
 //! `trusted_packet_sequence_id`), started by one packet that
 //! - clears the sequence's incremental state (`SEQ_INCREMENTAL_STATE_CLEARED`),
-//! - sets `TracePacketDefaults` { clock [`SEQUENCE_CLOCK`], the track's uuid },
+//! - sets `TracePacketDefaults` { clock `SEQUENCE_CLOCK`, the track's uuid },
 //! - carries a `ClockSnapshot` relating that clock (incremental, 1 ns units) to
 //!   BOOTTIME: both read 0 at the snapshot.
 //!
@@ -27,22 +27,18 @@ use super::track::Extras;
 use crate::ids::next_track_uuid;
 use crate::intern::{InternTable, StrInternTable};
 use crate::wire::{
-    AnnotationList, BuiltinClock, Clock, ClockSnapshot, CounterDescriptor, CounterValue, EventName,
-    EventType, InternedData, InternedString, NoAnnotations, PacketData, ProcessDescriptor,
-    SEQ_INCREMENTAL_STATE_CLEARED, SEQ_NEEDS_INCREMENTAL_STATE, SequenceEvent, SequenceIdBytes,
-    TracePacket, TracePacketDefaults, TrackDescriptor, TrackEvent, append_packet,
-    append_sequence_event, append_sequence_event_inline, append_small_event,
+    AnnotationList, CounterDescriptor, CounterValue, EventName, EventType, InternedData,
+    InternedString, NoAnnotations, PacketData, ProcessDescriptor, SEQ_NEEDS_INCREMENTAL_STATE,
+    SequenceEvent, SequenceIdBytes, SequenceStart, TracePacket, TrackDescriptor, TrackEvent,
+    append_packet, append_sequence_event, append_sequence_event_inline, append_small_event,
 };
 use std::io::{self, Write};
-
-/// The sequence-scoped, incremental clock every event timestamp is written in.
-pub(crate) const SEQUENCE_CLOCK: u32 = 64;
 
 /// Buffered bytes are handed to the writer once they reach this size.
 pub(crate) const CHUNK: usize = 256 * 1024;
 
 /// trace_processor drops slices nested deeper than this (`SliceTracker::kMaxDepth`).
-pub(crate) const MAX_OPEN_SLICES: u64 = 512;
+pub(crate) const MAX_OPEN_SLICES: u64 = crate::wire::MAX_NESTING as u64;
 
 /// Timestamps above this are refused (trace_processor reads them as negative).
 const MAX_TIMESTAMP: u64 = i64::MAX as u64;
@@ -582,35 +578,13 @@ fn start_sequence(buf: &mut Vec<u8>, state: &mut TrackState, next_seq: &mut u32)
     state.seq_bytes = SequenceIdBytes::new(state.seq);
     // Never 0; wrapping would take 2^32 tracks, far beyond memory.
     *next_seq = next_seq.wrapping_add(1).max(1);
-    let clocks = [
-        Clock {
-            clock_id: BuiltinClock::Boottime as u32,
-            timestamp: 0,
-            ..Default::default()
-        },
-        Clock {
-            clock_id: SEQUENCE_CLOCK,
-            timestamp: 0,
-            is_incremental: true,
-            unit_multiplier_ns: None,
-        },
-    ];
-    append_packet(
-        buf,
-        &TracePacket::<NoAnnotations> {
-            trusted_packet_sequence_id: Some(state.seq),
-            sequence_flags: SEQ_INCREMENTAL_STATE_CLEARED,
-            trace_packet_defaults: Some(TracePacketDefaults {
-                timestamp_clock_id: Some(SEQUENCE_CLOCK),
-                track_uuid: Some(state.uuid),
-            }),
-            data: Some(PacketData::ClockSnapshot(ClockSnapshot {
-                clocks: &clocks,
-                primary_trace_clock: None,
-            })),
-            ..Default::default()
-        },
-    );
+    let start = SequenceStart {
+        sequence: state.seq,
+        track_uuid: state.uuid,
+        boottime_ns: 0,
+        previous_packet_dropped: false,
+    };
+    start.append(buf);
     // The snapshot reads 0 on both clocks and `last_ts` starts at 0, so the first
     // delta is the absolute time.
 }

@@ -13,7 +13,7 @@ pub const ARG_VALUE_LIMIT: usize = 1024;
 pub const MAX_ARGS: usize = 32;
 
 /// Formatted argument values of one event: the texts, one after the other.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct ArgText {
     pub(crate) text: String,
     pub(crate) ends: Vec<usize>,
@@ -32,13 +32,6 @@ impl ArgText {
             start = end;
             s
         })
-    }
-
-    /// Words the values take in a record.
-    pub(crate) fn words(&self) -> usize {
-        self.values()
-            .map(|v| super::buffer::string_words(v.len()))
-            .sum()
     }
 
     /// Appends the bounded `Debug` text of each value.

@@ -1,7 +1,9 @@
 //! Counters: a value over time, drawn as a graph on its own track.
 
-use super::registry::{self, Entry};
-use super::span::record_counter;
+use super::handoff::generation;
+use super::local::with_local;
+use super::record::{Event, Sample};
+use super::registry;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -30,23 +32,27 @@ pub struct Counter {
     float: AtomicU64,
 }
 
-/// A counter value: an integer or a float. Implemented for the primitive numbers.
-pub trait CounterValue: Copy {
+/// A number a [`Counter`] takes: an integer (recorded as `i64`) or a float
+/// (recorded as `f64`). Implemented for the primitive numbers.
+///
+/// ```
+/// static QUEUE: tg4p_core::runtime::Counter = tg4p_core::runtime::Counter::new("queue");
+/// QUEUE.set(3u8); // any integer type
+/// QUEUE.set(0.5f32); // or float type
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "a counter takes a number (an integer or a float), not `{Self}`",
+    label = "not a number",
+    note = "counters record `i8`..`i64`, `u8`..`u64`, `isize`, `usize`, `f32` and `f64`"
+)]
+pub trait CounterNumber: Copy {
     #[doc(hidden)]
     fn to_sample(self) -> Sample;
 }
 
-/// A counter sample's value.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[doc(hidden)]
-pub enum Sample {
-    Int(i64),
-    Float(f64),
-}
-
 macro_rules! int_value {
     ($($t:ty),*) => {$(
-        impl CounterValue for $t {
+        impl CounterNumber for $t {
             #[inline]
             fn to_sample(self) -> Sample { Sample::Int(self as i64) }
         }
@@ -54,14 +60,14 @@ macro_rules! int_value {
 }
 int_value!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 
-impl CounterValue for f64 {
+impl CounterNumber for f64 {
     #[inline]
     fn to_sample(self) -> Sample {
         Sample::Float(self)
     }
 }
 
-impl CounterValue for f32 {
+impl CounterNumber for f32 {
     #[inline]
     fn to_sample(self) -> Sample {
         Sample::Float(self as f64)
@@ -98,14 +104,14 @@ impl Counter {
     #[inline]
     pub(crate) fn id(&'static self) -> u32 {
         match self.id.load(Ordering::Acquire) {
-            0 => registry::register(&self.id, Entry::Counter(self)),
+            0 => registry::register(&self.id, self),
             id => id,
         }
     }
 
     /// Sets the value and records a sample.
     #[inline]
-    pub fn set(&'static self, value: impl CounterValue) {
+    pub fn set(&'static self, value: impl CounterNumber) {
         let sample = value.to_sample();
         match sample {
             Sample::Int(v) => self.int.store(v, Ordering::Relaxed),
@@ -116,7 +122,7 @@ impl Counter {
 
     /// Adds `delta` (negative to decrement) and records the new value.
     #[inline]
-    pub fn add(&'static self, delta: impl CounterValue) {
+    pub fn add(&'static self, delta: impl CounterNumber) {
         let sample = match delta.to_sample() {
             Sample::Int(d) => Sample::Int(self.int.fetch_add(d, Ordering::Relaxed).wrapping_add(d)),
             Sample::Float(d) => {
@@ -140,10 +146,21 @@ impl Counter {
 
     /// Subtracts `delta` and records the new value.
     #[inline]
-    pub fn sub(&'static self, delta: impl CounterValue) {
+    pub fn sub(&'static self, delta: impl CounterNumber) {
         match delta.to_sample() {
             Sample::Int(d) => self.add(d.wrapping_neg()),
             Sample::Float(d) => self.add(-d),
         }
     }
+}
+
+/// Records a sample of `counter`.
+#[inline]
+fn record_counter(counter: &'static Counter, sample: Sample) {
+    let generation = generation();
+    if generation == 0 {
+        return;
+    }
+    let event = Event::sample(counter.id(), sample);
+    with_local(generation, |l| l.write(&event, 0));
 }

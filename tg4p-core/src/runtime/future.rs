@@ -21,10 +21,10 @@
 //! memory runs out; the slice then shows as "did not end", and the drop is counted.
 
 use super::args::{self, ArgText};
-use super::buffer::{self, EventHeader};
-use super::recorder::{self, generation, with_local};
+use super::handoff::generation;
+use super::local::with_local;
+use super::record::{Event, LaneRef};
 use super::registry::Callsite;
-use super::span::write_event_at;
 use super::track::Track;
 use std::fmt::Debug;
 
@@ -82,33 +82,15 @@ fn begin_on(
     track: &'static Track,
     text: Option<&ArgText>,
 ) -> FutureSpan {
-    let header = EventHeader {
-        ty: buffer::TYPE_BEGIN,
-        has_track: true,
-        float: false,
-        args: text.map_or(0, |t| t.ends.len() as u8),
-        outgoing: 0,
-        incoming: 0,
-        value_dropped: false,
-    };
-    let words = header.fixed_words() + text.map_or(0, |t| t.words());
+    let id = track.id();
+    // The lane is known once the room is made: its size is the same.
+    let begin = Event::begin(callsite.id())
+        .args(text)
+        .on(LaneRef { track: id, lane: 0 });
     let lane = with_local(generation, |l| {
-        if !l.ensure(words, 0) {
-            l.dropped(2);
-            return None;
-        }
+        let room = l.room(&begin, 0)?;
         let (lane, tick) = track.open_free_lane();
-        write_event_at(
-            l,
-            header,
-            callsite.id(),
-            Some((track.id(), lane, Some(tick))),
-            0,
-            &[],
-            &[],
-            text,
-            0,
-        );
+        room.write(&begin.on(LaneRef { track: id, lane }).at(tick));
         Some(lane)
     });
     match lane {
@@ -130,7 +112,7 @@ impl FutureSpan {
         if generation == 0 {
             return;
         }
-        if recorder::generation() != generation {
+        if super::handoff::generation() != generation {
             end(generation, self.track, self.lane, None);
         } else {
             args::with_formatted(&[value], |text| {
@@ -153,45 +135,15 @@ impl Drop for FutureSpan {
 fn end(generation: u64, track: &'static Track, lane: u32, ret: Option<&ArgText>) {
     // The lane is released even if the session ended, so the pool stays usable.
     let tick = track.close_lane(lane);
-    if recorder::generation() != generation {
+    if super::handoff::generation() != generation {
         return;
     }
-    let header = EventHeader {
-        ty: buffer::TYPE_END,
-        has_track: true,
-        float: false,
-        args: 0,
-        outgoing: 0,
-        incoming: 0,
-        value_dropped: false,
+    let lane = LaneRef {
+        track: track.id(),
+        lane,
     };
-    // No room reserved (see above): the end makes room for itself, with its
-    // `return` arg if it has one.
-    let ret = ret.filter(|t| !t.ends.is_empty());
-    let header = EventHeader {
-        args: ret.is_some() as u8,
-        ..header
-    };
-    let words = header.fixed_words() + ret.map_or(0, |t| t.words());
-    with_local(generation, |l| {
-        // This thread holds no reservation for the end (another may have begun
-        // the slice): make room like a begin, and account for it as a reserved
-        // end, which `write_event_at` then releases.
-        if !l.ensure(words, 0) {
-            l.dropped(1);
-            return;
-        }
-        l.reserved += words;
-        write_event_at(
-            l,
-            header,
-            0,
-            Some((track.id(), lane, Some(tick))),
-            0,
-            &[],
-            &[],
-            ret,
-            0,
-        );
-    });
+    // No room reserved (see the module docs): the end makes room for itself, with
+    // its `return` arg if it has one.
+    let end = Event::end().on(lane).at(tick).args(ret);
+    with_local(generation, |l| l.write_unreserved_end(&end));
 }

@@ -1,14 +1,37 @@
 //! Live tracing of a running program: sessions, the thread-local recorder and the
 //! background writer.
 //!
-//! - [`session`]: [`open`], [`Session`], [`Overflow`], [`Report`], [`Error`] and the gate.
-//! - [`recorder`] and [`buffer`]: per-thread chunks of records and their hand-off.
-//! - [`writer`]: records to packets to the file.
-//! - [`clock`]: TSC ticks and their calibration to BOOTTIME.
-//! - [`track`], [`counter`], [`span`]: what users record on; [`future`]: slices of
-//!   traced futures on per-function pools of tracks.
-//! - [`registry`]: ids of callsites, tracks and counters; [`args`]: bounded `Debug` args.
-//! - `shim`: the hand-off's atomics, locks and channels (std or loom).
+//! # Layers, top down
+//! Every module uses only modules below it (and none uses one that uses it back):
+//!
+//! - **What users hold**: `span` (the slice guards [`Span`], `FnSpan`, and
+//!   [`InstantBuilder`]), `future` (slices of traced futures on pools of tracks),
+//!   `counter` ([`Counter`], which records its own samples), `track` ([`Track`]
+//!   and its lanes), `checks` (compile-time checks for generated code).
+//! - **What gets written**: `record`, every record kind, its encoding for the
+//!   recording side and its decoding for the writer, one next to the other.
+//! - **One thread's recording**: `local`, the thread-local state that writes
+//!   records into its chunk and keeps the reservation and depth bookkeeping.
+//! - **The hand-off**: `handoff`, the gate and its generation, the state a
+//!   session's threads share with its writer (channel, chunk pool, thread slots)
+//!   and the [`Overflow`] policy.
+//! - **A session's life**: `session` ([`open`], [`Session`], [`SessionBuilder`],
+//!   [`Report`], [`SessionError`]), which starts the writer:
+//! - **The other side**: `writer`, records to packets to the file (`writer/
+//!   templates.rs`: the pre-encoded packets of its fast path).
+//! - **Leaves**: `buffer` (the lock-free chunk of words), `clock` (TSC ticks and
+//!   their calibration to BOOTTIME), `args` (bounded `Debug` text), `registry`
+//!   (ids of callsites, tracks and counters, knowing none of their types), `shim`
+//!   (the hand-off's atomics, locks and channels: std or loom).
+//!
+//! # Platforms
+//! tg4p records on any platform std supports. On Linux (and Android) each thread's
+//! track carries its OS thread id. Elsewhere there is no portable thread id that
+//! fits Perfetto's: each thread gets a stand-in, the process id plus a per-thread
+//! count, so threads still get tracks of their own, named after the threads, but
+//! their tids match no OS tool's. Timestamps come from the TSC on x86-64 with an
+//! invariant TSC, else from the OS clock, and are on BOOTTIME (`CLOCK_MONOTONIC`
+//! off Linux) either way.
 
 mod args;
 mod buffer;
@@ -16,7 +39,9 @@ mod checks;
 mod clock;
 mod counter;
 mod future;
-mod recorder;
+mod handoff;
+mod local;
+mod record;
 mod registry;
 mod session;
 mod shim;
@@ -26,24 +51,28 @@ mod writer;
 
 pub use args::{ARG_VALUE_LIMIT, MAX_ARGS};
 pub use buffer::CHUNK_BYTES;
-pub use counter::{Counter, CounterValue};
-pub use recorder::MAX_THREAD_DEPTH;
+pub use counter::{Counter, CounterNumber};
+pub use handoff::{Overflow, enabled};
+pub use local::MAX_THREAD_DEPTH;
 pub use session::{
-    DEFAULT_DRAIN_INTERVAL, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, Overflow, Report, Session,
-    SessionBuilder, SessionError, enabled, open,
+    DEFAULT_DRAIN_INTERVAL, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, Report, Session, SessionBuilder,
+    SessionError, open,
 };
-pub use span::{FnSpan, InstantBuilder, Span, instant_named as instant, span};
+pub use span::{InstantBuilder, Span};
 pub use track::Track;
 
 /// What generated code and the facade's `macro_rules!` macros call. Not a public API.
 #[doc(hidden)]
 pub mod private {
     pub use super::checks::{ArgDebug, AsTrack, RetDebug, returning, returning_future};
-    pub use super::counter::{Counter, CounterValue, Sample, named as named_counter};
+    pub use super::counter::{Counter, CounterNumber, named as named_counter};
     pub use super::future::FutureSpan;
+    pub use super::handoff::enabled;
+    pub use super::record::Sample;
     pub use super::registry::{Callsite, Function};
-    pub use super::session::enabled;
-    pub use super::span::{FnSpan, Span, enter, enter_args, enter_span, instant};
+    pub use super::span::{
+        FnSpan, Span, enter, enter_args, enter_span, instant, instant_named, span_named,
+    };
     pub use super::track::Track;
     pub use crate::FlowId;
 }

@@ -2,11 +2,12 @@
 //!
 //! A record cannot hold a reference, so each static gets a non-zero `u32` id the
 //! first time it is used (kept in the static itself, so the hot path only loads it)
-//! and is listed here under that id, where the writer finds it again.
+//! and is listed here under that id, where the writer finds it again by its type.
+//! The registry knows only [`Callsite`]s (defined here); tracks and counters
+//! register themselves as any `'static` value.
 
-use super::counter::Counter;
-use super::track::Track;
 use crate::intern::FxHashMap;
+use std::any::Any;
 use std::panic::Location;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,7 +16,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// computed on first use by the writer (`macro_rules!` macros, which cannot name it).
 #[derive(Clone, Copy, Debug)]
 pub enum Function {
+    /// The function's path, known when the callsite is declared.
     Path(&'static str),
+    /// Computes the function's path (on the writer's thread, once).
     Lazy(fn() -> &'static str),
 }
 
@@ -41,6 +44,8 @@ pub struct Callsite {
 }
 
 impl Callsite {
+    /// The callsite of events named `name` in `function`, at `file:line`, with
+    /// args named `arg_names`.
     pub const fn new(
         name: &'static str,
         function: Function,
@@ -65,7 +70,7 @@ impl Callsite {
         // this id has the registry entry visible to the writer (through the
         // Release/Acquire of the chunk's `published` count).
         match self.id.load(Ordering::Acquire) {
-            0 => register(&self.id, Entry::Callsite(self)),
+            0 => register(&self.id, self),
             id => id,
         }
     }
@@ -100,18 +105,13 @@ impl Callsite {
 }
 
 /// A registered static.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Entry {
-    Callsite(&'static Callsite),
-    Track(&'static Track),
-    Counter(&'static Counter),
-}
+type Entry = &'static (dyn Any + Sync);
 
 static REGISTRY: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
 /// Registers `entry` unless another thread just did; returns its id.
 #[cold]
-pub(crate) fn register(id: &AtomicU32, entry: Entry) -> u32 {
+pub(crate) fn register(id: &AtomicU32, entry: &'static (dyn Any + Sync)) -> u32 {
     let mut all = super::shim::lock(&REGISTRY);
     match id.load(Ordering::Acquire) {
         0 => {
@@ -131,12 +131,14 @@ pub(crate) struct RegistryView {
 }
 
 impl RegistryView {
-    pub(crate) fn get(&mut self, id: u32) -> Option<Entry> {
+    /// The static registered as `id`, if it is a `T`.
+    pub(crate) fn get<T: Any>(&mut self, id: u32) -> Option<&'static T> {
         let i = (id as usize).checked_sub(1)?;
         if i >= self.entries.len() {
             let all = super::shim::lock(&REGISTRY);
             self.entries.extend_from_slice(&all[self.entries.len()..]);
         }
-        self.entries.get(i).copied()
+        let entry: &'static (dyn Any + Sync) = *self.entries.get(i)?;
+        (entry as &dyn Any).downcast_ref::<T>()
     }
 }

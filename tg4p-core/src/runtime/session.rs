@@ -1,42 +1,13 @@
-//! Sessions: opening a trace file, the process-wide gate, finishing with a report.
+//! A session's life: the options ([`SessionBuilder`]), opening the trace and its
+//! writer ([`Session`]), finishing with a [`Report`].
 
-use super::buffer::{CHUNK_BYTES, Chunk};
-use super::recorder::Slot;
-use super::shim::channel::{self, Receiver, RecvTimeoutError, Sender};
-use super::shim::{Arc, AtomicUsize, Mutex, Ordering, lock};
-use super::writer::Writer;
+use super::buffer::CHUNK_BYTES;
+use super::handoff::{self, Opening, Overflow, Shared};
+use super::shim::Arc;
+use super::writer::{Writer, Written};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering as StdOrdering};
 use std::time::Duration;
-
-/// The generation of the open session, 0 when none is open. Instrumented code
-/// loads it (Relaxed) and branches: that is the whole cost of tracing when off.
-pub(crate) static GATE: AtomicU64 = AtomicU64::new(0);
-static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
-/// The open session's shared state (the gate only says which generation it is).
-static ACTIVE: std::sync::Mutex<Option<Arc<Shared>>> = std::sync::Mutex::new(None);
-
-/// Whether a session is recording.
-#[inline(always)]
-pub fn enabled() -> bool {
-    GATE.load(StdOrdering::Relaxed) != 0
-}
-
-/// What producers do when every buffer allowed by the memory limit is full.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Overflow {
-    /// Drop new events and count them (the default). A slice's end is never dropped
-    /// when its begin was kept: room for it is reserved when the slice begins. Loss is
-    /// reported by [`Session::finish`] and marked in the trace with
-    /// `previous_packet_dropped` on the thread's sequence.
-    #[default]
-    Drop,
-    /// Wait until the writer frees a buffer. Nothing is lost, but a recording thread
-    /// can stall while the writer catches up. (Nesting deeper than one buffer can
-    /// hold, about 4000 levels, is still dropped.)
-    Block,
-}
 
 /// Default memory limit of a session's buffers: 64 MiB.
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
@@ -46,6 +17,15 @@ pub const DEFAULT_DRAIN_INTERVAL: Duration = Duration::from_millis(100);
 pub const DEFAULT_PATH: &str = "tg4p.perfetto-trace";
 
 /// Why a session could not be opened or finished cleanly.
+///
+/// ```
+/// use tg4p_core::runtime::{Session, SessionError};
+/// let first = Session::builder().writer(std::io::sink()).start()?;
+/// let second = Session::builder().writer(std::io::sink()).start();
+/// assert!(matches!(second, Err(SessionError::AlreadyOpen)));
+/// first.finish()?;
+/// # Ok::<(), SessionError>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SessionError {
@@ -54,20 +34,22 @@ pub enum SessionError {
     /// The trace file could not be created (missing directory, a directory at the
     /// path, no permission, ...).
     Create {
+        /// The path given.
         path: PathBuf,
+        /// What the OS said.
         source: std::io::Error,
     },
     /// The background writer thread could not be started.
     Spawn(std::io::Error),
     /// Writing the trace file failed; what was written before still decodes.
     Write {
+        /// The trace file (empty for a [`SessionBuilder::writer`]).
         path: PathBuf,
+        /// What the file (or writer) said.
         source: std::io::Error,
     },
     /// The background writer panicked; the file holds what it wrote before.
     WriterPanicked(String),
-    /// `finish` was already called.
-    Finished,
 }
 
 impl fmt::Display for SessionError {
@@ -86,7 +68,6 @@ impl fmt::Display for SessionError {
             SessionError::WriterPanicked(msg) => {
                 write!(f, "the tg4p writer thread panicked: {msg}")
             }
-            SessionError::Finished => write!(f, "the session was already finished"),
         }
     }
 }
@@ -104,6 +85,21 @@ impl std::error::Error for SessionError {
 }
 
 /// What a finished session recorded and wrote.
+///
+/// ```
+/// static LOOP: tg4p_core::runtime::Track = tg4p_core::runtime::Track::new("loop");
+/// let session = tg4p_core::runtime::Session::builder()
+///     .writer(std::io::sink())
+///     .start()?;
+/// for _ in 0..10 {
+///     let _step = LOOP.span("step");
+/// }
+/// let report = session.finish()?;
+/// assert_eq!(report.events_written, 20); // 10 begins, 10 ends
+/// assert_eq!(report.events_dropped, 0);
+/// assert_eq!(report.threads, 1);
+/// # Ok::<(), tg4p_core::runtime::SessionError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
@@ -125,70 +121,20 @@ pub struct Report {
     pub buffers_allocated: usize,
 }
 
-/// A message to the writer.
-pub(crate) enum Msg {
-    /// A chunk handed over by its thread (full, or the thread is exiting: `last`).
-    Chunk {
-        slot: Arc<Slot>,
-        chunk: Option<Arc<Chunk>>,
-        last: bool,
-    },
-    /// Drain everything, write, and stop.
-    Finish,
-}
-
-/// State shared by the recording threads and the writer of one session.
-pub(crate) struct Shared {
-    pub(crate) generation: u64,
-    pub(crate) overflow: Overflow,
-    pub(crate) to_writer: Sender<Msg>,
-    pub(crate) free: Receiver<Arc<Chunk>>,
-    pub(crate) allocated: AtomicUsize,
-    pub(crate) max_chunks: usize,
-    /// Live thread slots: touched when a thread registers or exits, and by the writer.
-    pub(crate) slots: Mutex<Vec<Arc<Slot>>>,
-    pub(crate) next_sequence: AtomicUsize,
-    pub(crate) process_uuid: u64,
-}
-
-impl Shared {
-    /// A free chunk: recycled, newly allocated within the limit, or (policy `Block`)
-    /// waited for. `None` when the policy is `Drop` and the limit is reached, or the
-    /// session is over.
-    pub(crate) fn acquire_chunk(&self) -> Option<Arc<Chunk>> {
-        if let Ok(c) = self.free.try_recv() {
-            return Some(c);
-        }
-        // Relaxed: a counter whose only job is the limit; the Arc hand-off orders
-        // the chunk's contents.
-        if self.allocated.fetch_add(1, Ordering::Relaxed) < self.max_chunks {
-            return Some(Arc::new(Chunk::new()));
-        }
-        self.allocated.fetch_sub(1, Ordering::Relaxed);
-        match self.overflow {
-            Overflow::Drop => None,
-            Overflow::Block => loop {
-                match self.free.recv_timeout(Duration::from_millis(10)) {
-                    Ok(c) => return Some(c),
-                    Err(RecvTimeoutError::Timeout) => {
-                        if GATE.load(StdOrdering::Relaxed) != self.generation {
-                            return None;
-                        }
-                    }
-                    Err(RecvTimeoutError::Disconnected) => return None,
-                }
-            },
-        }
-    }
-}
-
-/// The shared state of session `generation` if it is still the open one.
-pub(crate) fn active(generation: u64) -> Option<Arc<Shared>> {
-    let a = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
-    a.as_ref().filter(|s| s.generation == generation).cloned()
-}
-
 /// Options of a session; see [`Session::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tg4p_core::runtime::{Overflow, Session};
+/// let session = Session::builder()
+///     .path(std::env::temp_dir().join("builder-doc.perfetto-trace"))
+///     .memory_limit(16 << 20)
+///     .overflow(Overflow::Drop)
+///     .drain_interval(Duration::from_millis(20))
+///     .start()?;
+/// session.finish()?;
+/// # Ok::<(), tg4p_core::runtime::SessionError>(())
+/// ```
 pub struct SessionBuilder {
     path: PathBuf,
     sink: Option<Box<dyn std::io::Write + Send>>,
@@ -256,18 +202,40 @@ impl SessionBuilder {
     }
 
     /// How often the writer drains every thread's buffer and writes the file, which
-    /// bounds what a crash can lose (default and maximum 100 ms).
+    /// bounds what a crash can lose. Default and maximum: 100 ms
+    /// ([`DEFAULT_DRAIN_INTERVAL`]); a longer interval is clamped to it, a shorter
+    /// one (even zero) is kept, and the writer then drains as often as it can.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let session = tg4p_core::runtime::Session::builder()
+    ///     .writer(std::io::sink())
+    ///     .drain_interval(Duration::from_secs(5)) // clamped to 100 ms
+    ///     .start()?;
+    /// session.finish()?;
+    /// # Ok::<(), tg4p_core::runtime::SessionError>(())
+    /// ```
     pub fn drain_interval(mut self, interval: Duration) -> Self {
         self.drain_interval = interval.min(DEFAULT_DRAIN_INTERVAL);
         self
     }
 
     /// Opens the session: creates the file, starts the writer, opens the gate.
+    /// Fails if another session is open ([`SessionError::AlreadyOpen`]), or the
+    /// file cannot be created, or the writer thread cannot be started.
+    ///
+    /// ```
+    /// let session = tg4p_core::runtime::Session::builder()
+    ///     .path(std::env::temp_dir().join("start-doc.perfetto-trace"))
+    ///     .start()?;
+    /// assert!(tg4p_core::runtime::enabled());
+    /// session.finish()?;
+    /// # Ok::<(), tg4p_core::runtime::SessionError>(())
+    /// ```
     pub fn start(self) -> Result<Session, SessionError> {
-        let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
-        if active.is_some() {
+        let Some(opening) = Opening::take() else {
             return Err(SessionError::AlreadyOpen);
-        }
+        };
         let file: Box<dyn std::io::Write + Send> = match self.sink {
             Some(sink) => sink,
             None => Box::new(std::fs::File::create(&self.path).map_err(|source| {
@@ -278,37 +246,15 @@ impl SessionBuilder {
             })?),
         };
         super::clock::init();
-        let generation = NEXT_GENERATION.fetch_add(1, StdOrdering::Relaxed);
+        let generation = opening.next_generation();
         let max_chunks = (self.memory_limit / CHUNK_BYTES).max(2);
-        let (to_writer, from_threads) = channel::unbounded();
-        let (free_tx, free) = channel::bounded(max_chunks);
-        let shared = Arc::new(Shared {
-            generation,
-            overflow: self.overflow,
-            to_writer,
-            free,
-            allocated: AtomicUsize::new(0),
-            max_chunks,
-            slots: Mutex::new(Vec::new()),
-            next_sequence: AtomicUsize::new(1),
-            process_uuid: crate::ids::next_track_uuid(),
-        });
-        let writer = Writer::new(
-            shared.clone(),
-            from_threads,
-            free_tx,
-            file,
-            self.path.clone(),
-            self.drain_interval,
-        );
+        let (shared, end) = Shared::new(generation, self.overflow, max_chunks);
+        let writer = Writer::new(shared.clone(), end, file, self.drain_interval);
         let handle = std::thread::Builder::new()
             .name("tg4p-writer".into())
             .spawn(move || writer.run())
             .map_err(SessionError::Spawn)?;
-        *active = Some(shared.clone());
-        // Release: a thread that sees the new generation and then locks ACTIVE finds
-        // this session (the lock orders it anyway; Release documents the pairing).
-        GATE.store(generation, StdOrdering::Release);
+        opening.open(shared.clone());
         Ok(Session {
             generation,
             shared,
@@ -319,19 +265,23 @@ impl SessionBuilder {
 }
 
 /// An open trace: everything instrumented records into its file until
-/// [`finish`](Session::finish) (or drop, which finishes best effort).
+/// [`finish`](Session::finish) (or drop, which finishes best effort and ignores
+/// errors).
 ///
-/// ```no_run
-/// let session = tg4p_core::runtime::open("app.perfetto-trace")?;
+/// ```
+/// let path = std::env::temp_dir().join("session-doc.perfetto-trace");
+/// let session = tg4p_core::runtime::open(&path)?;
 /// // ... run instrumented code ...
 /// let report = session.finish()?;
+/// assert_eq!(report.path, path);
 /// assert_eq!(report.events_dropped, 0);
 /// # Ok::<(), tg4p_core::runtime::SessionError>(())
 /// ```
+#[must_use = "the session ends (and the trace is closed) when it is dropped; bind it: `let session = ...`"]
 pub struct Session {
     generation: u64,
     shared: Arc<Shared>,
-    writer: Option<std::thread::JoinHandle<Result<Report, SessionError>>>,
+    writer: Option<std::thread::JoinHandle<std::io::Result<Written>>>,
     path: PathBuf,
 }
 
@@ -345,7 +295,15 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    /// Options: path, memory limit, overflow policy, drain interval.
+    /// Options: path (or writer), memory limit, overflow policy, drain interval.
+    ///
+    /// ```
+    /// let session = tg4p_core::runtime::Session::builder()
+    ///     .writer(Vec::new())
+    ///     .start()?;
+    /// session.finish()?;
+    /// # Ok::<(), tg4p_core::runtime::SessionError>(())
+    /// ```
     pub fn builder() -> SessionBuilder {
         SessionBuilder {
             path: PathBuf::from(DEFAULT_PATH),
@@ -356,59 +314,89 @@ impl Session {
         }
     }
 
-    /// The trace file.
+    /// The trace file (empty for a [`SessionBuilder::writer`]).
+    ///
+    /// ```
+    /// let session = tg4p_core::runtime::Session::builder().writer(std::io::sink()).start()?;
+    /// assert_eq!(session.path(), std::path::Path::new(""));
+    /// # session.finish()?;
+    /// # Ok::<(), tg4p_core::runtime::SessionError>(())
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Closes the gate, writes every event recorded before this call (also those
-    /// in the buffers of threads that are blocked or have exited), and closes the file.
+    /// in the buffers of threads that are blocked or have exited), and closes the
+    /// file; then says what was written.
+    ///
+    /// ```
+    /// let session = tg4p_core::runtime::Session::builder().writer(std::io::sink()).start()?;
+    /// let report = session.finish()?;
+    /// assert!(report.bytes_written > 0); // the process's own description
+    /// assert!(!tg4p_core::runtime::enabled());
+    /// # Ok::<(), tg4p_core::runtime::SessionError>(())
+    /// ```
     pub fn finish(mut self) -> Result<Report, SessionError> {
-        self.finish_inner()
+        match self.writer.take() {
+            Some(writer) => self.finish_with(writer),
+            // Not reached: only `finish` (by value) and the drop take the writer.
+            None => Ok(Report::default()),
+        }
     }
 
-    fn finish_inner(&mut self) -> Result<Report, SessionError> {
-        let Some(writer) = self.writer.take() else {
-            return Err(SessionError::Finished);
-        };
-        let _ = GATE.compare_exchange(self.generation, 0, StdOrdering::SeqCst, StdOrdering::SeqCst);
-        {
-            let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
-            if active
-                .as_ref()
-                .is_some_and(|s| s.generation == self.generation)
-            {
-                *active = None;
+    fn finish_with(
+        &self,
+        writer: std::thread::JoinHandle<std::io::Result<Written>>,
+    ) -> Result<Report, SessionError> {
+        handoff::close(self.generation);
+        self.shared.finish();
+        let written = match writer.join() {
+            Ok(Ok(written)) => written,
+            Ok(Err(source)) => {
+                return Err(SessionError::Write {
+                    path: self.path.clone(),
+                    source,
+                });
             }
-        }
-        let _ = self.shared.to_writer.send(Msg::Finish);
-        match writer.join() {
-            Ok(result) => result,
-            Err(panic) => Err(SessionError::WriterPanicked(
-                panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into()),
-            )),
-        }
+            Err(panic) => {
+                return Err(SessionError::WriterPanicked(
+                    panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into()),
+                ));
+            }
+        };
+        Ok(Report {
+            path: self.path.clone(),
+            events_written: written.events,
+            events_dropped: written.events_dropped,
+            values_dropped: written.values_dropped,
+            bytes_written: written.bytes,
+            threads: written.threads,
+            buffers_allocated: self.shared.allocated(),
+        })
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if self.writer.is_some() {
-            let _ = self.finish_inner();
+        if let Some(writer) = self.writer.take() {
+            let _ = self.finish_with(writer);
         }
     }
 }
 
-/// Opens a session writing to `path` with default options.
+/// Opens a session writing to `path` with default options (see
+/// [`Session::builder`] for the others).
+///
+/// ```
+/// let session = tg4p_core::runtime::open(std::env::temp_dir().join("open-doc.perfetto-trace"))?;
+/// session.finish()?;
+/// # Ok::<(), tg4p_core::runtime::SessionError>(())
+/// ```
 pub fn open(path: impl AsRef<Path>) -> Result<Session, SessionError> {
     Session::builder().path(path).start()
-}
-
-/// Locks the live slot list (writer side helper).
-pub(crate) fn slots(shared: &Shared) -> Vec<Arc<Slot>> {
-    lock(&shared.slots).clone()
 }

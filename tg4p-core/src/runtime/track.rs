@@ -1,8 +1,8 @@
 //! Custom tracks: named rows of the trace that any thread can record on.
 
-use super::registry::{self, Callsite, Entry};
-use super::span::{InstantBuilder, Span};
-use std::panic::Location;
+use super::clock::ticks;
+use super::local::thread_key;
+use super::registry;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -18,11 +18,20 @@ const LANE_REUSE_GAP: u64 = 10_000;
 /// `"NAME #2"`, `"NAME #3"`, ...), reused once free, so the trace never holds
 /// overlapping slices on one track.
 ///
+/// Slices go on it with [`Track::span`] (or `span!(TRACK, ..)`,
+/// `#[trace(track = TRACK)]`), instants with [`Track::instant`].
+///
 /// ```
 /// static TOP: tg4p_core::runtime::Track = tg4p_core::runtime::Track::new("TOP_TRACK");
+/// let session = tg4p_core::runtime::Session::builder()
+///     .writer(std::io::sink())
+///     .start()?;
 /// {
 ///     let _sort = TOP.span("SORT"); // records only while a session is open
+///     TOP.instant("SORTING");
 /// }
+/// session.finish()?;
+/// # Ok::<(), tg4p_core::runtime::SessionError>(())
 /// ```
 #[derive(Debug)]
 pub struct Track {
@@ -61,6 +70,11 @@ impl Lane {
 
 impl Track {
     /// A track named `name`; its uuid is drawn when first used.
+    ///
+    /// ```
+    /// static DISK: tg4p_core::runtime::Track = tg4p_core::runtime::Track::new("disk");
+    /// assert_eq!(DISK.name(), "disk");
+    /// ```
     pub const fn new(name: &'static str) -> Track {
         Track {
             name,
@@ -95,30 +109,10 @@ impl Track {
         self.name
     }
 
-    /// Starts a slice named `name` on this track, ended when the returned guard drops.
-    #[track_caller]
-    pub fn span(&'static self, name: &'static str) -> Span {
-        self.enter(Callsite::for_location(name, Location::caller()))
-    }
-
-    /// An instant event named `name` on this track, recorded when the builder drops
-    /// (or by [`InstantBuilder::outgoing`]).
-    #[track_caller]
-    pub fn instant(&'static self, name: &'static str) -> InstantBuilder {
-        InstantBuilder::new(Callsite::for_location(name, Location::caller()), Some(self))
-    }
-
-    /// Starts a slice of `callsite` on this track (what `#[trace(track = ..)]` calls).
-    #[doc(hidden)]
-    #[inline]
-    pub fn enter(&'static self, callsite: &'static Callsite) -> Span {
-        Span::begin(callsite, Some(self))
-    }
-
     #[inline]
     pub(crate) fn id(&'static self) -> u32 {
         match self.id.load(Ordering::Acquire) {
-            0 => registry::register(&self.id, Entry::Track(self)),
+            0 => registry::register(&self.id, self),
             id => id,
         }
     }
@@ -158,7 +152,7 @@ impl Track {
         if lanes.is_empty() {
             lanes.push(Lane::free(self.uuid()));
         }
-        let now = super::recorder::tick();
+        let now = ticks();
         let pick = lanes
             .iter()
             .position(|l| l.owner == me && l.depth > 0)
@@ -191,7 +185,7 @@ impl Track {
     /// outside the lock, with the lane already taken) rather than growing the pool:
     /// the number of lanes stays the peak number of open slices.
     pub(crate) fn open_free_lane(&self) -> (u32, u64) {
-        let me = super::recorder::thread_key();
+        let me = thread_key();
         let (i, last_end) = {
             let mut lanes = super::shim::lock(&self.lanes);
             if lanes.is_empty() {
@@ -223,10 +217,10 @@ impl Track {
             };
             (i, last_end)
         };
-        let mut now = super::recorder::tick();
+        let mut now = ticks();
         while now.saturating_sub(last_end) <= LANE_REUSE_GAP {
             std::hint::spin_loop();
-            now = super::recorder::tick();
+            now = ticks();
         }
         (i as u32, now)
     }
@@ -234,13 +228,13 @@ impl Track {
     /// Closes the innermost slice on `lane` and reads its tick.
     pub(crate) fn close_lane(&self, lane: u32) -> u64 {
         let mut lanes = super::shim::lock(&self.lanes);
-        let now = super::recorder::tick();
+        let now = ticks();
         if let Some(l) = lanes.get_mut(lane as usize) {
             l.depth = l.depth.saturating_sub(1);
             if l.depth == 0 {
                 l.owner = 0;
                 l.last_end = now;
-                l.last_closer = super::recorder::thread_key();
+                l.last_closer = thread_key();
             }
         }
         now

@@ -6,6 +6,10 @@ use quick_protobuf::{MessageWrite, Result, Writer, WriterBackend};
 /// Perfetto's builtin clock ids (protos/perfetto/common/builtin_clock.proto).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
+#[allow(
+    dead_code,
+    reason = "Perfetto's list, of which tg4p writes BOOTTIME only"
+)]
 pub enum BuiltinClock {
     Realtime = 1,
     Monotonic = 3,

@@ -10,10 +10,18 @@ use quick_protobuf::{MessageWrite, Result, Writer, WriterBackend};
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum AnnotationName<'a> {
     Iid(u64),
+    #[allow(
+        dead_code,
+        reason = "modelled for completeness; tg4p interns every top-level name"
+    )]
     Str(&'a str),
 }
 
 /// An annotation's value.
+#[allow(
+    dead_code,
+    reason = "the scalars are written from `Value`s, not through this type"
+)]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum AnnotationValue<'a> {
     /// Field 2.

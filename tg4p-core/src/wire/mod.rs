@@ -13,9 +13,11 @@ mod debug_annotation;
 mod field;
 mod interned_data;
 mod sequence_event;
+pub(crate) mod tags;
 mod trace_packet;
 mod track_descriptor;
 mod track_event;
+pub(crate) mod varint;
 
 pub use clock_snapshot::{BuiltinClock, Clock, ClockSnapshot};
 pub use debug_annotation::{
@@ -37,8 +39,61 @@ pub use track_event::{CounterValue, EventName, EventType, TrackEvent};
 
 use quick_protobuf::{MessageWrite, Writer};
 
-/// Field 1 of `Trace` (`repeated TracePacket packet = 1`), length-delimited.
-const TRACE_PACKET_TAG: u8 = (1 << 3) | 2;
+/// The sequence-scoped, incremental clock every event timestamp is written in
+/// (by the generator and the live writer alike): ids 64 to 127 are a sequence's own.
+pub(crate) const SEQUENCE_CLOCK: u32 = 64;
+
+/// The first packet of a sequence, as the generator and the live writer both write
+/// it: it clears the sequence's incremental state, sets its defaults (timestamps
+/// on [`SEQUENCE_CLOCK`], events on the track `track_uuid`) and relates
+/// [`SEQUENCE_CLOCK`] to BOOTTIME with a `ClockSnapshot`: both read `boottime_ns`,
+/// so the sequence's first delta counts from there.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SequenceStart {
+    pub(crate) sequence: u32,
+    pub(crate) track_uuid: u64,
+    pub(crate) boottime_ns: u64,
+    /// Marks a loss of packets just before (the live writer's drops).
+    pub(crate) previous_packet_dropped: bool,
+}
+
+impl SequenceStart {
+    /// Appends the packet to `out`.
+    pub(crate) fn append(&self, out: &mut Vec<u8>) {
+        let clocks = [
+            Clock {
+                clock_id: BuiltinClock::Boottime as u32,
+                timestamp: self.boottime_ns,
+                ..Default::default()
+            },
+            Clock {
+                clock_id: SEQUENCE_CLOCK,
+                timestamp: self.boottime_ns,
+                is_incremental: true,
+                unit_multiplier_ns: None,
+            },
+        ];
+        let packet = TracePacket::<NoAnnotations> {
+            trusted_packet_sequence_id: Some(self.sequence),
+            sequence_flags: SEQ_INCREMENTAL_STATE_CLEARED,
+            previous_packet_dropped: self.previous_packet_dropped,
+            trace_packet_defaults: Some(TracePacketDefaults {
+                timestamp_clock_id: Some(SEQUENCE_CLOCK),
+                track_uuid: Some(self.track_uuid),
+            }),
+            data: Some(PacketData::ClockSnapshot(ClockSnapshot {
+                clocks: &clocks,
+                primary_trace_clock: None,
+            })),
+            ..Default::default()
+        };
+        append_packet(out, &packet);
+    }
+}
+
+/// How deep slices may nest on one track: trace_processor drops (and counts as
+/// errors) slices nested deeper (`SliceTracker::kMaxDepth`).
+pub(crate) const MAX_NESTING: usize = 512;
 
 /// Appends one `Trace.packet` entry (tag, length, packet) to `out`.
 ///
@@ -47,7 +102,7 @@ const TRACE_PACKET_TAG: u8 = (1 << 3) | 2;
 pub fn append_packet<M: MessageWrite>(out: &mut Vec<u8>, packet: &M) {
     let size = packet.get_size();
     out.reserve(1 + 10 + size);
-    out.push(TRACE_PACKET_TAG);
+    out.push(tags::TRACE_PACKET);
     let mut writer = Writer::new(out);
     // Writing into a Vec cannot fail: the only errors quick-protobuf reports come
     // from the backend, and `Vec<u8>`'s `io::Write` never fails.

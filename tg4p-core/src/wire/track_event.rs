@@ -18,13 +18,19 @@ pub enum EventType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventName<'a> {
     Iid(u64),
+    #[allow(
+        dead_code,
+        reason = "modelled for completeness; tg4p interns every name"
+    )]
     Str(&'a str),
 }
 
 /// A counter sample: `counter_value` (field 30) or `double_counter_value` (field 44).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum CounterValue {
+    /// An integer sample (`counter_value`).
     Int(i64),
+    /// A float sample (`double_counter_value`).
     Double(f64),
 }
 

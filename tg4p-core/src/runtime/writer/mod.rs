@@ -16,32 +16,30 @@
 mod templates;
 
 use super::args::MAX_ARGS;
-use super::buffer::{self, Chunk, EventHeader};
+use super::buffer::{self, Chunk};
 use super::clock::Calibration;
-use super::recorder::Slot;
-use super::registry::{Callsite, Entry, RegistryView};
-use super::session::{self, Msg, Report, SessionError, Shared};
-use super::shim::channel::{Receiver, RecvTimeoutError, Sender};
+use super::counter::Counter;
+use super::handoff::{Msg, Shared, Slot, WriterEnd};
+use super::record::{self, DecodedEvent, Head, Sample, Ty};
+use super::registry::{Callsite, RegistryView};
+use super::shim::channel::RecvTimeoutError;
 use super::shim::{Arc, Ordering, lock};
+use super::track::Track;
 use crate::intern::{FxHashMap, InternTable};
 use crate::wire::{
-    self, AnnotationList, AnnotationName, AnnotationValue, BuiltinClock, Clock, ClockSnapshot,
-    CounterDescriptor, CounterValue, DebugAnnotation, EventName, EventType, InternedData,
-    InternedString, PacketData, ProcessDescriptor, SEQ_INCREMENTAL_STATE_CLEARED,
-    SEQ_NEEDS_INCREMENTAL_STATE, SourceLocation, ThreadDescriptor, TracePacket,
-    TracePacketDefaults, TrackDescriptor, TrackEvent,
+    self, AnnotationList, AnnotationName, AnnotationValue, CounterDescriptor, CounterValue,
+    DebugAnnotation, EventName, EventType, InternedData, InternedString, PacketData,
+    ProcessDescriptor, SEQ_NEEDS_INCREMENTAL_STATE, SequenceStart, SourceLocation,
+    ThreadDescriptor, TracePacket, TrackDescriptor, TrackEvent,
 };
 use quick_protobuf::sizeofs::sizeof_len;
 use quick_protobuf::{MessageWrite, Writer as PbWriter, WriterBackend};
 use std::collections::HashSet;
 use std::io::Write;
 use std::ops::Range;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use templates::Templates;
 
-/// The sequence-scoped clock of event timestamps.
-const SEQUENCE_CLOCK: u32 = 64;
 /// Output is written to the file when it reaches this size (and at every drain).
 const WRITE_AT: usize = 1 << 20;
 
@@ -59,7 +57,51 @@ struct Sequence {
     marked_drops: u64,
 }
 
+/// What the general path found out about an event's callsite or counter that the
+/// sequence's fast path can use: see [`Sequence::learn`].
+enum Learned {
+    Nothing,
+    /// Callsite `callsite`'s events with as many args as the event had (whose name
+    /// iids are in `Writer::arg_items`) can be written from its templates.
+    ArgNames {
+        callsite: u32,
+    },
+    /// Counter `counter`'s track is `uuid` (described already).
+    CounterTrack {
+        counter: u32,
+        uuid: u64,
+    },
+}
+
 impl Sequence {
+    /// The one place that decides what the sequence's templates know beyond its
+    /// interned callsites: what the general path `learned` writing an event, with
+    /// the event's args as `arg_items`.
+    fn learn(&mut self, learned: Learned, arg_items: &[(u64, Range<usize>)]) {
+        match learned {
+            Learned::Nothing => {}
+            Learned::ArgNames { callsite } => {
+                let iids = arg_items.iter().map(|&(iid, _)| iid);
+                self.templates.callsites.set_arg_iids(callsite, iids);
+            }
+            Learned::CounterTrack { counter, uuid } => {
+                self.templates
+                    .add_counter(counter, self.slot.sequence, uuid);
+            }
+        }
+    }
+
+    /// Forgets the incremental state after a loss of `count` events: trace_processor
+    /// invalidates it at a loss marker, so the sequence starts afresh (the marker
+    /// goes on the packet that clears the state again).
+    fn restart_after_loss(&mut self, count: u64) {
+        self.dropped_pending = true;
+        self.marked_drops += count;
+        self.started = false;
+        self.templates.callsites.clear();
+        self.arg_names.clear();
+    }
+
     fn new(slot: Arc<Slot>) -> Sequence {
         Sequence {
             templates: Templates::new(slot.sequence),
@@ -224,34 +266,13 @@ impl Output {
             }),
             ..Default::default()
         });
-        let clocks = [
-            Clock {
-                clock_id: SEQUENCE_CLOCK,
-                timestamp: ns,
-                is_incremental: true,
-                unit_multiplier_ns: None,
-            },
-            Clock {
-                clock_id: BuiltinClock::Boottime as u32,
-                timestamp: ns,
-                ..Default::default()
-            },
-        ];
-        let init: TracePacket<'_> = TracePacket {
-            trusted_packet_sequence_id: Some(slot.sequence),
-            sequence_flags: SEQ_INCREMENTAL_STATE_CLEARED,
+        let start = SequenceStart {
+            sequence: slot.sequence,
+            track_uuid: slot.track_uuid,
+            boottime_ns: ns,
             previous_packet_dropped: std::mem::take(&mut seq.dropped_pending),
-            trace_packet_defaults: Some(TracePacketDefaults {
-                timestamp_clock_id: Some(SEQUENCE_CLOCK),
-                track_uuid: Some(slot.track_uuid),
-            }),
-            data: Some(PacketData::ClockSnapshot(ClockSnapshot {
-                clocks: &clocks,
-                primary_trace_clock: None,
-            })),
-            ..Default::default()
         };
-        wire::append_packet(&mut self.out, &init);
+        start.append(&mut self.out);
         seq.started = true;
         seq.last_ns = ns;
     }
@@ -274,13 +295,20 @@ struct Tracks {
     counters_by_name: FxHashMap<&'static str, u64>,
 }
 
+/// What the writer wrote, for the session's report.
+pub(crate) struct Written {
+    pub(crate) events: u64,
+    pub(crate) events_dropped: u64,
+    pub(crate) values_dropped: u64,
+    pub(crate) bytes: u64,
+    pub(crate) threads: u64,
+}
+
 pub(crate) struct Writer {
     shared: Arc<Shared>,
-    rx: Receiver<Msg>,
-    free: Sender<Arc<Chunk>>,
+    from_threads: WriterEnd,
     /// The trace file, or the writer given to `SessionBuilder::writer`.
     file: Box<dyn Write + Send>,
-    path: PathBuf,
     drain_interval: Duration,
     output: Output,
     bytes_written: u64,
@@ -303,19 +331,15 @@ pub(crate) struct Writer {
 impl Writer {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        rx: Receiver<Msg>,
-        free: Sender<Arc<Chunk>>,
+        from_threads: WriterEnd,
         file: Box<dyn Write + Send>,
-        path: PathBuf,
         drain_interval: Duration,
     ) -> Writer {
         let process_uuid = shared.process_uuid;
         Writer {
             shared,
-            rx,
-            free,
+            from_threads,
             file,
-            path,
             drain_interval,
             output: Output {
                 out: Vec::with_capacity(WRITE_AT + (256 << 10)),
@@ -341,7 +365,7 @@ impl Writer {
         }
     }
 
-    pub(crate) fn run(mut self) -> Result<Report, SessionError> {
+    pub(crate) fn run(mut self) -> std::io::Result<Written> {
         let name = process_name();
         let process = ProcessDescriptor {
             pid: self.output.pid,
@@ -357,7 +381,7 @@ impl Writer {
         let mut next_drain = Instant::now() + self.drain_interval;
         while !self.finish_requested {
             let wait = next_drain.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(wait) {
+            match self.from_threads.rx.recv_timeout(wait) {
                 Ok(msg) => self.on_message(msg),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -369,32 +393,29 @@ impl Writer {
             }
         }
         self.drain_all();
-        for slot in session::slots(&self.shared) {
+        for slot in self.shared.slots() {
             self.mark_unannounced_drops(&slot);
         }
         self.write_out();
         if let Err(source) = self.file.flush() {
             self.error.get_or_insert(source);
         }
-        let dropped: u64 = session::slots(&self.shared)
+        let dropped: u64 = self
+            .shared
+            .slots()
             .iter()
             .map(|s| s.dropped.load(Ordering::Relaxed))
             .sum::<u64>()
             + self.dropped_by_exited;
         if let Some(source) = self.error.take() {
-            return Err(SessionError::Write {
-                path: self.path.clone(),
-                source,
-            });
+            return Err(source);
         }
-        Ok(Report {
-            path: self.path.clone(),
-            events_written: self.output.events,
+        Ok(Written {
+            events: self.output.events,
             events_dropped: dropped,
             values_dropped: self.values_dropped,
-            bytes_written: self.bytes_written,
+            bytes: self.bytes_written,
             threads: self.threads,
-            buffers_allocated: self.shared.allocated.load(Ordering::Relaxed),
         })
     }
 
@@ -406,11 +427,11 @@ impl Writer {
                     self.read(&slot, &chunk);
                     chunk.reset();
                     // Every chunk fits: the pool's capacity is the chunk limit.
-                    let _ = self.free.try_send(chunk);
+                    let _ = self.from_threads.free.try_send(chunk);
                 }
                 if last {
                     self.mark_unannounced_drops(&slot);
-                    lock(&self.shared.slots).retain(|s| !Arc::ptr_eq(s, &slot));
+                    self.shared.remove_slot(&slot);
                     self.dropped_by_exited += slot.dropped.load(Ordering::Relaxed);
                     self.sequences.remove(&slot.sequence);
                 }
@@ -448,16 +469,16 @@ impl Writer {
     /// the channel is emptied first: the thread sends its chunks under that lock,
     /// so every earlier chunk of the thread is then read before its current one.
     fn drain_all(&mut self) {
-        for slot in session::slots(&self.shared) {
+        for slot in self.shared.slots() {
             let state = lock(&slot.state);
-            while let Ok(msg) = self.rx.try_recv() {
+            while let Ok(msg) = self.from_threads.rx.try_recv() {
                 self.on_message(msg);
             }
             if let Some(chunk) = &state.current {
                 self.read(&slot, chunk);
             }
         }
-        while let Ok(msg) = self.rx.try_recv() {
+        while let Ok(msg) = self.from_threads.rx.try_recv() {
             self.on_message(msg);
         }
     }
@@ -523,43 +544,38 @@ impl Writer {
             // The record the run stopped at: anything but a slice on the thread's
             // track, a begin not interned yet, a tick in another clock segment, or
             // the sequence's first record.
-            let head = chunk.word(i);
-            let next = match head & 0xff {
-                buffer::BEGIN if i + 1 < end => {
-                    self.begin(seq, (head >> 8) as u32, chunk.word(i + 1));
-                    i + 2
+            let next = match Head::of(chunk.word(i)) {
+                Head::ThreadBegin { callsite } if i + 1 < end => {
+                    self.begin(seq, callsite, chunk.word(i + 1));
+                    i + record::THREAD_SLICE_WORDS
                 }
-                buffer::END if i + 1 < end => {
+                Head::ThreadEnd if i + 1 < end => {
                     self.output.thread_slice(seq, chunk.word(i + 1), None);
-                    i + 2
+                    i + record::THREAD_SLICE_WORDS
                 }
-                buffer::DROPPED => {
-                    // trace_processor invalidates the sequence's incremental state
-                    // at a loss marker: start the sequence afresh (the marker goes on
-                    // the packet that clears the state again).
-                    seq.dropped_pending = true;
-                    seq.marked_drops += head >> 8;
-                    seq.started = false;
-                    seq.templates.callsites.clear();
-                    seq.arg_names.clear();
+                Head::ThreadBegin { .. } | Head::ThreadEnd => break, // its tick is not published yet
+                Head::Dropped { count } => {
+                    seq.restart_after_loss(count);
                     i + 1
                 }
-                buffer::EVENT => {
-                    let Some(len) = event_len(chunk, i, end) else {
+                Head::Event => {
+                    let Some(len) = record::event_len(chunk, i, end) else {
                         break;
                     };
                     let mut words = std::mem::take(&mut self.words);
                     words.clear();
                     words.extend((i..i + len).map(|j| chunk.word(j)));
-                    let ok = self.event(seq, &words, 0).is_some();
+                    let learned =
+                        DecodedEvent::decode(&words).and_then(|(event, _)| self.event(seq, &event));
                     self.words = words;
-                    if !ok {
+                    let Some(learned) = learned else {
                         break;
-                    }
+                    };
+                    seq.learn(learned, &self.arg_items);
                     i + len
                 }
                 // Not a record boundary: a bug. Skip the rest rather than guess.
-                _ => break,
+                Head::Invalid => break,
             };
             i = next;
         }
@@ -567,9 +583,7 @@ impl Writer {
 
     /// The callsite of `id` and its iid on `seq`, adding new interned entries.
     fn callsite(&mut self, seq: &mut Sequence, id: u32) -> Option<(u64, &'static Callsite)> {
-        let Some(Entry::Callsite(cs)) = self.registry.get(id) else {
-            return None;
-        };
+        let cs = self.registry.get::<Callsite>(id)?;
         let (iid, new) = seq.templates.callsites.intern(id, seq.slot.sequence);
         if new {
             self.interned
@@ -604,70 +618,44 @@ impl Writer {
         self.interned = interned;
     }
 
-    /// Decodes and writes the `EVENT` record at `words[i]`; returns the index after it.
-    fn event(&mut self, seq: &mut Sequence, words: &[u64], i: usize) -> Option<usize> {
-        let h = EventHeader::decode(words[i]);
-        let fixed_end = i + h.fixed_words();
-        if fixed_end > words.len() {
-            return None;
-        }
-        let tick = words[i + 1];
-        let mut at = i + 2;
-        let id = if h.ty != buffer::TYPE_END {
-            at += 1;
-            words[at - 1] as u32
-        } else {
-            0
-        };
-        let track = if h.has_track {
-            at += 1;
-            Some(((words[at - 1] >> 32) as u32, words[at - 1] as u32))
-        } else {
-            None
-        };
-        let value = if h.ty == buffer::TYPE_COUNTER {
-            at += 1;
-            words[at - 1]
-        } else {
-            0
-        };
-        let outgoing = &words[at..at + h.outgoing as usize];
-        at += h.outgoing as usize;
-        let incoming = &words[at..at + h.incoming as usize];
-        at += h.incoming as usize;
+    /// Writes the packet of `e`, and says what the sequence may learn from it;
+    /// `None` if it names a track or counter the registry does not know (a bug: the
+    /// caller stops reading the chunk).
+    fn event(&mut self, seq: &mut Sequence, e: &DecodedEvent<'_>) -> Option<Learned> {
+        let h = e.header;
         // Args: decode the texts.
         self.arg_text.clear();
         self.arg_items.clear();
         let mut values = Vec::new();
-        for _ in 0..h.args.min(MAX_ARGS as u8) {
-            let len = *words.get(at)? as usize;
-            let n = len.div_ceil(8);
-            let bytes = words.get(at + 1..at + 1 + n)?;
+        for (len, words) in e.args().take(MAX_ARGS) {
             self.arg_bytes.clear();
             self.arg_bytes
-                .extend(bytes.iter().flat_map(|w| w.to_le_bytes()));
+                .extend(words.iter().flat_map(|w| w.to_le_bytes()));
             self.arg_bytes.truncate(len);
             let start = self.arg_text.len();
             self.arg_text
                 .push_str(&String::from_utf8_lossy(&self.arg_bytes));
             values.push(start..self.arg_text.len());
-            at += 1 + n;
         }
-        if h.value_dropped && h.ty == buffer::TYPE_END {
+        if h.value_dropped && h.ty == Ty::End {
             let start = self.arg_text.len();
             self.arg_text.push_str(DROPPED_VALUE);
             values.push(start..self.arg_text.len());
             self.values_dropped += 1;
         }
         self.interned.clear();
-        let track_uuid = match track {
-            Some((t, lane)) => Some(self.track_uuid(t, lane)?),
+        let mut track_uuid = match e.lane {
+            Some(l) => Some(self.track_uuid(l.track, l.lane)?),
             None => None,
         };
         let mut name = None;
         let mut location = None;
-        if h.ty == buffer::TYPE_BEGIN || h.ty == buffer::TYPE_INSTANT {
-            if let Some((iid, cs)) = self.callsite(seq, id) {
+        let mut learned = Learned::Nothing;
+        match h.ty {
+            Ty::Begin | Ty::Instant => {
+                let Some((iid, cs)) = self.callsite(seq, e.id) else {
+                    return Some(Learned::Nothing); // unknown callsite: skip the event
+                };
                 name = Some(EventName::Iid(iid));
                 location = Some(iid);
                 for (k, range) in values.into_iter().enumerate() {
@@ -675,42 +663,35 @@ impl Writer {
                     let aiid = intern_arg_name(seq, &mut self.interned, arg_name);
                     self.arg_items.push((aiid, range));
                 }
-                // The callsite's next events with as many args on this sequence
-                // are written from its templates.
-                let iids = self.arg_items.iter().map(|&(iid, _)| iid);
-                seq.templates.callsites.set_arg_iids(id, iids);
-            } else {
-                return Some(at); // unknown callsite: skip the event
+                learned = Learned::ArgNames { callsite: e.id };
             }
-        } else if h.ty == buffer::TYPE_END {
-            // A slice's end carries at most the function's return value (`ret`);
-            // trace_processor merges it into the slice's args.
-            for range in values {
-                let aiid = intern_arg_name(seq, &mut self.interned, RETURN_ARG);
-                self.arg_items.push((aiid, range));
+            Ty::End => {
+                // A slice's end carries at most the function's return value (`ret`);
+                // trace_processor merges it into the slice's args.
+                for range in values {
+                    let aiid = intern_arg_name(seq, &mut self.interned, RETURN_ARG);
+                    self.arg_items.push((aiid, range));
+                }
+            }
+            Ty::Counter => {
+                let uuid = self.counter_uuid(e.id)?;
+                learned = Learned::CounterTrack {
+                    counter: e.id,
+                    uuid,
+                };
+                track_uuid = Some(uuid);
             }
         }
-        let (kind, counter_value) = match h.ty {
-            buffer::TYPE_BEGIN => (EventType::SliceBegin, None),
-            buffer::TYPE_END => (EventType::SliceEnd, None),
-            buffer::TYPE_INSTANT => (EventType::Instant, None),
-            _ => (
-                EventType::Counter,
-                Some(if h.float {
-                    CounterValue::Double(f64::from_bits(value))
-                } else {
-                    CounterValue::Int(value as i64)
-                }),
-            ),
+        let kind = match h.ty {
+            Ty::Begin => EventType::SliceBegin,
+            Ty::End => EventType::SliceEnd,
+            Ty::Instant => EventType::Instant,
+            Ty::Counter => EventType::Counter,
         };
-        let track_uuid = if h.ty == buffer::TYPE_COUNTER {
-            let uuid = self.counter_uuid(id)?;
-            // Its next samples on this sequence are copied from a template.
-            seq.templates.add_counter(id, seq.slot.sequence, uuid);
-            Some(uuid)
-        } else {
-            track_uuid
-        };
+        let counter_value = e.sample.map(|s| match s {
+            Sample::Int(v) => CounterValue::Int(v),
+            Sample::Float(v) => CounterValue::Double(v),
+        });
         let items = std::mem::take(&mut self.arg_items);
         let text = std::mem::take(&mut self.arg_text);
         let interned = std::mem::take(&mut self.interned);
@@ -724,15 +705,15 @@ impl Writer {
             track_uuid,
             counter_value,
             source_location_iid: location,
-            flow_ids: outgoing,
-            terminating_flow_ids: incoming,
+            flow_ids: e.outgoing,
+            terminating_flow_ids: e.incoming,
             category_iids: &[],
         };
-        self.output.event(seq, tick, event, interned.data());
+        self.output.event(seq, e.tick, event, interned.data());
         self.arg_items = items;
         self.arg_text = text;
         self.interned = interned;
-        Some(at)
+        Some(learned)
     }
 
     /// The uuid of lane `lane` of track `id`, describing the track (and lane) first.
@@ -740,9 +721,7 @@ impl Writer {
         if let Some(&uuid) = self.tracks.lanes.get(&(id, lane)) {
             return Some(uuid);
         }
-        let Some(Entry::Track(track)) = self.registry.get(id) else {
-            return None;
-        };
+        let track = self.registry.get::<Track>(id)?;
         let base = track.lane_uuid(0)?;
         // A pool's lane 0 is one of its tracks like the others: described below
         // only if used.
@@ -780,9 +759,7 @@ impl Writer {
         if let Some(&uuid) = self.tracks.counters_by_id.get(&id) {
             return Some(uuid);
         }
-        let Some(Entry::Counter(counter)) = self.registry.get(id) else {
-            return None;
-        };
+        let counter = self.registry.get::<Counter>(id)?;
         let uuid = match self.tracks.counters_by_name.get(counter.name()) {
             Some(&u) => u,
             None => {
@@ -801,19 +778,6 @@ impl Writer {
         self.tracks.counters_by_id.insert(id, uuid);
         Some(uuid)
     }
-}
-
-/// Words of the `EVENT` record at word `i` of `chunk`, if it ends by `end`.
-fn event_len(chunk: &Chunk, i: usize, end: usize) -> Option<usize> {
-    let h = EventHeader::decode(chunk.word(i));
-    let mut at = i + h.fixed_words();
-    for _ in 0..h.args {
-        if at >= end {
-            return None;
-        }
-        at += buffer::string_words(chunk.word(at) as usize);
-    }
-    (at <= end).then_some(at - i)
 }
 
 /// The executable's name, else the OS's name of the process.

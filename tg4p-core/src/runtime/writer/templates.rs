@@ -14,11 +14,20 @@
 //! stays well ahead of a thread recording in a tight loop.
 
 use super::super::args::MAX_ARGS;
-use super::super::buffer::{self, EventHeader};
 use super::super::clock::Segment;
+use super::super::record::{self, EventHeader, Head, Ty};
 use super::super::shim::{AtomicU64, Ordering};
+use crate::wire::tags::{
+    ANNOTATION_NAME_IID, ANNOTATION_STRING_VALUE, EVENT_COUNTER_VALUE, EVENT_DEBUG_ANNOTATION,
+    EVENT_DOUBLE_COUNTER_VALUE, EVENT_NAME_IID, EVENT_SOURCE_LOCATION_IID, EVENT_TRACK_UUID,
+    EVENT_TYPE, PACKET_SEQUENCE_FLAGS, PACKET_SEQUENCE_ID, PACKET_TIMESTAMP, PACKET_TRACK_EVENT,
+    TRACE_PACKET,
+};
+use crate::wire::varint::{self, len as sizeof_varint};
 use crate::wire::{EventType, SEQ_NEEDS_INCREMENTAL_STATE};
-use quick_protobuf::sizeofs::sizeof_varint;
+
+/// `TracePacket.sequence_flags = SEQ_NEEDS_INCREMENTAL_STATE`, every packet's last field.
+const FLAGS: [u8; 2] = [PACKET_SEQUENCE_FLAGS, SEQ_NEEDS_INCREMENTAL_STATE as u8];
 
 /// Bytes copied per template: the longest one (a begin with a 5-byte sequence id
 /// and two 10-byte iids) takes 35.
@@ -52,21 +61,21 @@ impl Template {
     /// whose name and source location are interned as `iid`, on sequence `sequence`.
     fn new(sequence: u32, kind: EventType, iid: Option<u64>) -> Template {
         let mut event = Bytes::default();
-        event.push(&[9 << 3, kind as u8]); // TrackEvent.type
+        event.push(&[EVENT_TYPE, kind as u8]);
         if let Some(iid) = iid {
-            event.push(&[10 << 3]); // TrackEvent.name_iid
+            event.push(&[EVENT_NAME_IID]);
             event.varint(iid);
-            event.push(&[0x90, 0x02]); // TrackEvent.source_location_iid (field 34)
+            event.push(&EVENT_SOURCE_LOCATION_IID);
             event.varint(iid);
         }
         let mut t = Bytes::default();
-        t.push(&[10 << 3]); // TracePacket.trusted_packet_sequence_id
+        t.push(&[PACKET_SEQUENCE_ID]);
         t.varint(u64::from(sequence));
-        t.push(&[(11 << 3) | 2]); // TracePacket.track_event
+        t.push(&[PACKET_TRACK_EVENT]);
         let event_at = t.len;
         t.push(&[event.len]);
         t.push(&event.bytes[..event.len as usize]);
-        t.push(&[13 << 3, SEQ_NEEDS_INCREMENTAL_STATE as u8]); // sequence_flags
+        t.push(&FLAGS);
         Template {
             bytes: t.bytes,
             len: t.len,
@@ -109,34 +118,10 @@ impl Bytes {
     }
 
     fn varint(&mut self, v: u64) {
-        let mut buf = [0; 10];
-        let n = put_varint(&mut buf, v);
+        let mut buf = [0; varint::MAX_LEN];
+        let n = varint::put(&mut buf, v);
         self.push(&buf[..n]);
     }
-}
-
-/// Writes `v` as a varint at the start of `out` (at least 10 bytes long); returns
-/// its length (at most 10). The one- and two-byte cases (small ids, deltas below
-/// 16 µs) take no loop.
-#[inline(always)]
-fn put_varint(out: &mut [u8], mut v: u64) -> usize {
-    if v < 0x80 {
-        out[0] = v as u8;
-        return 1;
-    }
-    if v < 0x4000 {
-        out[0] = v as u8 | 0x80;
-        out[1] = (v >> 7) as u8;
-        return 2;
-    }
-    let mut n = 0;
-    while v >= 0x80 {
-        out[n] = v as u8 | 0x80;
-        v >>= 7;
-        n += 1;
-    }
-    out[n] = v as u8;
-    n + 1
 }
 
 /// Writes the packet of `template` at timestamp `delta` into `room`; returns its
@@ -144,9 +129,9 @@ fn put_varint(out: &mut [u8], mut v: u64) -> usize {
 /// at most one bounds check, on the template's offset.)
 #[inline(always)]
 fn write_packet(room: &mut [u8; PACKET_ROOM], delta: u64, template: &Template) -> usize {
-    room[0] = (1 << 3) | 2; // Trace.packet
-    room[2] = 8 << 3; // TracePacket.timestamp
-    let n = put_varint(&mut room[3..], delta);
+    room[0] = TRACE_PACKET;
+    room[2] = PACKET_TIMESTAMP;
+    let n = varint::put(&mut room[3..], delta);
     room[3 + n..3 + n + TEMPLATE_BYTES].copy_from_slice(&template.bytes);
     // At most 1 + 10 + 35 bytes: a one-byte length.
     let len = 1 + n + template.len as usize;
@@ -262,12 +247,12 @@ impl CounterTemplate {
     /// The template of samples on the counter track `track_uuid`, on `sequence`.
     pub(super) fn new(sequence: u32, track_uuid: u64) -> CounterTemplate {
         let mut head = Bytes::default();
-        head.push(&[10 << 3]); // TracePacket.trusted_packet_sequence_id
+        head.push(&[PACKET_SEQUENCE_ID]);
         head.varint(u64::from(sequence));
-        head.push(&[(11 << 3) | 2]); // TracePacket.track_event
+        head.push(&[PACKET_TRACK_EVENT]);
         let mut body = Bytes::default();
-        body.push(&[9 << 3, EventType::Counter as u8]); // TrackEvent.type
-        body.push(&[11 << 3]); // TrackEvent.track_uuid
+        body.push(&[EVENT_TYPE, EventType::Counter as u8]);
+        body.push(&[EVENT_TRACK_UUID]);
         body.varint(track_uuid);
         let (mut h, mut b) = ([0; 8], [0; 16]);
         h.copy_from_slice(&head.bytes[..8]);
@@ -291,9 +276,9 @@ fn write_counter(
     value: u64,
     float: bool,
 ) -> usize {
-    room[0] = (1 << 3) | 2; // Trace.packet
-    room[2] = 8 << 3; // TracePacket.timestamp
-    let mut p = 3 + put_varint(&mut room[3..], delta);
+    room[0] = TRACE_PACKET;
+    room[2] = PACKET_TIMESTAMP;
+    let mut p = 3 + varint::put(&mut room[3..], delta);
     // At most 13 + 7 + 1 + 13 + 12 + 2 = 48 bytes in all, with the 8- and 16-byte
     // copies ending by byte 37: inside PACKET_ROOM.
     room[p..p + 8].copy_from_slice(&template.head);
@@ -303,28 +288,19 @@ fn write_counter(
     room[p..p + 16].copy_from_slice(&template.body);
     p += template.body_len as usize;
     if float {
-        room[p] = 0xE1; // TrackEvent.double_counter_value (field 44, fixed64)
-        room[p + 1] = 0x02;
+        room[p..p + 2].copy_from_slice(&EVENT_DOUBLE_COUNTER_VALUE);
         room[p + 2..p + 10].copy_from_slice(&value.to_le_bytes());
         p += 10;
     } else {
-        room[p] = 0xF0; // TrackEvent.counter_value (field 30, varint)
-        room[p + 1] = 0x01;
+        room[p..p + 2].copy_from_slice(&EVENT_COUNTER_VALUE);
         p += 2;
-        p += put_varint(&mut room[p..], value);
+        p += varint::put(&mut room[p..], value);
     }
     room[event_len_at] = (p - event_len_at - 1) as u8;
-    room[p] = 13 << 3; // TracePacket.sequence_flags
-    room[p + 1] = SEQ_NEEDS_INCREMENTAL_STATE as u8;
+    room[p..p + 2].copy_from_slice(&FLAGS);
     p += 2;
     room[1] = (p - 2) as u8;
     p
-}
-
-fn push_varint(out: &mut Vec<u8>, v: u64) {
-    let mut buf = [0; 10];
-    let n = put_varint(&mut buf, v);
-    out.extend_from_slice(&buf[..n]);
 }
 
 /// Appends the packet of a thread-track slice begin or instant (`template`) with
@@ -363,20 +339,20 @@ fn append_args_event(
         1 + sizeof_varint(delta) + head.len() + sizeof_varint(event_len as u64) + event_len + 2;
     let start = out.len();
     out.reserve(1 + sizeof_varint(packet_len as u64) + packet_len);
-    out.push((1 << 3) | 2); // Trace.packet
-    push_varint(out, packet_len as u64);
-    out.push(8 << 3); // TracePacket.timestamp
-    push_varint(out, delta);
+    out.push(TRACE_PACKET);
+    varint::push(out, packet_len as u64);
+    out.push(PACKET_TIMESTAMP);
+    varint::push(out, delta);
     out.extend_from_slice(head);
-    push_varint(out, event_len as u64);
+    varint::push(out, event_len as u64);
     let mut at = 0;
     for (k, &n) in lengths.iter().enumerate().take(count) {
-        out.push((4 << 3) | 2); // TrackEvent.debug_annotations
-        push_varint(out, annotation_len(k, n) as u64);
-        out.push(1 << 3); // DebugAnnotation.name_iid
-        push_varint(out, arg_iids[k]);
-        out.push((6 << 3) | 2); // DebugAnnotation.string_value
-        push_varint(out, n as u64);
+        out.push(EVENT_DEBUG_ANNOTATION);
+        varint::push(out, annotation_len(k, n) as u64);
+        out.push(ANNOTATION_NAME_IID);
+        varint::push(out, arg_iids[k]);
+        out.push(ANNOTATION_STRING_VALUE);
+        varint::push(out, n as u64);
         let text = out.len();
         for w in &args[at + 1..at + 1 + n.div_ceil(8)] {
             out.extend_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
@@ -389,7 +365,7 @@ fn append_args_event(
         at += 1 + n.div_ceil(8);
     }
     out.extend_from_slice(fields);
-    out.extend_from_slice(&[13 << 3, SEQ_NEEDS_INCREMENTAL_STATE as u8]); // sequence_flags
+    out.extend_from_slice(&FLAGS);
     Some(at)
 }
 
@@ -481,30 +457,30 @@ pub(super) fn append_run(
             let (Some(head), Some(tick)) = (word(i), word(i + 1)) else {
                 break Some(None);
             };
-            let (packet, words) = match head & 0xff {
-                buffer::BEGIN => match templates.callsites.begin((head >> 8) as u32) {
+            let (packet, words) = match Head::of(head) {
+                Head::ThreadBegin { callsite } => match templates.callsites.begin(callsite) {
                     Some(t) => (Packet::Copy(t), 2),
                     None => break Some(None),
                 },
-                buffer::END => (Packet::Copy(&templates.end), 2),
-                buffer::EVENT if head == buffer::PLAIN_INSTANT => {
+                Head::ThreadEnd => (Packet::Copy(&templates.end), 2),
+                Head::Event if head == record::PLAIN_INSTANT => {
                     match word(i + 2).and_then(|id| templates.callsites.instant(id as u32)) {
                         Some(t) => (Packet::Copy(t), 3),
                         None => break Some(None),
                     }
                 }
-                buffer::EVENT if head == buffer::INT_SAMPLE || head == buffer::FLOAT_SAMPLE => {
+                Head::Event if head == record::INT_SAMPLE || head == record::FLOAT_SAMPLE => {
                     let (Some(id), Some(value)) = (word(i + 2), word(i + 3)) else {
                         break Some(None);
                     };
                     match templates.counter(id as u32) {
-                        Some(t) => (Packet::Counter(t, value, head == buffer::FLOAT_SAMPLE), 4),
+                        Some(t) => (Packet::Counter(t, value, head == record::FLOAT_SAMPLE), 4),
                         None => break Some(None),
                     }
                 }
-                buffer::EVENT
-                    if head & !buffer::ARGS_FIELD == buffer::PLAIN_BEGIN
-                        || head & !buffer::ARGS_FIELD == buffer::PLAIN_INSTANT =>
+                Head::Event
+                    if head & !record::ARGS_FIELD == record::PLAIN_BEGIN
+                        || head & !record::ARGS_FIELD == record::PLAIN_INSTANT =>
                 {
                     let count = EventHeader::decode(head).args as usize;
                     let Some(c) =
@@ -516,7 +492,7 @@ pub(super) fn append_run(
                         break Some(None);
                     }
                     let t = match EventHeader::decode(head).ty {
-                        buffer::TYPE_BEGIN => &c.begin,
+                        Ty::Begin => &c.begin,
                         _ => &c.instant,
                     };
                     (Packet::Args(t, &c.arg_iids, count), 3)
@@ -823,15 +799,15 @@ mod tests {
         let mut recs = Vec::new();
         for k in 0..50u64 {
             // A begin with two args, an instant with one, the end.
-            recs.extend([buffer::PLAIN_BEGIN | 2 << 16, 100 + 10 * k, 3]);
+            recs.extend([record::PLAIN_BEGIN | 2 << 16, 100 + 10 * k, 3]);
             recs.extend(arg_words(&[format!("{k}").as_bytes(), b"two"]));
-            recs.extend([buffer::PLAIN_INSTANT | 1 << 16, 101 + 10 * k, 3]);
+            recs.extend([record::PLAIN_INSTANT | 1 << 16, 101 + 10 * k, 3]);
             recs.extend(arg_words(&[b"one"]));
-            recs.extend([buffer::END, 102 + 10 * k]);
+            recs.extend([record::END, 102 + 10 * k]);
         }
         // Three args, more than the iids known: left to the general path.
         let stop_at = recs.len();
-        recs.extend([buffer::PLAIN_BEGIN | 3 << 16, 1000, 3]);
+        recs.extend([record::PLAIN_BEGIN | 3 << 16, 1000, 3]);
         recs.extend(arg_words(&[b"a", b"b", b"c"]));
         let (run, out, _) = run_of(&templates, &recs, Segment::identity(), 0);
         assert_eq!((run.words, run.packets), (stop_at, 150));
@@ -865,13 +841,13 @@ mod tests {
         // batch), then a begin of a callsite not interned.
         let mut recs = Vec::new();
         for k in 0..200u64 {
-            recs.extend([5 << 8 | buffer::BEGIN, 1000 + 10 * k]);
-            recs.extend([buffer::PLAIN_INSTANT, 1002 + 10 * k, 2]);
-            recs.extend([buffer::INT_SAMPLE, 1003 + 10 * k, 7, k]);
-            recs.extend([buffer::FLOAT_SAMPLE, 1003 + 10 * k, 7, (k as f64).to_bits()]);
-            recs.extend([buffer::END, 1005 + 10 * k]);
+            recs.extend([5 << 8 | record::BEGIN, 1000 + 10 * k]);
+            recs.extend([record::PLAIN_INSTANT, 1002 + 10 * k, 2]);
+            recs.extend([record::INT_SAMPLE, 1003 + 10 * k, 7, k]);
+            recs.extend([record::FLOAT_SAMPLE, 1003 + 10 * k, 7, (k as f64).to_bits()]);
+            recs.extend([record::END, 1005 + 10 * k]);
         }
-        recs.extend([6 << 8 | buffer::BEGIN, 5000]);
+        recs.extend([6 << 8 | record::BEGIN, 5000]);
         let (run, out, last) = run_of(&templates, &recs, Segment::identity(), 990);
         assert_eq!((run.words, run.packets), (3000, 1000));
         assert_eq!(last, 2995);
@@ -901,34 +877,34 @@ mod tests {
         // Other EVENT records (an instant with an arg, on a track, of a callsite
         // not interned, a sample of a counter not known), a DROPPED record,
         // records without all their words.
-        let with_arg = buffer::PLAIN_INSTANT | 1 << 16;
-        let on_track = buffer::PLAIN_INSTANT | 1 << 10;
-        assert_eq!(run(&[buffer::END, 7, with_arg, 8, 0], id), (2, 1, true));
-        assert_eq!(run(&[buffer::END, 7, on_track, 8, 0], id), (2, 1, true));
-        assert_eq!(run(&[buffer::PLAIN_INSTANT, 7, 3], id), (0, 0, false));
-        assert_eq!(run(&[buffer::PLAIN_INSTANT, 7, 0], id), (3, 1, true));
-        assert_eq!(run(&[buffer::INT_SAMPLE, 7, 4, 1], id), (4, 1, true));
-        assert_eq!(run(&[buffer::INT_SAMPLE, 7, 5, 1], id), (0, 0, false));
-        assert_eq!(run(&[buffer::FLOAT_SAMPLE, 7, 4], id), (0, 0, false));
-        assert_eq!(run(&[buffer::DROPPED | 1 << 8], id), (0, 0, false));
-        assert_eq!(run(&[buffer::END, 7, buffer::BEGIN], id), (2, 1, true));
+        let with_arg = record::PLAIN_INSTANT | 1 << 16;
+        let on_track = record::PLAIN_INSTANT | 1 << 10;
+        assert_eq!(run(&[record::END, 7, with_arg, 8, 0], id), (2, 1, true));
+        assert_eq!(run(&[record::END, 7, on_track, 8, 0], id), (2, 1, true));
+        assert_eq!(run(&[record::PLAIN_INSTANT, 7, 3], id), (0, 0, false));
+        assert_eq!(run(&[record::PLAIN_INSTANT, 7, 0], id), (3, 1, true));
+        assert_eq!(run(&[record::INT_SAMPLE, 7, 4, 1], id), (4, 1, true));
+        assert_eq!(run(&[record::INT_SAMPLE, 7, 5, 1], id), (0, 0, false));
+        assert_eq!(run(&[record::FLOAT_SAMPLE, 7, 4], id), (0, 0, false));
+        assert_eq!(run(&[record::DROPPED | 1 << 8], id), (0, 0, false));
+        assert_eq!(run(&[record::END, 7, record::BEGIN], id), (2, 1, true));
         assert_eq!(
-            run(&[buffer::END, 7, buffer::PLAIN_INSTANT, 8], id),
+            run(&[record::END, 7, record::PLAIN_INSTANT, 8], id),
             (2, 1, true)
         );
         // A tick before the segment, and one after it.
         let later = Segment::for_test(100, 0, 1 << 32, 1000);
         assert_eq!(
-            run(&[buffer::END, 150, buffer::END, 99], later),
+            run(&[record::END, 150, record::END, 99], later),
             (2, 1, true)
         );
-        assert_eq!(run(&[buffer::END, 1100], later), (0, 0, false));
+        assert_eq!(run(&[record::END, 1100], later), (0, 0, false));
     }
 
     #[test]
     fn timestamps_never_go_back_within_a_run() {
         let templates = Templates::new(1);
-        let recs = [buffer::END, 50, buffer::END, 40, buffer::END, 60];
+        let recs = [record::END, 50, record::END, 40, record::END, 60];
         let (_, out, last) = run_of(&templates, &recs, Segment::identity(), 45);
         assert_eq!(last, 60);
         let mut expected = end(1, 5);

@@ -1,0 +1,603 @@
+//! The record protocol between the recording threads and the writer: every kind of
+//! record, its encoding (recording side) and its decoding (writer side), here and
+//! nowhere else.
+//!
+//! A record is one header word and its payload, stored in a [`Chunk`]. The header's
+//! low 8 bits are its kind; the rest is kind-specific. Ids are those of
+//! `super::registry`.
+//! - `BEGIN`: `callsite_id << 8 | BEGIN`, tick. A slice on the thread's track:
+//!   [`put_thread_begin`].
+//! - `END`: `END`, tick. Ends the thread track's innermost slice: [`put_thread_end`].
+//! - `EVENT`: everything else, an [`Event`] (see [`EventHeader`] for its layout).
+//! - `DROPPED`: `count << 8 | DROPPED`. `count` events of this thread were dropped
+//!   (overflow policy `Drop`) since its previous record: [`put_dropped`].
+//!
+//! The writer reads a record's head with [`Head::of`], an event with
+//! [`DecodedEvent::decode`]. Its fast path (`writer/templates.rs`) recognises the
+//! commonest event headers by value: [`PLAIN_BEGIN`], [`PLAIN_INSTANT`],
+//! [`INT_SAMPLE`], [`FLOAT_SAMPLE`].
+//!
+//! A new kind of event (a typed value, a category, ...) is a field or a [`Ty`]
+//! here, with its handling in the writer.
+
+use super::args::ArgText;
+use super::buffer::Chunk;
+
+// The kinds of record, in a header's low 8 bits. (Crate-visible for the writer's
+// tests, which build records by hand.)
+pub(crate) const BEGIN: u64 = 1;
+pub(crate) const END: u64 = 2;
+const EVENT: u64 = 3;
+pub(crate) const DROPPED: u64 = 4;
+
+/// Words of a thread-track `BEGIN` or `END` record.
+pub(crate) const THREAD_SLICE_WORDS: usize = 2;
+
+/// What an [`Event`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ty {
+    Begin = 0,
+    End = 1,
+    Instant = 2,
+    Counter = 3,
+}
+
+/// A counter sample's value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[doc(hidden)]
+pub enum Sample {
+    /// An integer sample.
+    Int(i64),
+    /// A float sample.
+    Float(f64),
+}
+
+impl Sample {
+    /// The sample as a record word, and whether it is a float.
+    fn word(self) -> (u64, bool) {
+        match self {
+            Sample::Int(v) => (v as u64, false),
+            Sample::Float(v) => (v.to_bits(), true),
+        }
+    }
+}
+
+/// A lane of a custom track, as records name it: the track's registry id and the
+/// lane's index (0 is the track itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LaneRef {
+    pub(crate) track: u32,
+    pub(crate) lane: u32,
+}
+
+/// The string args an event carries.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Args<'a> {
+    None,
+    /// `Debug` texts of values (a begin's or instant's args, an end's return value).
+    Text(&'a ArgText),
+    /// A slice end whose return value did not fit in memory: the writer records a
+    /// marker arg, with no words of its own.
+    ValueDropped,
+}
+
+/// An `EVENT` record as the recording side describes it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Event<'a> {
+    pub(crate) ty: Ty,
+    /// Callsite id (begins, instants) or counter id (samples); unused by ends.
+    id: u32,
+    sample: Sample,
+    /// The custom track's lane it is on; `None`: the thread's track (or, for a
+    /// sample, its counter's track).
+    pub(crate) lane: Option<LaneRef>,
+    /// Its tick, when already read (under a lane's lock); else read when written.
+    pub(crate) tick: Option<u64>,
+    outgoing: &'a [u64],
+    incoming: &'a [u64],
+    pub(crate) args: Args<'a>,
+}
+
+impl<'a> Event<'a> {
+    const fn new(ty: Ty, id: u32) -> Event<'a> {
+        Event {
+            ty,
+            id,
+            sample: Sample::Int(0),
+            lane: None,
+            tick: None,
+            outgoing: &[],
+            incoming: &[],
+            args: Args::None,
+        }
+    }
+
+    /// A slice begin of callsite `callsite`.
+    pub(crate) const fn begin(callsite: u32) -> Event<'a> {
+        Event::new(Ty::Begin, callsite)
+    }
+
+    /// A slice end.
+    pub(crate) const fn end() -> Event<'a> {
+        Event::new(Ty::End, 0)
+    }
+
+    /// An instant of callsite `callsite`.
+    pub(crate) const fn instant(callsite: u32) -> Event<'a> {
+        Event::new(Ty::Instant, callsite)
+    }
+
+    /// A sample of counter `counter`.
+    pub(crate) const fn sample(counter: u32, sample: Sample) -> Event<'a> {
+        Event {
+            sample,
+            ..Event::new(Ty::Counter, counter)
+        }
+    }
+
+    /// On lane `lane` of a custom track.
+    pub(crate) fn on(self, lane: LaneRef) -> Event<'a> {
+        Event {
+            lane: Some(lane),
+            ..self
+        }
+    }
+
+    /// At `tick`, read under the lane's lock.
+    pub(crate) fn at(self, tick: u64) -> Event<'a> {
+        Event {
+            tick: Some(tick),
+            ..self
+        }
+    }
+
+    /// With flows leaving it (`outgoing`) and ending at it (`incoming`), each at
+    /// most `u16::MAX` long.
+    pub(crate) fn flows(self, outgoing: &'a [u64], incoming: &'a [u64]) -> Event<'a> {
+        Event {
+            outgoing: &outgoing[..outgoing.len().min(u16::MAX as usize)],
+            incoming: &incoming[..incoming.len().min(u16::MAX as usize)],
+            ..self
+        }
+    }
+
+    /// With the texts of `args` (none if `None`).
+    pub(crate) fn args(self, args: Option<&'a ArgText>) -> Event<'a> {
+        Event {
+            args: args.map_or(Args::None, Args::Text),
+            ..self
+        }
+    }
+
+    /// Whether it goes on the thread's own track (and so nests there).
+    pub(crate) fn on_thread_track(&self) -> bool {
+        self.lane.is_none() && self.ty != Ty::Counter
+    }
+
+    /// The events it stands for when dropped: a begin drops its whole slice.
+    pub(crate) fn events(&self) -> u64 {
+        if self.ty == Ty::Begin { 2 } else { 1 }
+    }
+
+    fn header(&self) -> EventHeader {
+        EventHeader {
+            ty: self.ty,
+            has_track: self.lane.is_some(),
+            float: self.sample.word().1,
+            value_dropped: matches!(self.args, Args::ValueDropped),
+            args: match self.args {
+                Args::Text(t) => t.ends.len() as u8,
+                _ => 0,
+            },
+            outgoing: self.outgoing.len() as u16,
+            incoming: self.incoming.len() as u16,
+        }
+    }
+
+    /// Words of the record.
+    pub(crate) fn words(&self) -> usize {
+        let args = match self.args {
+            Args::Text(t) => t.values().map(|v| string_words(v.len())).sum(),
+            _ => 0,
+        };
+        self.header().fixed_words() + args
+    }
+
+    /// Stores the record at word `pos` of `chunk` (not published), at `tick`
+    /// unless it has its own; returns the index after it.
+    pub(crate) fn put(&self, chunk: &Chunk, mut pos: usize, tick: u64) -> usize {
+        let mut put = |w: u64| {
+            chunk.put(pos, w);
+            pos += 1;
+        };
+        put(self.header().encode());
+        put(self.tick.unwrap_or(tick));
+        if self.ty != Ty::End {
+            put(u64::from(self.id));
+        }
+        if let Some(l) = self.lane {
+            put(u64::from(l.track) << 32 | u64::from(l.lane));
+        }
+        if self.ty == Ty::Counter {
+            put(self.sample.word().0);
+        }
+        self.outgoing
+            .iter()
+            .chain(self.incoming)
+            .for_each(|&f| put(f));
+        if let Args::Text(text) = self.args {
+            for v in text.values() {
+                pos = put_str(chunk, pos, v.as_bytes());
+            }
+        }
+        pos
+    }
+}
+
+/// Stores a slice begin of `callsite` on the thread's track at word `pos` (not
+/// published); returns the index after it.
+#[inline(always)]
+pub(crate) fn put_thread_begin(chunk: &Chunk, pos: usize, callsite: u32, tick: u64) -> usize {
+    chunk.put(pos, u64::from(callsite) << 8 | BEGIN);
+    chunk.put(pos + 1, tick);
+    pos + THREAD_SLICE_WORDS
+}
+
+/// Stores the end of the thread track's innermost slice at word `pos` (not
+/// published); returns the index after it.
+#[inline(always)]
+pub(crate) fn put_thread_end(chunk: &Chunk, pos: usize, tick: u64) -> usize {
+    chunk.put(pos, END);
+    chunk.put(pos + 1, tick);
+    pos + THREAD_SLICE_WORDS
+}
+
+/// Stores the marker of `count` dropped events at word `pos` (not published);
+/// returns the index after it.
+pub(crate) fn put_dropped(chunk: &Chunk, pos: usize, count: u64) -> usize {
+    chunk.put(pos, count << 8 | DROPPED);
+    pos + 1
+}
+
+/// Stores `bytes` as a string arg (a byte length word, then the bytes packed
+/// little-endian into words) at word `i`; returns the next index.
+fn put_str(chunk: &Chunk, mut i: usize, bytes: &[u8]) -> usize {
+    chunk.put(i, bytes.len() as u64);
+    i += 1;
+    for piece in bytes.chunks(8) {
+        let mut w = [0u8; 8];
+        w[..piece.len()].copy_from_slice(piece);
+        chunk.put(i, u64::from_le_bytes(w));
+        i += 1;
+    }
+    i
+}
+
+/// Words taken by a string of `len` bytes stored as an arg (length word + bytes).
+pub(crate) const fn string_words(len: usize) -> usize {
+    1 + len.div_ceil(8)
+}
+
+/// The header word of an `EVENT` record, and the layout that follows it:
+/// tick; `id` (callsite, or counter for counter samples; absent for ends);
+/// `track_id << 32 | lane` if `has_track`; the value if a counter sample (i64, or f64
+/// bits if `float`); `outgoing` flow ids; `incoming` flow ids; then `args` values,
+/// each a byte length word followed by the UTF-8 bytes packed little-endian into words.
+/// `value_dropped` marks a slice end whose return value did not fit in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct EventHeader {
+    pub(crate) ty: Ty,
+    pub(crate) has_track: bool,
+    pub(crate) float: bool,
+    pub(crate) value_dropped: bool,
+    pub(crate) args: u8,
+    pub(crate) outgoing: u16,
+    pub(crate) incoming: u16,
+}
+
+impl EventHeader {
+    const fn encode(self) -> u64 {
+        EVENT
+            | (self.ty as u64) << 8
+            | (self.has_track as u64) << 10
+            | (self.float as u64) << 11
+            | (self.value_dropped as u64) << 12
+            | (self.args as u64) << 16
+            | (self.outgoing as u64) << 24
+            | (self.incoming as u64) << 40
+    }
+
+    pub(crate) fn decode(word: u64) -> EventHeader {
+        EventHeader {
+            ty: match (word >> 8) & 3 {
+                0 => Ty::Begin,
+                1 => Ty::End,
+                2 => Ty::Instant,
+                _ => Ty::Counter,
+            },
+            has_track: (word >> 10) & 1 != 0,
+            float: (word >> 11) & 1 != 0,
+            args: (word >> 16) as u8,
+            outgoing: (word >> 24) as u16,
+            incoming: (word >> 40) as u16,
+            value_dropped: (word >> 12) & 1 != 0,
+        }
+    }
+
+    /// Words of the record without its args.
+    fn fixed_words(self) -> usize {
+        2 + (self.ty != Ty::End) as usize
+            + self.has_track as usize
+            + (self.ty == Ty::Counter) as usize
+            + self.outgoing as usize
+            + self.incoming as usize
+    }
+}
+
+/// A header with no track, flows, args or flags: the base of the plain ones below.
+const PLAIN: EventHeader = EventHeader {
+    ty: Ty::Begin,
+    has_track: false,
+    float: false,
+    value_dropped: false,
+    args: 0,
+    outgoing: 0,
+    incoming: 0,
+};
+
+/// The header of an instant on the thread's own track with no flows and no args:
+/// the common `tg4p::instant!("NAME")`.
+pub(crate) const PLAIN_INSTANT: u64 = EventHeader {
+    ty: Ty::Instant,
+    ..PLAIN
+}
+.encode();
+/// The header of a slice begin on the thread's own track with no flows, and with
+/// `args` (in [`ARGS_FIELD`]) string args, as `#[trace_args]` writes it.
+pub(crate) const PLAIN_BEGIN: u64 = PLAIN.encode();
+/// The bits of a header word that hold its `args` count.
+pub(crate) const ARGS_FIELD: u64 = 0xFF << 16;
+/// The headers of counter samples with an integer, and with a float value.
+pub(crate) const INT_SAMPLE: u64 = EventHeader {
+    ty: Ty::Counter,
+    ..PLAIN
+}
+.encode();
+pub(crate) const FLOAT_SAMPLE: u64 = EventHeader {
+    ty: Ty::Counter,
+    float: true,
+    ..PLAIN
+}
+.encode();
+
+/// What a record's first word says it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Head {
+    /// A slice begin of `callsite` on the thread's track; its tick follows.
+    ThreadBegin { callsite: u32 },
+    /// The end of the thread track's innermost slice; its tick follows.
+    ThreadEnd,
+    /// An `EVENT` record: [`DecodedEvent::decode`] reads it.
+    Event,
+    /// `count` events dropped since the previous record.
+    Dropped { count: u64 },
+    /// Not a record boundary.
+    Invalid,
+}
+
+impl Head {
+    /// The kind of the record whose first word is `word`.
+    #[inline(always)]
+    pub(crate) fn of(word: u64) -> Head {
+        match word & 0xff {
+            BEGIN => Head::ThreadBegin {
+                callsite: (word >> 8) as u32,
+            },
+            END => Head::ThreadEnd,
+            EVENT => Head::Event,
+            DROPPED => Head::Dropped { count: word >> 8 },
+            _ => Head::Invalid,
+        }
+    }
+}
+
+/// Words of the `EVENT` record at word `i` of `chunk`, if it ends by `end`.
+pub(crate) fn event_len(chunk: &Chunk, i: usize, end: usize) -> Option<usize> {
+    let h = EventHeader::decode(chunk.word(i));
+    let mut at = i + h.fixed_words();
+    for _ in 0..h.args {
+        if at >= end {
+            return None;
+        }
+        at += string_words(chunk.word(at) as usize);
+    }
+    (at <= end).then_some(at - i)
+}
+
+/// An `EVENT` record as the writer reads it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DecodedEvent<'w> {
+    pub(crate) header: EventHeader,
+    pub(crate) tick: u64,
+    /// Callsite id (begins, instants) or counter id (samples); 0 for ends.
+    pub(crate) id: u32,
+    pub(crate) lane: Option<LaneRef>,
+    /// The value of a sample.
+    pub(crate) sample: Option<Sample>,
+    pub(crate) outgoing: &'w [u64],
+    pub(crate) incoming: &'w [u64],
+    /// The words of the args.
+    args: &'w [u64],
+}
+
+impl<'w> DecodedEvent<'w> {
+    /// Reads the `EVENT` record at the start of `words`: the event and the words
+    /// it takes, or `None` if it is cut short.
+    pub(crate) fn decode(words: &'w [u64]) -> Option<(DecodedEvent<'w>, usize)> {
+        let h = EventHeader::decode(*words.first()?);
+        if h.fixed_words() > words.len() {
+            return None;
+        }
+        let tick = words[1];
+        let mut at = 2;
+        let mut next = || {
+            at += 1;
+            words[at - 1]
+        };
+        let id = if h.ty != Ty::End { next() as u32 } else { 0 };
+        let lane = h.has_track.then(|| {
+            let w = next();
+            LaneRef {
+                track: (w >> 32) as u32,
+                lane: w as u32,
+            }
+        });
+        let sample = (h.ty == Ty::Counter).then(|| {
+            let w = next();
+            if h.float {
+                Sample::Float(f64::from_bits(w))
+            } else {
+                Sample::Int(w as i64)
+            }
+        });
+        let outgoing = &words[at..at + h.outgoing as usize];
+        at += h.outgoing as usize;
+        let incoming = &words[at..at + h.incoming as usize];
+        at += h.incoming as usize;
+        let args_start = at;
+        for _ in 0..h.args {
+            at += string_words(*words.get(at)? as usize);
+        }
+        let args = words.get(args_start..at)?;
+        let event = DecodedEvent {
+            header: h,
+            tick,
+            id,
+            lane,
+            sample,
+            outgoing,
+            incoming,
+            args,
+        };
+        Some((event, at))
+    }
+
+    /// The args' values: each its byte length and the words holding its bytes.
+    pub(crate) fn args(&self) -> impl Iterator<Item = (usize, &'w [u64])> {
+        let mut rest = self.args;
+        (0..self.header.args).map_while(move |_| {
+            let (&len, tail) = rest.split_first()?;
+            let n = (len as usize).div_ceil(8);
+            let (bytes, after) = tail.split_at_checked(n)?;
+            rest = after;
+            Some((len as usize, bytes))
+        })
+    }
+}
+
+#[cfg(all(test, not(tg4p_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_header_round_trips() {
+        let h = EventHeader {
+            ty: Ty::Counter,
+            has_track: true,
+            float: true,
+            args: 200,
+            outgoing: 65535,
+            incoming: 3,
+            value_dropped: false,
+        };
+        assert_eq!(EventHeader::decode(h.encode()), h);
+        assert_eq!(Head::of(h.encode()), Head::Event);
+        for value_dropped in [false, true] {
+            let end = EventHeader {
+                ty: Ty::End,
+                value_dropped,
+                args: 0,
+                ..h
+            };
+            assert_eq!(EventHeader::decode(end.encode()), end);
+        }
+    }
+
+    #[test]
+    fn events_decode_as_they_were_encoded() {
+        let mut text = ArgText::default();
+        text.format(&[&"hello, world", &42]);
+        let (out, inc) = ([7, 8], [9]);
+        let lane = LaneRef { track: 3, lane: 2 };
+        let cases = [
+            Event::begin(5).args(Some(&text)),
+            Event::instant(6).on(lane).at(77).flows(&out, &inc),
+            Event::sample(4, Sample::Float(-2.5)),
+            Event::sample(4, Sample::Int(-1)).flows(&out, &[]),
+            Event::end().on(lane).flows(&[], &inc),
+            Event {
+                args: Args::ValueDropped,
+                ..Event::end()
+            },
+        ];
+        for event in cases {
+            let chunk = Chunk::new();
+            let end = event.put(&chunk, 0, 1234);
+            assert_eq!(end, event.words());
+            chunk.publish(end);
+            assert_eq!(event_len(&chunk, 0, end), Some(end));
+            let words: Vec<u64> = (0..end).map(|i| chunk.word(i)).collect();
+            let (d, len) = DecodedEvent::decode(&words).expect("whole record");
+            assert_eq!(len, end);
+            assert_eq!(d.header, event.header());
+            assert_eq!(d.tick, event.tick.unwrap_or(1234));
+            assert_eq!(d.lane, event.lane);
+            assert_eq!((d.outgoing, d.incoming), (event.outgoing, event.incoming));
+            if event.ty != Ty::End {
+                assert_eq!(d.id, event.id);
+            }
+            if event.ty == Ty::Counter {
+                assert_eq!(d.sample, Some(event.sample));
+            }
+            let texts: Vec<Vec<u8>> = d
+                .args()
+                .map(|(len, w)| {
+                    let mut b: Vec<u8> = w.iter().flat_map(|w| w.to_le_bytes()).collect();
+                    b.truncate(len);
+                    b
+                })
+                .collect();
+            let expected: Vec<Vec<u8>> = match event.args {
+                Args::Text(t) => t.values().map(|v| v.as_bytes().to_vec()).collect(),
+                _ => Vec::new(),
+            };
+            assert_eq!(texts, expected);
+            for cut in 0..end {
+                assert!(
+                    DecodedEvent::decode(&words[..cut]).is_none(),
+                    "cut at {cut}"
+                );
+                assert_eq!(event_len(&chunk, 0, cut), None, "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn plain_headers_are_the_events_they_name() {
+        let chunk = Chunk::new();
+        Event::instant(1).put(&chunk, 0, 0);
+        assert_eq!(chunk.word(0), PLAIN_INSTANT);
+        Event::begin(1).put(&chunk, 0, 0);
+        assert_eq!(chunk.word(0), PLAIN_BEGIN);
+        Event::sample(1, Sample::Int(3)).put(&chunk, 0, 0);
+        assert_eq!(chunk.word(0), INT_SAMPLE);
+        Event::sample(1, Sample::Float(3.0)).put(&chunk, 0, 0);
+        assert_eq!(chunk.word(0), FLOAT_SAMPLE);
+        let end = put_thread_begin(&chunk, 0, 9, 5);
+        assert_eq!(Head::of(chunk.word(0)), Head::ThreadBegin { callsite: 9 });
+        put_thread_end(&chunk, end, 6);
+        assert_eq!(Head::of(chunk.word(end)), Head::ThreadEnd);
+        put_dropped(&chunk, 0, 12);
+        assert_eq!(Head::of(chunk.word(0)), Head::Dropped { count: 12 });
+    }
+}
