@@ -96,7 +96,16 @@ fn tracing_app_trace_has_the_expected_tree() {
         .collect();
     assert_eq!(batch.len(), 1);
     assert_eq!(batch[0].arg("size"), Some(&Arg::Int(8)));
-    let name = |i: usize| trace.events[i].name.clone().unwrap_or_default();
+    // The name of the slice an event begins or ends, or of the instant it is.
+    let name = |i: usize| {
+        trace
+            .slices()
+            .iter()
+            .find(|s| s.begin_event == i || s.end_event == Some(i))
+            .and_then(|s| s.name.clone())
+            .or_else(|| trace.events[i].name.clone())
+            .unwrap_or_default()
+    };
     assert!(
         trace
             .flows()

@@ -66,6 +66,17 @@ fn tree(trace: &DecodedTrace, track: &Track) -> Vec<(String, u32)> {
         .collect()
 }
 
+/// The name of the slice that event `i` begins or ends, or of the instant it is.
+fn slice_or_instant_name(trace: &DecodedTrace, i: usize) -> String {
+    trace
+        .slices()
+        .iter()
+        .find(|s| s.begin_event == i || s.end_event == Some(i))
+        .and_then(|s| s.name.clone())
+        .or_else(|| trace.events[i].name.clone())
+        .unwrap_or_default()
+}
+
 fn owned(v: &[(&str, u32)]) -> Vec<(String, u32)> {
     v.iter().map(|(n, d)| (n.to_string(), *d)).collect()
 }
@@ -401,7 +412,7 @@ fn follows_from_is_a_flow_between_the_slices() {
     });
     let flows = trace.flows();
     assert_eq!(flows.len(), 2, "{flows:?}");
-    let name = |i: usize| trace.events[i].name.clone().unwrap_or_default();
+    let name = |i: usize| slice_or_instant_name(&trace, i);
     let pairs: Vec<(String, String)> = flows
         .iter()
         .map(|f| (name(f.from_event), name(f.to_event)))

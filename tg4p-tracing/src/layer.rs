@@ -85,9 +85,9 @@ struct SpanState {
     /// The slice of a span entered more than once, from its first enter to its close.
     pool: Option<PoolSlice>,
     /// Flows (`follows_from`) leaving this span, written on its next slice end.
-    outgoing: Vec<FlowId>,
+    outgoing: Vec<u64>,
     /// Flows arriving at this span, written on its next slice end.
-    incoming: Vec<FlowId>,
+    incoming: Vec<u64>,
     /// Whether this span counts in [`PENDING`].
     pending: bool,
 }
@@ -180,7 +180,7 @@ where
         let (Some(span), Some(cause)) = (ctx.span(id), ctx.span(follows)) else {
             return;
         };
-        let flow = FlowId::new();
+        let flow = FlowId::new().raw();
         {
             let mut ext = cause.extensions_mut();
             let Some(cause) = ext.get_mut::<SpanState>() else {

@@ -1,16 +1,24 @@
 //! The one place this crate records through tg4p's runtime (its private seam):
-//! slices on the calling thread's track, slices on a pool track, instants.
+//! slices on the calling thread's track, slices on a pool track, instants; each
+//! with typed args, flows and (instants) a name given at run time.
 
 use crate::fields::{FieldValue, Fields};
 use crate::sites::Site;
-use std::fmt;
-use tg4p_core::FlowId;
-use tg4p_core::runtime::private::{self as rt, FnSpan, FutureSpan};
+use tg4p_core::runtime::private::{self as rt, ArgValue, Details, FnSpan, FutureSpan, TypedArg};
+
+/// The most args recorded per event (as `tg4p::MAX_ARGS`); later ones are left out.
+const MAX_ARGS: usize = tg4p_core::runtime::MAX_ARGS;
 
 /// Whether a session is recording: what every callback checks first.
 #[inline(always)]
 pub(crate) fn recording() -> bool {
     rt::enabled()
+}
+
+/// The clock's tick now, for a pool slice that begins in the past.
+#[inline]
+pub(crate) fn now() -> u64 {
+    rt::now()
 }
 
 /// A slice open on the calling thread's track (not `Send`: it ends on this thread).
@@ -22,14 +30,12 @@ pub(crate) fn begin_thread(site: &'static Site, fields: &Fields) -> ThreadSlice 
     if fields.is_empty() {
         return ThreadSlice(rt::enter(site.callsite));
     }
-    with_values(site, fields, |values| {
-        ThreadSlice(rt::enter_args(site.callsite, values))
+    with_args(fields, None, |args| {
+        ThreadSlice(FnSpan::begin_details(
+            site.callsite,
+            &details(None, args, &[], &[]),
+        ))
     })
-}
-
-/// The clock's tick now, for a pool slice that begins in the past.
-pub(crate) fn now() -> u64 {
-    0
 }
 
 /// Ends a thread-track slice, with the values recorded since it began and flows.
@@ -37,92 +43,106 @@ pub(crate) fn now() -> u64 {
 pub(crate) fn end_thread(
     slice: ThreadSlice,
     recorded: &Fields,
-    _outgoing: &[FlowId],
-    _incoming: &[FlowId],
+    outgoing: &[u64],
+    incoming: &[u64],
 ) {
-    if recorded.is_empty() {
-        drop(slice);
-    } else {
-        slice.0.end_returning(&AsText(recorded));
+    if recorded.is_empty() && outgoing.is_empty() && incoming.is_empty() {
+        return drop(slice);
     }
+    with_args(recorded, None, |args| {
+        slice
+            .0
+            .end_details(&details(None, args, outgoing, incoming))
+    })
 }
 
 /// A slice open on a track of a pool (`Send`: it may end on any thread).
 pub(crate) struct PoolSlice(FutureSpan);
 
 /// Begins a slice of `site` at tick `since` on a free track of its pool.
-pub(crate) fn begin_pool(site: &'static Site, _since: u64, fields: &Fields) -> PoolSlice {
-    with_values(site, fields, |values| {
-        PoolSlice(FutureSpan::begin_args(site.callsite, site.pool, values))
+pub(crate) fn begin_pool(site: &'static Site, since: u64, fields: &Fields) -> PoolSlice {
+    with_args(fields, None, |args| {
+        PoolSlice(FutureSpan::begin_since(
+            site.callsite,
+            site.pool,
+            since,
+            &details(None, args, &[], &[]),
+        ))
     })
 }
 
 /// Ends a pool slice, with the values recorded since it began and flows.
-pub(crate) fn end_pool(
-    slice: PoolSlice,
-    recorded: &Fields,
-    _outgoing: &[FlowId],
-    _incoming: &[FlowId],
-) {
-    if recorded.is_empty() {
-        drop(slice);
-    } else {
-        slice.0.end_returning(&AsText(recorded));
-    }
-}
-
-/// Records an instant of `site` (named `name` if given) on the calling thread's
-/// track, with flows leaving it.
-pub(crate) fn instant(
-    site: &'static Site,
-    _name: Option<&str>,
-    _level: Option<&'static str>,
-    fields: &Fields,
-    _outgoing: &[FlowId],
-) {
-    with_values(site, fields, |values| {
-        let [] = rt::instant::<0>(site.callsite, None, values, &[]);
+pub(crate) fn end_pool(slice: PoolSlice, recorded: &Fields, outgoing: &[u64], incoming: &[u64]) {
+    with_args(recorded, None, |args| {
+        slice
+            .0
+            .end_details(&details(None, args, outgoing, incoming))
     })
 }
 
-/// Runs `f` on `fields` as the callsite's positional `Debug` args.
-fn with_values<R>(site: &Site, fields: &Fields, f: impl FnOnce(&[&dyn fmt::Debug]) -> R) -> R {
-    let shown: Vec<Shown<'_>> = site
-        .names
-        .iter()
-        .map(|n| Shown(fields.items.iter().find(|(k, _)| k == n).map(|(_, v)| v)))
-        .collect();
-    let values: Vec<&dyn fmt::Debug> = shown.iter().map(|s| s as &dyn fmt::Debug).collect();
-    f(&values)
+/// Records an instant of `site` (named `name` if given, else after the site) on the
+/// calling thread's track, with `fields` (and `level`) as args and flows leaving it.
+pub(crate) fn instant(
+    site: &'static Site,
+    name: Option<&str>,
+    level: Option<&'static str>,
+    fields: &Fields,
+    outgoing: &[u64],
+) {
+    let level = level.map(|l| TypedArg {
+        name: "level",
+        value: ArgValue::Str(l),
+    });
+    with_args(fields, level, |args| {
+        rt::instant_details(site.callsite, None, &details(name, args, outgoing, &[]))
+    })
 }
 
-/// A field's value as text (strings without quotes); empty if not set.
-struct Shown<'a>(Option<&'a FieldValue>);
-
-impl fmt::Debug for Shown<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            None => Ok(()),
-            Some(FieldValue::Str(s)) => f.write_str(s),
-            Some(FieldValue::I64(v)) => write!(f, "{v}"),
-            Some(FieldValue::U64(v)) => write!(f, "{v}"),
-            Some(FieldValue::F64(v)) => write!(f, "{v}"),
-            Some(FieldValue::Bool(v)) => write!(f, "{v}"),
-        }
+fn details<'a>(
+    name: Option<&'a str>,
+    args: &'a [TypedArg<'a>],
+    outgoing: &'a [u64],
+    incoming: &'a [u64],
+) -> Details<'a> {
+    Details {
+        name,
+        args,
+        outgoing,
+        incoming,
     }
 }
 
-/// Fields as one text, `name=value` each.
-struct AsText<'a>(&'a Fields);
-
-impl fmt::Debug for AsText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (name, value)) in self.0.items.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            write!(f, "{name}={:?}", Shown(Some(value)))?;
+/// Runs `f` on `fields` (and `extra`, first) as typed args, without allocating.
+#[inline]
+fn with_args<R>(
+    fields: &Fields,
+    extra: Option<TypedArg<'static>>,
+    f: impl FnOnce(&[TypedArg<'_>]) -> R,
+) -> R {
+    const EMPTY: TypedArg<'static> = TypedArg {
+        name: "",
+        value: ArgValue::Bool(false),
+    };
+    let mut buf = [EMPTY; MAX_ARGS];
+    let mut n = 0;
+    for arg in extra
+        .into_iter()
+        .chain(fields.items.iter().map(|(name, v)| TypedArg {
+            name,
+            value: match v {
+                FieldValue::I64(v) => ArgValue::Int(*v),
+                FieldValue::U64(v) => ArgValue::Uint(*v),
+                FieldValue::F64(v) => ArgValue::Double(*v),
+                FieldValue::Bool(v) => ArgValue::Bool(*v),
+                FieldValue::Str(s) => ArgValue::Str(s),
+            },
+        }))
+    {
+        if n == MAX_ARGS {
+            break;
         }
-        Ok(())
+        buf[n] = arg;
+        n += 1;
     }
+    f(&buf[..n])
 }

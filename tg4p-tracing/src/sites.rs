@@ -1,5 +1,5 @@
 //! tg4p's view of a `tracing` callsite: the tg4p callsite its slices and instants are
-//! recorded under (name, source location, category), and the pool of tracks its
+//! recorded under (name, source location, category: the target), and the pool of tracks its
 //! spans take when they are entered more than once.
 //!
 //! One [`Site`] per `tracing` callsite (`&'static Metadata`), made on first use and
@@ -21,33 +21,23 @@ pub(crate) struct Site {
     /// The pool of tracks of this callsite's spans that are entered more than once
     /// (one track per such span open at a time), named after the span.
     pub(crate) pool: &'static Track,
-    /// The names of the callsite's fields, in declaration order.
-    pub(crate) names: &'static [&'static str],
 }
 
 impl Site {
     fn new(meta: &'static Metadata<'static>) -> Site {
-        let names = field_names(meta);
         let callsite = Callsite::new(
             meta.name(),
             Function::Path(meta.module_path().unwrap_or("")),
             meta.file().unwrap_or(""),
             meta.line().unwrap_or(0),
-            names,
-        );
+            &[], // fields are typed args, each with its name
+        )
+        .with_category(meta.target());
         Site {
             callsite: Box::leak(Box::new(callsite)),
             pool: Box::leak(Box::new(Track::pool(meta.name()))),
-            names,
         }
     }
-}
-
-/// The names of `meta`'s fields, in declaration order (the order of the values
-/// [`crate::sink`] passes), kept for the program's life like the callsite.
-fn field_names(meta: &'static Metadata<'static>) -> &'static [&'static str] {
-    let names: Vec<&'static str> = meta.fields().iter().map(|f| f.name()).collect();
-    Box::leak(names.into_boxed_slice())
 }
 
 /// The site of `meta`, made on first use.
