@@ -128,6 +128,10 @@ fn sync_spans_nest_on_the_thread_track_with_trace_slices() {
     assert_eq!(instants.len(), 1);
     let at = instants[0].ts;
     assert!(middle.begin_ts <= at && at <= middle.end_ts.unwrap());
+    // A span's target is its category (the module path by default); #[trace]
+    // slices have none.
+    assert_eq!(middle.categories, vec!["tracing_layer".to_string()]);
+    assert!(trace.slices_named("traced_leaf")[0].categories.is_empty());
     // Spans were recorded at their source.
     let src = middle.source.as_ref().expect("source location");
     assert!(src.file.ends_with("tracing_layer.rs"), "{src:?}");

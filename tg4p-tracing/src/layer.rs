@@ -1,23 +1,47 @@
 //! The layer: `tracing`'s callbacks turned into tg4p slices and instants.
 //!
+//! # What a span or event becomes
+//! - A span's slice is named after the span, in the span's target as category, at
+//!   its callsite's source location (file, line, module path); its fields are typed
+//!   args: `i64`/`u64` (and `i128`/`u128` that fit) as ints, `f64` as doubles,
+//!   `bool` as bools, `&str` as strings, `?x`/`%x` and errors as their (bounded)
+//!   text. Values recorded later (`Span::record`) are args of the slice's end,
+//!   which trace_processor merges into the slice's args. The span's level is not
+//!   recorded (filter by level with a per-layer filter).
+//! - An event is an instant named by its message (else by its callsite's name),
+//!   in its target as category, with its fields as typed args and its level as the
+//!   `level` arg.
+//!
 //! # Where a span goes
-//! - Every enter..exit of a span is a slice on the entering thread's track, named
-//!   after the span: it nests in whatever is open on that thread (`#[trace]`
-//!   functions, enclosing spans) and holds what runs inside (events, `#[trace]`
-//!   functions, inner spans). A span entered once (a sync function under
-//!   `#[instrument]`, `span.in_scope(..)`) is that one slice, with the span's fields
-//!   as args on its begin and values recorded later (`Span::record`) on its end.
+//! - Every enter..exit of a span is a slice on the entering thread's track: it
+//!   nests in whatever is open on that thread (`#[trace]` functions, enclosing
+//!   spans) and holds what runs inside (events, `#[trace]` functions, inner spans).
+//!   A span entered once (a sync function under `#[instrument]`,
+//!   `span.in_scope(..)`) is that one slice.
 //! - A span entered a second time (an `.instrument()`ed future polled again, a span
 //!   re-entered after an `.await`, a span entered on several threads) also gets one
-//!   slice for its whole life on a track of its own, from its first enter to its
-//!   close, with its fields on the begin and values recorded later on the end. The
-//!   track comes from a pool per callsite (children of the process track, named
-//!   after the span, reused when free), like `#[trace]`'s traced futures; its
-//!   enters are the slices on the threads that ran it.
+//!   slice for its whole life, from its first enter to its close, on a track of a
+//!   pool per callsite (children of the process track, named after the span, reused
+//!   when free), like `#[trace]`'s traced futures; its fields are on that slice's
+//!   begin, values recorded after its first enter on its end. Its enters are the
+//!   slices on the threads that ran it ("polls").
 //! - A span that is never entered records nothing (its creation alone is not work
 //!   done anywhere); an event inside it still records.
 //! - Events are instants on the calling thread's track, inside the slice of the
 //!   span entered there, if any.
+//! - `follows_from`: a flow arrow from the cause to the span that follows from it.
+//!   It leaves from the end of the cause's slice open at the time (its pool slice,
+//!   or its enter on the calling thread), else from an instant named after the
+//!   cause, recorded then; it arrives at the end of the span's next slice.
+//!
+//! # Memory
+//! The layer records through the session's buffers like `#[trace]`: under
+//! `Overflow::Block` nothing is lost; under `Overflow::Drop` what does not fit is
+//! dropped, counted in the report and marked in the trace. A slice's end on a
+//! thread's track always has room (its begin reserved it); values or flows it would
+//! carry beyond that are left out if they do not fit (the values marked as not
+//! recorded). A pool slice's end may be dropped, like a traced future's: the slice
+//! then shows as "did not end".
 //!
 //! # tracing's rules
 //! Span ids are reused after close: the layer's state of a span lives in the

@@ -752,9 +752,17 @@ mod tests {
             outgoing: 65535,
             incoming: 3,
             value_dropped: false,
+            typed: true,
+            named: false,
         };
         assert_eq!(EventHeader::decode(h.encode()), h);
         assert_eq!(Head::of(h.encode()), Head::Event);
+        let named = EventHeader {
+            typed: false,
+            named: true,
+            ..h
+        };
+        assert_eq!(EventHeader::decode(named.encode()), named);
         for value_dropped in [false, true] {
             let end = EventHeader {
                 ty: Ty::End,
