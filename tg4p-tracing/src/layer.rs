@@ -144,6 +144,8 @@ impl SpanState {
 thread_local! {
     /// The calling thread's open enters, innermost last: (span id, its slice).
     static OPEN: RefCell<Vec<(u64, ThreadSlice)>> = const { RefCell::new(Vec::new()) };
+    /// The calling thread's scratch fields for events.
+    static EVENT_FIELDS: RefCell<Fields> = const { RefCell::new(Fields { items: Vec::new() }) };
 }
 
 /// Whether span `key` is entered on the calling thread now.
@@ -320,16 +322,26 @@ where
         if !sink::recording() {
             return;
         }
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let message = fields.take_message();
         let meta = event.metadata();
-        sink::instant(
-            site(meta),
-            message.as_deref(),
-            Some(meta.level().as_str()),
-            &fields,
-            &[],
-        );
+        let record = |fields: &mut Fields| {
+            fields.items.clear();
+            event.record(fields);
+            let message = fields.take_message();
+            sink::instant(
+                site(meta),
+                message.as_deref(),
+                Some(meta.level().as_str()),
+                fields,
+                &[],
+            );
+        };
+        // The thread's scratch fields keep their capacity: no allocation per event
+        // (a fresh one if an event is recorded from inside a field's formatting).
+        let reused = EVENT_FIELDS
+            .try_with(|f| f.try_borrow_mut().map(|mut f| record(&mut f)).is_ok())
+            .unwrap_or(false);
+        if !reused {
+            record(&mut Fields::default());
+        }
     }
 }

@@ -112,37 +112,38 @@ fn details<'a>(
     }
 }
 
-/// Runs `f` on `fields` (and `extra`, first) as typed args, without allocating.
+/// Runs `f` on `fields` (and `extra`, first) as typed args: from a small array on
+/// the stack for the common few, else from a vector.
 #[inline]
 fn with_args<R>(
     fields: &Fields,
     extra: Option<TypedArg<'static>>,
     f: impl FnOnce(&[TypedArg<'_>]) -> R,
 ) -> R {
+    const INLINE: usize = 8;
     const EMPTY: TypedArg<'static> = TypedArg {
         name: "",
         value: ArgValue::Bool(false),
     };
-    let mut buf = [EMPTY; MAX_ARGS];
-    let mut n = 0;
-    for arg in extra
-        .into_iter()
-        .chain(fields.items.iter().map(|(name, v)| TypedArg {
-            name,
-            value: match v {
-                FieldValue::I64(v) => ArgValue::Int(*v),
-                FieldValue::U64(v) => ArgValue::Uint(*v),
-                FieldValue::F64(v) => ArgValue::Double(*v),
-                FieldValue::Bool(v) => ArgValue::Bool(*v),
-                FieldValue::Str(s) => ArgValue::Str(s),
-            },
-        }))
-    {
-        if n == MAX_ARGS {
-            break;
+    let args = extra.into_iter().chain(fields.items.iter().map(|(name, v)| TypedArg {
+        name,
+        value: match v {
+            FieldValue::I64(v) => ArgValue::Int(*v),
+            FieldValue::U64(v) => ArgValue::Uint(*v),
+            FieldValue::F64(v) => ArgValue::Double(*v),
+            FieldValue::Bool(v) => ArgValue::Bool(*v),
+            FieldValue::Str(s) => ArgValue::Str(s),
+        },
+    }));
+    let n = (fields.items.len() + extra.is_some() as usize).min(MAX_ARGS);
+    if n <= INLINE {
+        let mut buf = [EMPTY; INLINE];
+        for (slot, arg) in buf.iter_mut().zip(args) {
+            *slot = arg;
         }
-        buf[n] = arg;
-        n += 1;
+        f(&buf[..n])
+    } else {
+        let all: Vec<TypedArg<'_>> = args.take(MAX_ARGS).collect();
+        f(&all)
     }
-    f(&buf[..n])
 }
