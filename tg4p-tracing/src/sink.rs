@@ -125,16 +125,18 @@ fn with_args<R>(
         name: "",
         value: ArgValue::Bool(false),
     };
-    let args = extra.into_iter().chain(fields.items.iter().map(|(name, v)| TypedArg {
-        name,
-        value: match v {
-            FieldValue::I64(v) => ArgValue::Int(*v),
-            FieldValue::U64(v) => ArgValue::Uint(*v),
-            FieldValue::F64(v) => ArgValue::Double(*v),
-            FieldValue::Bool(v) => ArgValue::Bool(*v),
-            FieldValue::Str(s) => ArgValue::Str(s),
-        },
-    }));
+    let args = extra
+        .into_iter()
+        .chain(fields.items.iter().map(|(name, v)| TypedArg {
+            name,
+            value: match v {
+                FieldValue::I64(v) => ArgValue::Int(*v),
+                FieldValue::U64(v) => ArgValue::Uint(*v),
+                FieldValue::F64(v) => ArgValue::Double(*v),
+                FieldValue::Bool(v) => ArgValue::Bool(*v),
+                FieldValue::Str(s) => ArgValue::Str(s),
+            },
+        }));
     let n = (fields.items.len() + extra.is_some() as usize).min(MAX_ARGS);
     if n <= INLINE {
         let mut buf = [EMPTY; INLINE];
