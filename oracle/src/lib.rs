@@ -1,4 +1,5 @@
-//! `tg4p-oracle`: the independent test oracle of tg4p.
+//! `tg4p-oracle`: the independent test oracle of tg4p, and the rule engine of
+//! the `tg4p check` command (one implementation of the rules for both).
 //!
 //! It decodes Perfetto trace files with the `perfetto_protos` crate (code
 //! generated from Perfetto's own `.proto` files, sharing nothing with tg4p's
@@ -14,7 +15,8 @@
 //!
 //! For huge traces, stream packets with [`PacketReader`] into a [`Model`] in
 //! counting mode (`ModelOptions { keep_events: false }`), or call
-//! [`decode_file_with`].
+//! [`decode_file_with`]; [`Model::observe`] then sees every event and closed
+//! slice as it goes by.
 
 #![warn(missing_docs)]
 
@@ -37,7 +39,7 @@ use std::path::Path;
 pub use error::OracleError;
 pub use events::{Arg, CounterValue, Event, EventKind, SourceLocation};
 pub use framing::{PacketReader, RawPacket};
-pub use model::{Model, ModelOptions};
+pub use model::{Model, ModelOptions, Observed};
 pub use rules::{Rule, Violation};
 pub use slices::{DanglingFlow, FlowArrow, Slice};
 pub use trace::{Counts, DecodedTrace, TrackCounts};

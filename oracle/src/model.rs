@@ -27,7 +27,7 @@ use crate::sequence::{
     Defaults, Interned, SEQ_INCREMENTAL_STATE_CLEARED, SEQ_NEEDS_INCREMENTAL_STATE, Sequence,
     lookup,
 };
-use crate::slices::{Open, TrackStack, build_flows, build_slices};
+use crate::slices::{Ended, Open, TrackStack, build_flows, build_slices};
 use crate::trace::{Counts, DecodedTrace, TrackCounts};
 use crate::tracks::Track;
 use crate::wire::WireChecker;
@@ -49,13 +49,41 @@ impl Default for ModelOptions {
     }
 }
 
+/// What a streaming consumer sees while a [`Model`] reads a trace (see
+/// [`Model::observe`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Observed<'a> {
+    /// An event trace_processor would import, in file order (both modes).
+    Event(&'a Event),
+    /// Counting mode only: a slice closed by a SLICE_END, matched in file
+    /// order on its track (exact when the track's timestamps never go back).
+    SliceClosed {
+        /// Track uuid.
+        track: u64,
+        /// Name of the begin event.
+        name: Option<&'a str>,
+        /// Timestamp of the begin event (BOOTTIME ns).
+        begin_ts: u64,
+        /// Timestamp of the end event (BOOTTIME ns).
+        end_ts: u64,
+    },
+}
+
+/// A callback that sees every [`Observed`] item.
+type Observer = Box<dyn FnMut(Observed<'_>)>;
+
 /// Builds a [`DecodedTrace`] packet by packet.
 pub struct Model {
     opts: ModelOptions,
+    observer: Option<Observer>,
     packets: usize,
     wire: WireChecker,
     sequences: HashMap<u32, Sequence>,
-    clocks: Clocks,
+    /// Clock domains per machine (`TracePacket.machine_id`, 0 for the host):
+    /// like trace_processor, each machine has its own REALTIME, MONOTONIC, ...,
+    /// and its BOOTTIME is taken as the trace's (zero offset; `tg4p merge`
+    /// aligns machines by rewriting their BOOTTIME readings).
+    clocks: HashMap<u32, Clocks>,
     tracks: BTreeMap<u64, Track>,
     /// First descriptor of each track, to compare re-emissions against.
     descriptors: HashMap<u64, TrackDescriptor>,
@@ -87,10 +115,11 @@ impl Model {
     pub fn new(opts: ModelOptions) -> Self {
         Model {
             opts,
+            observer: None,
             packets: 0,
             wire: WireChecker::default(),
             sequences: HashMap::new(),
-            clocks: Clocks::default(),
+            clocks: HashMap::new(),
             tracks: BTreeMap::new(),
             descriptors: HashMap::new(),
             events: Vec::new(),
@@ -100,6 +129,28 @@ impl Model {
             stacks: HashMap::new(),
             truncated_at: None,
         }
+    }
+
+    /// Calls `observer` with every imported event and, in counting mode, every
+    /// slice as it closes: statistics over a huge trace without keeping its
+    /// events. Replaces an earlier observer.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use tg4p_oracle::{Model, ModelOptions, Observed};
+    /// let events = Rc::new(Cell::new(0));
+    /// let seen = events.clone();
+    /// let mut model = Model::new(ModelOptions { keep_events: false });
+    /// model.observe(move |o| {
+    ///     if let Observed::Event(_) = o {
+    ///         seen.set(seen.get() + 1);
+    ///     }
+    /// });
+    /// let trace = model.finish();
+    /// assert_eq!((trace.packets, events.get()), (0, 0));
+    /// ```
+    pub fn observe(&mut self, observer: impl FnMut(Observed<'_>) + 'static) {
+        self.observer = Some(Box::new(observer));
     }
 
     /// Number of packets pushed so far.
@@ -175,6 +226,7 @@ impl Model {
             .then(|| pkt.trusted_packet_sequence_id())
             .filter(|&s| s != 0);
         let flags = pkt.sequence_flags();
+        let machine = pkt.machine_id();
         let dropped = pkt.previous_packet_dropped();
         if dropped {
             self.dropped_markers += 1;
@@ -252,7 +304,7 @@ impl Model {
         }
 
         if let Some(Data::ClockSnapshot(cs)) = &pkt.data {
-            add_clock_snapshot(&mut self.clocks, cs, seq, &mut ctx);
+            add_clock_snapshot(self.clocks.entry(machine).or_default(), cs, seq, &mut ctx);
             return; // trace_processor handles nothing else of such a packet
         }
 
@@ -290,7 +342,8 @@ impl Model {
                     c => Some(c),
                 }
                 .unwrap_or(BOOTTIME);
-                match resolve_timestamp(&mut self.clocks, clock, seq, flags, raw, &mut ctx) {
+                let clocks = self.clocks.entry(machine).or_default();
+                match resolve_timestamp(clocks, clock, seq, flags, raw, &mut ctx) {
                     Some(ts) => Some(ts),
                     None => return, // trace_processor drops the whole packet
                 }
@@ -360,6 +413,9 @@ impl Model {
         }
         c.first_ts = Some(c.first_ts.map_or(event.ts, |f| f.min(event.ts)));
         c.last_ts = Some(c.last_ts.map_or(event.ts, |l| l.max(event.ts)));
+        if let Some(observer) = self.observer.as_mut() {
+            observer(Observed::Event(&event));
+        }
 
         if self.opts.keep_events {
             self.events.push(event);
@@ -383,7 +439,15 @@ impl Model {
             }
             EventKind::SliceEnd => {
                 let category = event.categories.join(",");
-                stack.end(event.name.as_deref(), &category, index, &mut report);
+                let ended = stack.end(event.name.as_deref(), &category, index, &mut report);
+                if let (Ended::Closed(open), Some(observer)) = (ended, self.observer.as_mut()) {
+                    observer(Observed::SliceClosed {
+                        track: event.track,
+                        name: open.name.as_deref(),
+                        begin_ts: open.ts,
+                        end_ts: event.ts,
+                    });
+                }
             }
             _ => {}
         }
