@@ -4,7 +4,8 @@
 //! ```text
 //! cargo run --release --example merge_sort -- OUT.pftrace      # live tracing
 //! cargo run --release --example custom_packets -- OUT.pftrace  # a trace from data
+//! cargo run --release --example tracing_app -- OUT.pftrace     # `tracing` via the layer
 //! ```
 //!
-//! The end-to-end tests (`tests/merge_sort.rs`, `tests/custom_packets.rs` at the
+//! The end-to-end tests (`tests/merge_sort.rs`, `tests/custom_packets.rs`, `tests/tracing_app.rs` at the
 //! workspace root) run the same code and decode its traces with the oracle.

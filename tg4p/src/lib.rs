@@ -250,6 +250,10 @@ pub use tg4p_core::runtime::{
     enabled, init_from_env, open,
 };
 pub use tg4p_macros::{trace, trace_args};
+/// Records `tracing` spans and events (and `log` records through tracing-log) into
+/// the session's trace: a `tracing_subscriber::Layer` (the `tracing` feature).
+#[cfg(feature = "tracing")]
+pub use tg4p_tracing::TracingLayer;
 mod live_macros;
 
 /// What generated code calls. Not a public API: it changes without notice.

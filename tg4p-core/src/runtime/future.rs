@@ -23,7 +23,7 @@
 use super::args::{self, ArgText};
 use super::handoff::generation;
 use super::local::with_local;
-use super::record::{Event, LaneRef};
+use super::record::{Details, Event, LaneRef};
 use super::registry::Callsite;
 use super::track::Track;
 use std::fmt::Debug;
@@ -104,6 +104,65 @@ fn begin_on(
 }
 
 impl FutureSpan {
+    /// Starts a slice of `callsite` on a track of `track`'s pool that is free since
+    /// tick `since` (from [`now`](super::span::now), read earlier: the slice begins
+    /// then), with `details` (a run-time name, typed args, flows). What a
+    /// `tracing` span entered a second time records, from its first enter.
+    pub fn begin_since(
+        callsite: &'static Callsite,
+        track: &'static Track,
+        since: u64,
+        details: &Details<'_>,
+    ) -> FutureSpan {
+        let generation = super::handoff::generation();
+        if generation == 0 {
+            return FutureSpan::off(track);
+        }
+        let id = track.id();
+        let begin = Event::begin(callsite.id())
+            .with(details)
+            .on(LaneRef { track: id, lane: 0 });
+        let lane = with_local(generation, |l| {
+            let room = l.room(&begin, 0)?;
+            let lane = track.open_lane_since(since);
+            room.write(&begin.on(LaneRef { track: id, lane }).at(since));
+            Some(lane)
+        });
+        match lane {
+            Some(Some(lane)) => FutureSpan {
+                generation,
+                track,
+                lane,
+            },
+            _ => FutureSpan::off(track),
+        }
+    }
+
+    /// Ends the slice with `details`' typed args and flows (its name is the
+    /// begin's), on any thread.
+    pub fn end_details(mut self, details: &Details<'_>) {
+        let generation = std::mem::take(&mut self.generation);
+        if generation == 0 {
+            return;
+        }
+        let tick = self.track.close_lane(self.lane);
+        if super::handoff::generation() != generation {
+            return;
+        }
+        let lane = LaneRef {
+            track: self.track.id(),
+            lane: self.lane,
+        };
+        let end = Event::end()
+            .with(&Details {
+                name: None,
+                ..*details
+            })
+            .on(lane)
+            .at(tick);
+        with_local(generation, |l| l.write_unreserved_end(&end));
+    }
+
     /// Ends the slice with `value` (its bounded `Debug` text) as the end event's
     /// `return` arg: the output of a future traced with `ret`, when it completes.
     #[doc(hidden)]

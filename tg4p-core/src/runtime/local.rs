@@ -169,34 +169,40 @@ impl Local {
     }
 
     /// Writes `end`, the end of a slice whose begin reserved `reserved` words for it
-    /// (its flows included). Its return value (its args) is written if there is
-    /// room for it beyond every reservation; else the slice still ends, in the
-    /// reserved room, flagged so that the writer marks and counts the value as
-    /// dropped.
+    /// (its flows attached since included). What it carries beyond that (a return
+    /// value, typed args, flows given only now) is written if there is room for it
+    /// beyond every reservation; else the slice still ends, in the reserved room,
+    /// without its args (flagged so that the writer marks and counts them as
+    /// dropped) and, if they do not fit either, without its flows.
     pub(crate) fn write_end(&mut self, end: &Event<'_>, reserved: usize) {
         let mut end = *end;
-        if let Args::Text(text) = end.args {
-            if text.ends.is_empty() {
-                end.args = Args::None;
-            } else if self.ensure(end.words(), 0) {
-                self.put(&end);
-                self.reserved = self.reserved.saturating_sub(reserved);
-                return;
-            } else {
-                end.args = Args::ValueDropped;
+        if matches!(end.args, Args::Text(t) if t.ends.is_empty()) {
+            end.args = Args::None;
+        }
+        if end.words() > reserved && !self.ensure(end.words(), 0) {
+            end = end.without_args();
+            if end.words() > reserved {
+                end = end.bare();
             }
         }
         self.put(&end);
-        self.reserved = self.reserved.saturating_sub(end.words());
+        self.reserved = self.reserved.saturating_sub(reserved);
     }
 
     /// Writes `end`, the end of a slice whose begin reserved nothing for it (a
-    /// future's, which may end on another thread): it makes room like a begin, and
-    /// is dropped (and counted) if there is none.
+    /// future's, which may end on another thread): it makes room like a begin
+    /// (without its args, then without its flows, if they do not fit), and is
+    /// dropped (and counted) if there is none.
     pub(crate) fn write_unreserved_end(&mut self, end: &Event<'_>) {
         let mut end = *end;
         if matches!(end.args, Args::Text(t) if t.ends.is_empty()) {
             end.args = Args::None;
+        }
+        for fallback in [Event::without_args, Event::bare] {
+            if self.ensure(end.words(), 0) {
+                return self.put(&end);
+            }
+            end = fallback(end);
         }
         if !self.ensure(end.words(), 0) {
             self.dropped(1);

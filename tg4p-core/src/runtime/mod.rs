@@ -73,10 +73,11 @@ pub mod private {
     pub use super::counter::{Counter, CounterNumber, named as named_counter};
     pub use super::future::FutureSpan;
     pub use super::handoff::enabled;
-    pub use super::record::Sample;
+    pub use super::record::{ArgValue, Details, Sample, TypedArg};
     pub use super::registry::{Callsite, Function};
     pub use super::span::{
-        FnSpan, Span, enter, enter_args, enter_span, instant, instant_named, span_named,
+        FnSpan, Span, enter, enter_args, enter_span, instant, instant_details, instant_named, now,
+        span_named,
     };
     pub use super::track::Track;
     pub use crate::FlowId;

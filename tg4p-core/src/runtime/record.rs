@@ -62,6 +62,72 @@ impl Sample {
     }
 }
 
+/// The value of a typed arg: kept as its Perfetto type (`int_value`, `uint_value`,
+/// `double_value`, `bool_value`, `string_value`), not as `Debug` text.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ArgValue<'a> {
+    /// `int_value`.
+    Int(i64),
+    /// `uint_value`.
+    Uint(u64),
+    /// `double_value`.
+    Double(f64),
+    /// `bool_value`.
+    Bool(bool),
+    /// `string_value` (bounded by the caller).
+    Str(&'a str),
+}
+
+/// A typed arg: a name (any string: the writer interns it once per sequence) and
+/// its value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TypedArg<'a> {
+    /// The arg's name.
+    pub name: &'a str,
+    /// Its value.
+    pub value: ArgValue<'a>,
+}
+
+impl ArgValue<'_> {
+    /// The value's type tag in a record, and its word (unused for strings).
+    fn tag_and_word(self) -> (u64, u64) {
+        match self {
+            ArgValue::Int(v) => (0, v as u64),
+            ArgValue::Uint(v) => (1, v),
+            ArgValue::Double(v) => (2, v.to_bits()),
+            ArgValue::Bool(v) => (3, v as u64),
+            ArgValue::Str(_) => (4, 0),
+        }
+    }
+}
+
+/// Words of typed arg `a` in a record: a head word (`name_len << 8 | tag`), the
+/// name's bytes, then the value's word, or a string's length word and bytes.
+fn typed_arg_words(a: &TypedArg<'_>) -> usize {
+    1 + a.name.len().div_ceil(8)
+        + match a.value {
+            ArgValue::Str(s) => string_words(s.len()),
+            _ => 1,
+        }
+}
+
+/// What an event may carry beyond its callsite (its name, source location and
+/// category): a name given at run time, typed args, and flows (raw [`FlowId`]s)
+/// leaving it and ending at it.
+///
+/// [`FlowId`]: crate::FlowId
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Details<'a> {
+    /// The event's name instead of its callsite's (begins and instants).
+    pub name: Option<&'a str>,
+    /// Typed args (at most 255 are kept).
+    pub args: &'a [TypedArg<'a>],
+    /// Flows leaving the event ([`FlowId::raw`](crate::FlowId::raw) ids).
+    pub outgoing: &'a [u64],
+    /// Flows ending at the event.
+    pub incoming: &'a [u64],
+}
+
 /// A lane of a custom track, as records name it: the track's registry id and the
 /// lane's index (0 is the track itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +145,8 @@ pub(crate) enum Args<'a> {
     /// A slice end whose return value did not fit in memory: the writer records a
     /// marker arg, with no words of its own.
     ValueDropped,
+    /// Typed values with their names.
+    Typed(&'a [TypedArg<'a>]),
 }
 
 /// An `EVENT` record as the recording side describes it.
@@ -96,6 +164,8 @@ pub(crate) struct Event<'a> {
     outgoing: &'a [u64],
     incoming: &'a [u64],
     pub(crate) args: Args<'a>,
+    /// A name given at run time (a begin's or instant's), instead of its callsite's.
+    name: Option<&'a str>,
 }
 
 impl<'a> Event<'a> {
@@ -109,6 +179,7 @@ impl<'a> Event<'a> {
             outgoing: &[],
             incoming: &[],
             args: Args::None,
+            name: None,
         }
     }
 
@@ -169,6 +240,49 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// With typed `args` (none if empty).
+    pub(crate) fn typed(self, args: &'a [TypedArg<'a>]) -> Event<'a> {
+        Event {
+            args: if args.is_empty() {
+                Args::None
+            } else {
+                Args::Typed(&args[..args.len().min(u8::MAX as usize)])
+            },
+            ..self
+        }
+    }
+
+    /// Named `name` (a begin's or instant's), instead of after its callsite.
+    pub(crate) fn named(self, name: Option<&'a str>) -> Event<'a> {
+        Event { name, ..self }
+    }
+
+    /// With what `details` carries.
+    pub(crate) fn with(self, details: &Details<'a>) -> Event<'a> {
+        self.named(details.name)
+            .typed(details.args)
+            .flows(details.outgoing, details.incoming)
+    }
+
+    /// The same event without its args (marked as dropped if it had any): what an
+    /// end keeps when memory runs out.
+    pub(crate) fn without_args(self) -> Event<'a> {
+        let args = match self.args {
+            Args::None => Args::None,
+            _ => Args::ValueDropped,
+        };
+        Event { args, ..self }
+    }
+
+    /// The same event without its flows either.
+    pub(crate) fn bare(self) -> Event<'a> {
+        Event {
+            outgoing: &[],
+            incoming: &[],
+            ..self.without_args()
+        }
+    }
+
     /// Whether it goes on the thread's own track (and so nests there).
     pub(crate) fn on_thread_track(&self) -> bool {
         self.lane.is_none() && self.ty != Ty::Counter
@@ -185,8 +299,11 @@ impl<'a> Event<'a> {
             has_track: self.lane.is_some(),
             float: self.sample.word().1,
             value_dropped: matches!(self.args, Args::ValueDropped),
+            typed: matches!(self.args, Args::Typed(_)),
+            named: self.name.is_some(),
             args: match self.args {
                 Args::Text(t) => t.ends.len() as u8,
+                Args::Typed(a) => a.len() as u8,
                 _ => 0,
             },
             outgoing: self.outgoing.len() as u16,
@@ -198,9 +315,11 @@ impl<'a> Event<'a> {
     pub(crate) fn words(&self) -> usize {
         let args = match self.args {
             Args::Text(t) => t.values().map(|v| string_words(v.len())).sum(),
+            Args::Typed(a) => a.iter().map(typed_arg_words).sum(),
             _ => 0,
         };
-        self.header().fixed_words() + args
+        let name = self.name.map_or(0, |n| string_words(n.len()));
+        self.header().fixed_words() + name + args
     }
 
     /// Stores the record at word `pos` of `chunk` (not published), at `tick`
@@ -225,10 +344,30 @@ impl<'a> Event<'a> {
             .iter()
             .chain(self.incoming)
             .for_each(|&f| put(f));
-        if let Args::Text(text) = self.args {
-            for v in text.values() {
-                pos = put_str(chunk, pos, v.as_bytes());
+        if let Some(name) = self.name {
+            pos = put_str(chunk, pos, name.as_bytes());
+        }
+        match self.args {
+            Args::Text(text) => {
+                for v in text.values() {
+                    pos = put_str(chunk, pos, v.as_bytes());
+                }
             }
+            Args::Typed(args) => {
+                for a in args {
+                    let (tag, word) = a.value.tag_and_word();
+                    chunk.put(pos, (a.name.len() as u64) << 8 | tag);
+                    pos = put_bytes(chunk, pos + 1, a.name.as_bytes());
+                    match a.value {
+                        ArgValue::Str(v) => pos = put_str(chunk, pos, v.as_bytes()),
+                        _ => {
+                            chunk.put(pos, word);
+                            pos += 1;
+                        }
+                    }
+                }
+            }
+            Args::None | Args::ValueDropped => {}
         }
         pos
     }
@@ -261,9 +400,13 @@ pub(crate) fn put_dropped(chunk: &Chunk, pos: usize, count: u64) -> usize {
 
 /// Stores `bytes` as a string arg (a byte length word, then the bytes packed
 /// little-endian into words) at word `i`; returns the next index.
-fn put_str(chunk: &Chunk, mut i: usize, bytes: &[u8]) -> usize {
+fn put_str(chunk: &Chunk, i: usize, bytes: &[u8]) -> usize {
     chunk.put(i, bytes.len() as u64);
-    i += 1;
+    put_bytes(chunk, i + 1, bytes)
+}
+
+/// Stores `bytes` packed little-endian into words from word `i`; returns the next index.
+fn put_bytes(chunk: &Chunk, mut i: usize, bytes: &[u8]) -> usize {
     for piece in bytes.chunks(8) {
         let mut w = [0u8; 8];
         w[..piece.len()].copy_from_slice(piece);
@@ -290,6 +433,10 @@ pub(crate) struct EventHeader {
     pub(crate) has_track: bool,
     pub(crate) float: bool,
     pub(crate) value_dropped: bool,
+    /// The args are typed ([`TypedArg`]s), not texts.
+    pub(crate) typed: bool,
+    /// A run-time name (a string) follows the flows.
+    pub(crate) named: bool,
     pub(crate) args: u8,
     pub(crate) outgoing: u16,
     pub(crate) incoming: u16,
@@ -302,6 +449,8 @@ impl EventHeader {
             | (self.has_track as u64) << 10
             | (self.float as u64) << 11
             | (self.value_dropped as u64) << 12
+            | (self.typed as u64) << 13
+            | (self.named as u64) << 14
             | (self.args as u64) << 16
             | (self.outgoing as u64) << 24
             | (self.incoming as u64) << 40
@@ -321,6 +470,8 @@ impl EventHeader {
             outgoing: (word >> 24) as u16,
             incoming: (word >> 40) as u16,
             value_dropped: (word >> 12) & 1 != 0,
+            typed: (word >> 13) & 1 != 0,
+            named: (word >> 14) & 1 != 0,
         }
     }
 
@@ -340,6 +491,8 @@ const PLAIN: EventHeader = EventHeader {
     has_track: false,
     float: false,
     value_dropped: false,
+    typed: false,
+    named: false,
     args: 0,
     outgoing: 0,
     incoming: 0,
@@ -404,14 +557,30 @@ impl Head {
 /// Words of the `EVENT` record at word `i` of `chunk`, if it ends by `end`.
 pub(crate) fn event_len(chunk: &Chunk, i: usize, end: usize) -> Option<usize> {
     let h = EventHeader::decode(chunk.word(i));
-    let mut at = i + h.fixed_words();
-    for _ in 0..h.args {
-        if at >= end {
-            return None;
-        }
-        at += string_words(chunk.word(at) as usize);
-    }
+    let word = |j: usize| (j < end).then(|| chunk.word(j));
+    let at = tail_end(h, i + h.fixed_words(), word)?;
     (at <= end).then_some(at - i)
+}
+
+/// The index after an event's run-time name and args, which start at word `at`;
+/// `word(j)` reads word `j` (`None` past the published end).
+fn tail_end(h: EventHeader, mut at: usize, word: impl Fn(usize) -> Option<u64>) -> Option<usize> {
+    if h.named {
+        at += string_words(word(at)? as usize);
+    }
+    for _ in 0..h.args {
+        let head = word(at)?;
+        at += if h.typed {
+            let name_words = 1 + ((head >> 8) as usize).div_ceil(8);
+            match head & 0xff {
+                4 => name_words + string_words(word(at + name_words)? as usize),
+                _ => name_words + 1,
+            }
+        } else {
+            string_words(head as usize)
+        };
+    }
+    Some(at)
 }
 
 /// An `EVENT` record as the writer reads it.
@@ -426,8 +595,34 @@ pub(crate) struct DecodedEvent<'w> {
     pub(crate) sample: Option<Sample>,
     pub(crate) outgoing: &'w [u64],
     pub(crate) incoming: &'w [u64],
+    /// The run-time name: its byte length and the words holding its bytes.
+    pub(crate) name: Option<(usize, &'w [u64])>,
     /// The words of the args.
     args: &'w [u64],
+}
+
+/// A typed arg as the writer reads it: strings as (byte length, words of bytes).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DecodedArg<'w> {
+    pub(crate) name: (usize, &'w [u64]),
+    pub(crate) value: DecodedValue<'w>,
+}
+
+/// The value of a [`DecodedArg`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum DecodedValue<'w> {
+    Int(i64),
+    Uint(u64),
+    Double(f64),
+    Bool(bool),
+    Str(usize, &'w [u64]),
+}
+
+/// The bytes of a string stored as (byte length, words), appended to `out`.
+pub(crate) fn string_bytes(len: usize, words: &[u64], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
+    out.truncate(start + len);
 }
 
 impl<'w> DecodedEvent<'w> {
@@ -464,11 +659,16 @@ impl<'w> DecodedEvent<'w> {
         at += h.outgoing as usize;
         let incoming = &words[at..at + h.incoming as usize];
         at += h.incoming as usize;
-        let args_start = at;
-        for _ in 0..h.args {
-            at += string_words(*words.get(at)? as usize);
-        }
-        let args = words.get(args_start..at)?;
+        let name_start = at;
+        let end = tail_end(h, at, |j| words.get(j).copied())?;
+        let name = if h.named {
+            let len = *words.get(at)? as usize;
+            at += string_words(len);
+            Some((len, words.get(name_start + 1..at)?))
+        } else {
+            None
+        };
+        let args = words.get(at..end)?;
         let event = DecodedEvent {
             header: h,
             tick,
@@ -477,15 +677,58 @@ impl<'w> DecodedEvent<'w> {
             sample,
             outgoing,
             incoming,
+            name,
             args,
         };
-        Some((event, at))
+        Some((event, end))
     }
 
-    /// The args' values: each its byte length and the words holding its bytes.
+    /// The typed args (of an event whose header says `typed`).
+    pub(crate) fn typed_args(&self) -> impl Iterator<Item = DecodedArg<'w>> {
+        let mut rest = self.args;
+        let n = if self.header.typed {
+            self.header.args
+        } else {
+            0
+        };
+        (0..n).map_while(move |_| {
+            let (&head, tail) = rest.split_first()?;
+            let name_len = (head >> 8) as usize;
+            let (name, tail) = tail.split_at_checked(name_len.div_ceil(8))?;
+            let (value, after) = match head & 0xff {
+                4 => {
+                    let (&len, tail) = tail.split_first()?;
+                    let (bytes, after) = tail.split_at_checked((len as usize).div_ceil(8))?;
+                    (DecodedValue::Str(len as usize, bytes), after)
+                }
+                tag => {
+                    let (&w, after) = tail.split_first()?;
+                    let v = match tag {
+                        0 => DecodedValue::Int(w as i64),
+                        1 => DecodedValue::Uint(w),
+                        2 => DecodedValue::Double(f64::from_bits(w)),
+                        _ => DecodedValue::Bool(w != 0),
+                    };
+                    (v, after)
+                }
+            };
+            rest = after;
+            Some(DecodedArg {
+                name: (name_len, name),
+                value,
+            })
+        })
+    }
+
+    /// The text args' values: each its byte length and the words holding its bytes.
     pub(crate) fn args(&self) -> impl Iterator<Item = (usize, &'w [u64])> {
         let mut rest = self.args;
-        (0..self.header.args).map_while(move |_| {
+        let n = if self.header.typed {
+            0
+        } else {
+            self.header.args
+        };
+        (0..n).map_while(move |_| {
             let (&len, tail) = rest.split_first()?;
             let n = (len as usize).div_ceil(8);
             let (bytes, after) = tail.split_at_checked(n)?;
@@ -509,9 +752,17 @@ mod tests {
             outgoing: 65535,
             incoming: 3,
             value_dropped: false,
+            typed: true,
+            named: false,
         };
         assert_eq!(EventHeader::decode(h.encode()), h);
         assert_eq!(Head::of(h.encode()), Head::Event);
+        let named = EventHeader {
+            typed: false,
+            named: true,
+            ..h
+        };
+        assert_eq!(EventHeader::decode(named.encode()), named);
         for value_dropped in [false, true] {
             let end = EventHeader {
                 ty: Ty::End,
@@ -572,6 +823,91 @@ mod tests {
                 _ => Vec::new(),
             };
             assert_eq!(texts, expected);
+            for cut in 0..end {
+                assert!(
+                    DecodedEvent::decode(&words[..cut]).is_none(),
+                    "cut at {cut}"
+                );
+                assert_eq!(event_len(&chunk, 0, cut), None, "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn named_events_with_typed_args_decode_as_encoded() {
+        let typed = [
+            TypedArg {
+                name: "i",
+                value: ArgValue::Int(-3),
+            },
+            TypedArg {
+                name: "a longer arg name",
+                value: ArgValue::Uint(u64::MAX),
+            },
+            TypedArg {
+                name: "f",
+                value: ArgValue::Double(2.5),
+            },
+            TypedArg {
+                name: "",
+                value: ArgValue::Bool(true),
+            },
+            TypedArg {
+                name: "s",
+                value: ArgValue::Str("a string of some length"),
+            },
+        ];
+        let (out, inc) = ([7, 8], [9]);
+        let lane = LaneRef { track: 3, lane: 2 };
+        let cases = [
+            Event::instant(6)
+                .named(Some("a run-time name"))
+                .typed(&typed),
+            Event::begin(5)
+                .on(lane)
+                .at(3)
+                .typed(&typed[1..2])
+                .flows(&out, &inc),
+            Event::end().typed(&typed).flows(&out, &[]),
+            Event::begin(4).named(Some("")),
+        ];
+        for event in cases {
+            let chunk = Chunk::new();
+            let end = event.put(&chunk, 0, 1234);
+            assert_eq!(end, event.words());
+            chunk.publish(end);
+            assert_eq!(event_len(&chunk, 0, end), Some(end));
+            let words: Vec<u64> = (0..end).map(|i| chunk.word(i)).collect();
+            let (d, len) = DecodedEvent::decode(&words).expect("whole record");
+            assert_eq!(len, end);
+            assert_eq!(d.header, event.header());
+            assert_eq!((d.outgoing, d.incoming), (event.outgoing, event.incoming));
+            let text = |(len, w): (usize, &[u64])| {
+                let mut b = Vec::new();
+                string_bytes(len, w, &mut b);
+                String::from_utf8(b).unwrap()
+            };
+            assert_eq!(d.name.map(text).as_deref(), event.name);
+            let args: Vec<(String, DecodedValue<'_>)> =
+                d.typed_args().map(|a| (text(a.name), a.value)).collect();
+            let Args::Typed(expected) = event.args else {
+                assert!(args.is_empty());
+                continue;
+            };
+            assert_eq!(args.len(), expected.len());
+            for ((name, value), want) in args.iter().zip(expected) {
+                assert_eq!(name, want.name);
+                match (value, want.value) {
+                    (DecodedValue::Str(len, w), ArgValue::Str(s)) => {
+                        assert_eq!(text((*len, w)), s)
+                    }
+                    (DecodedValue::Int(a), ArgValue::Int(b)) => assert_eq!(*a, b),
+                    (DecodedValue::Uint(a), ArgValue::Uint(b)) => assert_eq!(*a, b),
+                    (DecodedValue::Double(a), ArgValue::Double(b)) => assert_eq!(*a, b),
+                    (DecodedValue::Bool(a), ArgValue::Bool(b)) => assert_eq!(*a, b),
+                    (got, want) => panic!("{got:?} for {want:?}"),
+                }
+            }
             for cut in 0..end {
                 assert!(
                     DecodedEvent::decode(&words[..cut]).is_none(),

@@ -40,6 +40,8 @@ pub struct Callsite {
     pub(crate) file: &'static str,
     pub(crate) line: u32,
     pub(crate) arg_names: &'static [&'static str],
+    /// The events' category (`""`: none).
+    pub(crate) category: &'static str,
     id: AtomicU32,
 }
 
@@ -59,8 +61,15 @@ impl Callsite {
             file,
             line,
             arg_names,
+            category: "",
             id: AtomicU32::new(0),
         }
+    }
+
+    /// The same callsite, its events in category `category` (trace_processor's
+    /// `slice.category`): a `tracing` callsite's target.
+    pub const fn with_category(self, category: &'static str) -> Callsite {
+        Callsite { category, ..self }
     }
 
     /// The callsite's id, registering it on first use.

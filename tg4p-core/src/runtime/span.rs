@@ -6,7 +6,7 @@
 use super::args::{self, ArgText};
 use super::handoff::generation;
 use super::local::{thread_key, with_local};
-use super::record::{Event, LaneRef, THREAD_SLICE_WORDS};
+use super::record::{Details, Event, LaneRef, THREAD_SLICE_WORDS};
 use super::registry::Callsite;
 use super::track::Track;
 use crate::FlowId;
@@ -98,6 +98,64 @@ impl FnSpan {
             with_local(generation, |l| l.write_end(&end, THREAD_SLICE_WORDS))
         });
     }
+}
+
+impl FnSpan {
+    /// Starts a slice of `callsite` on the calling thread's track with `details`
+    /// (a run-time name, typed args, flows).
+    pub fn begin_details(callsite: &'static Callsite, details: &Details<'_>) -> FnSpan {
+        let generation = generation();
+        if generation == 0 {
+            return FnSpan::OFF;
+        }
+        let begin = Event::begin(callsite.id()).with(details);
+        let kept = with_local(generation, |l| l.write(&begin, THREAD_SLICE_WORDS));
+        FnSpan::kept(kept, generation)
+    }
+
+    /// Ends the slice with `details`' typed args and flows (its name is the
+    /// begin's): written if there is room, else the slice ends without them and
+    /// their loss is marked and counted (see `Report::values_dropped`).
+    pub fn end_details(mut self, details: &Details<'_>) {
+        let generation = std::mem::take(&mut self.generation);
+        if generation == 0 || super::handoff::generation() != generation {
+            return;
+        }
+        let end = Event::end().with(&Details {
+            name: None,
+            ..*details
+        });
+        with_local(generation, |l| l.write_end(&end, THREAD_SLICE_WORDS));
+    }
+}
+
+/// The clock's tick now: what [`FutureSpan::begin_since`](super::future::FutureSpan::begin_since) takes.
+#[inline]
+pub fn now() -> u64 {
+    super::clock::ticks()
+}
+
+/// Records an instant of `callsite` on `track` (or the calling thread's track) with
+/// `details` (a run-time name, typed args, flows).
+pub fn instant_details(
+    callsite: &'static Callsite,
+    track: Option<&'static Track>,
+    details: &Details<'_>,
+) {
+    let generation = generation();
+    if generation == 0 {
+        return;
+    }
+    let mut event = Event::instant(callsite.id()).with(details);
+    if let Some(t) = track {
+        // Described by the writer, which needs its uuid drawn.
+        let _ = t.uuid();
+        event = event.on(LaneRef {
+            track: t.id(),
+            lane: 0,
+        });
+    }
+    with_local(generation, |l| l.write(&event, 0));
 }
 
 #[inline(never)]

@@ -225,6 +225,33 @@ impl Track {
         (i as u32, now)
     }
 
+    /// Opens a slice that no thread owns and that began at tick `since`, in the
+    /// past (a `tracing` span's, from its first enter): on a free lane whose last
+    /// slice ended before `since` (by [`LANE_REUSE_GAP`] if another thread ended it:
+    /// only the timestamps order the two), else on a new lane.
+    pub(crate) fn open_lane_since(&self, since: u64) -> u32 {
+        let me = thread_key();
+        let mut lanes = super::shim::lock(&self.lanes);
+        if lanes.is_empty() {
+            lanes.push(Lane::free(self.uuid()));
+        }
+        let free = lanes.iter().position(|l| {
+            l.depth == 0
+                && (l.last_end == 0
+                    || (l.last_closer == me && l.last_end < since)
+                    || l.last_end.saturating_add(LANE_REUSE_GAP) < since)
+        });
+        let i = free.unwrap_or_else(|| {
+            lanes.push(Lane::free(crate::ids::next_track_uuid()));
+            lanes.len() - 1
+        });
+        // Owner 0 with depth 1: no thread's `open_lane` nests on it.
+        let lane = &mut lanes[i];
+        lane.owner = 0;
+        lane.depth = 1;
+        i as u32
+    }
+
     /// Closes the innermost slice on `lane` and reads its tick.
     pub(crate) fn close_lane(&self, lane: u32) -> u64 {
         let mut lanes = super::shim::lock(&self.lanes);

@@ -32,6 +32,8 @@ pub(crate) const PACKET_SEQUENCE_FLAGS: u8 = tag1(13, VARINT);
 
 /// `TrackEvent.debug_annotations` (4, length-delimited).
 pub(crate) const EVENT_DEBUG_ANNOTATION: u8 = tag1(4, LEN);
+/// `TrackEvent.category_iids` (3, repeated, not packed).
+pub(crate) const EVENT_CATEGORY_IID: u8 = tag1(3, VARINT);
 /// `TrackEvent.type` (9, varint).
 pub(crate) const EVENT_TYPE: u8 = tag1(9, VARINT);
 /// `TrackEvent.name_iid` (10, varint).

@@ -20,15 +20,15 @@ use super::buffer::{self, Chunk};
 use super::clock::{self, Calibration};
 use super::counter::Counter;
 use super::handoff::{Msg, Shared, Slot, WriterEnd};
-use super::record::{self, DecodedEvent, Head, Sample, Ty};
+use super::record::{self, DecodedEvent, DecodedValue, Head, Sample, Ty};
 use super::registry::{Callsite, RegistryView};
 use super::shim::channel::RecvTimeoutError;
 use super::shim::{Arc, Ordering, lock};
 use super::track::Track;
 use crate::intern::{FxHashMap, InternTable};
 use crate::wire::{
-    self, AnnotationList, AnnotationName, AnnotationValue, CounterDescriptor, CounterValue,
-    DebugAnnotation, EventName, EventType, InternedData, InternedString, PacketData,
+    self, AnnotationList, AnnotationName, AnnotationValue, BuiltinClock, CounterDescriptor,
+    CounterValue, DebugAnnotation, EventName, EventType, InternedData, InternedString, PacketData,
     ProcessDescriptor, SEQ_NEEDS_INCREMENTAL_STATE, SequenceStart, SourceLocation,
     ThreadDescriptor, TracePacket, TraceStats, TrackDescriptor, TrackEvent,
 };
@@ -52,6 +52,12 @@ struct Sequence {
     /// the sequence's pre-encoded packets.
     templates: Templates,
     arg_names: InternTable<&'static str>,
+    /// The categories of the callsites interned on the sequence.
+    categories: InternTable<&'static str>,
+    /// Names given at run time: of events, and of typed args, each table with
+    /// iids from [`RUNTIME_IIDS`] up.
+    runtime_names: InternTable<String>,
+    runtime_arg_names: InternTable<String>,
     dropped_pending: bool,
     /// Drops the thread has announced with DROPPED records so far.
     marked_drops: u64,
@@ -80,7 +86,7 @@ impl Sequence {
     /// The one place that decides what the sequence's templates know beyond its
     /// interned callsites: what the general path `learned` writing an event, with
     /// the event's args as `arg_items`.
-    fn learn(&mut self, learned: Learned, arg_items: &[(u64, Range<usize>)]) {
+    fn learn(&mut self, learned: Learned, arg_items: &[(u64, ArgVal)]) {
         match learned {
             Learned::Nothing => {}
             Learned::ArgNames { callsite } => {
@@ -104,6 +110,9 @@ impl Sequence {
         self.started = false;
         self.templates.callsites.clear();
         self.arg_names.clear();
+        self.categories.clear();
+        self.runtime_names.clear();
+        self.runtime_arg_names.clear();
     }
 
     fn new(slot: Arc<Slot>) -> Sequence {
@@ -113,6 +122,9 @@ impl Sequence {
             started: false,
             last_ns: 0,
             arg_names: InternTable::default(),
+            categories: InternTable::default(),
+            runtime_names: InternTable::default(),
+            runtime_arg_names: InternTable::default(),
             dropped_pending: false,
             marked_drops: 0,
             loss_to_mark: 0,
@@ -129,12 +141,33 @@ fn intern_arg_name(seq: &mut Sequence, interned: &mut NewInterned, name: &'stati
     iid
 }
 
+/// Interned ids of names given at run time start here: above every callsite's iid
+/// (a `u32`), in the tables they share with callsites' names.
+const RUNTIME_IIDS: u64 = 1 << 32;
+
+/// The iid of run-time name `name` in `table`, queued in `new` when new.
+fn intern_runtime(
+    table: &mut InternTable<String>,
+    new: &mut Vec<(u64, String)>,
+    name: &str,
+) -> u64 {
+    let (i, is_new) = table.intern(name);
+    let iid = RUNTIME_IIDS + i;
+    if is_new {
+        new.push((iid, name.to_owned()));
+    }
+    iid
+}
+
 /// New interned entries of the packet being built.
 #[derive(Default)]
 struct NewInterned {
     names: Vec<InternedString<'static>>,
     locations: Vec<SourceLocation<'static>>,
     arg_names: Vec<InternedString<'static>>,
+    categories: Vec<InternedString<'static>>,
+    runtime_names: Vec<(u64, String)>,
+    runtime_arg_names: Vec<(u64, String)>,
 }
 
 impl NewInterned {
@@ -142,16 +175,41 @@ impl NewInterned {
         self.names.clear();
         self.locations.clear();
         self.arg_names.clear();
+        self.categories.clear();
+        self.runtime_names.clear();
+        self.runtime_arg_names.clear();
     }
 
-    fn data(&self) -> Option<InternedData<'_>> {
+    /// Runs `f` on the packet's `InternedData` (`None` if there is nothing new).
+    fn with_data<R>(&self, f: impl FnOnce(Option<InternedData<'_>>) -> R) -> R {
+        fn with_runtime<'a>(
+            fixed: &[InternedString<'static>],
+            runtime: &'a [(u64, String)],
+        ) -> Vec<InternedString<'a>> {
+            let mut all: Vec<InternedString<'a>> = fixed.to_vec();
+            all.extend(
+                runtime
+                    .iter()
+                    .map(|(iid, name)| InternedString { iid: *iid, name }),
+            );
+            all
+        }
+        let (names, arg_names);
+        let (names, arg_names): (&[InternedString<'_>], &[InternedString<'_>]) =
+            if self.runtime_names.is_empty() && self.runtime_arg_names.is_empty() {
+                (&self.names, &self.arg_names)
+            } else {
+                names = with_runtime(&self.names, &self.runtime_names);
+                arg_names = with_runtime(&self.arg_names, &self.runtime_arg_names);
+                (&names, &arg_names)
+            };
         let d = InternedData {
-            event_categories: &[],
-            event_names: &self.names,
-            debug_annotation_names: &self.arg_names,
+            event_categories: &self.categories,
+            event_names: names,
+            debug_annotation_names: arg_names,
             source_locations: &self.locations,
         };
-        (!d.is_empty()).then_some(d)
+        f((!d.is_empty()).then_some(d))
     }
 }
 
@@ -175,18 +233,35 @@ pub const LOSS_MARKER: &str = "tg4p: events dropped";
 /// The arg of [`LOSS_MARKER`] that holds the number of events lost.
 pub(crate) const LOSS_COUNT_ARG: &str = "count";
 
+/// The value of a recorded arg: a text (its byte range in `RecordedArgs::text`)
+/// or a typed scalar.
+#[derive(Clone, Debug)]
+enum ArgVal {
+    Text(Range<usize>),
+    Int(i64),
+    Uint(u64),
+    Double(f64),
+    Bool(bool),
+}
+
 /// The recorded args of one event, written as debug annotations without building
-/// a list: (name iid, byte range of the value in `text`).
+/// a list: (name iid, value).
 struct RecordedArgs<'a> {
-    items: &'a [(u64, Range<usize>)],
+    items: &'a [(u64, ArgVal)],
     text: &'a str,
 }
 
 impl RecordedArgs<'_> {
     fn annotations(&self) -> impl Iterator<Item = DebugAnnotation<'_>> {
-        self.items.iter().map(|(iid, r)| DebugAnnotation {
+        self.items.iter().map(|(iid, v)| DebugAnnotation {
             name: AnnotationName::Iid(*iid),
-            value: AnnotationValue::Str(&self.text[r.clone()]),
+            value: match v {
+                ArgVal::Text(r) => AnnotationValue::Str(&self.text[r.clone()]),
+                ArgVal::Int(v) => AnnotationValue::Int(*v),
+                ArgVal::Uint(v) => AnnotationValue::Uint(*v),
+                ArgVal::Double(v) => AnnotationValue::Double(*v),
+                ArgVal::Bool(v) => AnnotationValue::Bool(*v),
+            },
         })
     }
 }
@@ -229,15 +304,23 @@ impl Output {
         event: TrackEvent<'_, A>,
         interned: Option<InternedData<'_>>,
     ) {
-        let delta = self.delta(seq, tick);
+        // A tick before the sequence's last one (a slice that began in the past:
+        // `FutureSpan::begin_since`) cannot be a delta: it is written in absolute
+        // BOOTTIME ns, and the sequence's clock stays where it was.
+        let ns = self.calibration.ns_of(tick);
+        let (timestamp, clock) = if seq.started && ns < seq.last_ns {
+            (ns, Some(BuiltinClock::Boottime as u32))
+        } else {
+            (self.delta(seq, tick), None)
+        };
         let packet = TracePacket {
-            timestamp: Some(delta),
+            timestamp: Some(timestamp),
             trusted_packet_sequence_id: Some(seq.slot.sequence),
             sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
             interned_data: interned,
             previous_packet_dropped: false,
             data: Some(PacketData::TrackEvent(event)),
-            timestamp_clock_id: None,
+            timestamp_clock_id: clock,
             trace_packet_defaults: None,
         };
         wire::append_packet(&mut self.out, &packet);
@@ -366,7 +449,7 @@ pub(crate) struct Writer {
     tracks: Tracks,
     words: Vec<u64>,
     interned: NewInterned,
-    arg_items: Vec<(u64, Range<usize>)>,
+    arg_items: Vec<(u64, ArgVal)>,
     arg_text: String,
     arg_bytes: Vec<u8>,
     dropped_by_exited: u64,
@@ -669,7 +752,11 @@ impl Writer {
     /// The callsite of `id` and its iid on `seq`, adding new interned entries.
     fn callsite(&mut self, seq: &mut Sequence, id: u32) -> Option<(u64, &'static Callsite)> {
         let cs = self.registry.get::<Callsite>(id)?;
-        let (iid, new) = seq.templates.callsites.intern(id, seq.slot.sequence);
+        let category = self.category(seq, cs);
+        let (iid, new) =
+            seq.templates
+                .callsites
+                .intern_in_category(id, seq.slot.sequence, category);
         if new {
             self.interned
                 .names
@@ -684,22 +771,40 @@ impl Writer {
         Some((iid, cs))
     }
 
+    /// The iid of `cs`'s category on `seq` (`None`: it has none), queued in
+    /// `self.interned` when new.
+    fn category(&mut self, seq: &mut Sequence, cs: &'static Callsite) -> Option<u64> {
+        if cs.category.is_empty() {
+            return None;
+        }
+        let (iid, new) = seq.categories.intern(&cs.category);
+        if new {
+            self.interned.categories.push(InternedString {
+                iid,
+                name: cs.category,
+            });
+        }
+        Some(iid)
+    }
+
     fn begin(&mut self, seq: &mut Sequence, callsite: u32, tick: u64) {
         if seq.templates.callsites.get(callsite).is_some() {
             return self.output.thread_slice(seq, tick, Some(callsite));
         }
         self.interned.clear();
-        let Some((iid, _)) = self.callsite(seq, callsite) else {
+        let Some((iid, cs)) = self.callsite(seq, callsite) else {
             return;
         };
+        let category = self.category(seq, cs);
         let event: TrackEvent<'_> = TrackEvent {
             kind: Some(EventType::SliceBegin),
             name: Some(EventName::Iid(iid)),
             source_location_iid: Some(iid),
+            category_iids: category.as_slice(),
             ..Default::default()
         };
         let interned = std::mem::take(&mut self.interned);
-        self.output.event(seq, tick, event, interned.data());
+        interned.with_data(|d| self.output.event(seq, tick, event, d));
         self.interned = interned;
     }
 
@@ -708,19 +813,13 @@ impl Writer {
     /// caller stops reading the chunk).
     fn event(&mut self, seq: &mut Sequence, e: &DecodedEvent<'_>) -> Option<Learned> {
         let h = e.header;
-        // Args: decode the texts.
         self.arg_text.clear();
         self.arg_items.clear();
+        self.interned.clear();
+        // Text args: decode the texts (their names are the callsite's, below).
         let mut values = Vec::new();
         for (len, words) in e.args().take(MAX_ARGS) {
-            self.arg_bytes.clear();
-            self.arg_bytes
-                .extend(words.iter().flat_map(|w| w.to_le_bytes()));
-            self.arg_bytes.truncate(len);
-            let start = self.arg_text.len();
-            self.arg_text
-                .push_str(&String::from_utf8_lossy(&self.arg_bytes));
-            values.push(start..self.arg_text.len());
+            values.push(self.push_text(len, words));
         }
         if h.value_dropped && h.ty == Ty::End {
             let start = self.arg_text.len();
@@ -728,34 +827,64 @@ impl Writer {
             values.push(start..self.arg_text.len());
             self.values_dropped += 1;
         }
-        self.interned.clear();
+        // Typed args: each with its own name, interned as a run-time name.
+        for arg in e.typed_args().take(MAX_ARGS) {
+            let name = self.push_text(arg.name.0, arg.name.1);
+            let iid = intern_runtime(
+                &mut seq.runtime_arg_names,
+                &mut self.interned.runtime_arg_names,
+                &self.arg_text[name],
+            );
+            let value = match arg.value {
+                DecodedValue::Int(v) => ArgVal::Int(v),
+                DecodedValue::Uint(v) => ArgVal::Uint(v),
+                DecodedValue::Double(v) => ArgVal::Double(v),
+                DecodedValue::Bool(v) => ArgVal::Bool(v),
+                DecodedValue::Str(len, words) => ArgVal::Text(self.push_text(len, words)),
+            };
+            self.arg_items.push((iid, value));
+        }
         let mut track_uuid = match e.lane {
             Some(l) => Some(self.track_uuid(l.track, l.lane)?),
             None => None,
         };
         let mut name = None;
         let mut location = None;
+        let mut category = None;
         let mut learned = Learned::Nothing;
         match h.ty {
             Ty::Begin | Ty::Instant => {
                 let Some((iid, cs)) = self.callsite(seq, e.id) else {
                     return Some(Learned::Nothing); // unknown callsite: skip the event
                 };
+                category = self.category(seq, cs);
                 name = Some(EventName::Iid(iid));
                 location = Some(iid);
+                if let Some((len, words)) = e.name {
+                    let range = self.push_text(len, words);
+                    let iid = intern_runtime(
+                        &mut seq.runtime_names,
+                        &mut self.interned.runtime_names,
+                        &self.arg_text[range],
+                    );
+                    name = Some(EventName::Iid(iid));
+                }
                 for (k, range) in values.into_iter().enumerate() {
                     let arg_name = cs.arg_names.get(k).copied().unwrap_or("arg");
                     let aiid = intern_arg_name(seq, &mut self.interned, arg_name);
-                    self.arg_items.push((aiid, range));
+                    self.arg_items.push((aiid, ArgVal::Text(range)));
                 }
-                learned = Learned::ArgNames { callsite: e.id };
+                // Only text args are written from the callsite's templates.
+                if !h.typed && !h.named {
+                    learned = Learned::ArgNames { callsite: e.id };
+                }
             }
             Ty::End => {
-                // A slice's end carries at most the function's return value (`ret`);
-                // trace_processor merges it into the slice's args.
+                // A slice's end carries the function's return value (`ret`) or
+                // typed args; trace_processor merges them into the slice's args.
                 for range in values {
                     let aiid = intern_arg_name(seq, &mut self.interned, RETURN_ARG);
-                    self.arg_items.push((aiid, range));
+                    self.arg_items.push((aiid, ArgVal::Text(range)));
                 }
             }
             Ty::Counter => {
@@ -792,13 +921,24 @@ impl Writer {
             source_location_iid: location,
             flow_ids: e.outgoing,
             terminating_flow_ids: e.incoming,
-            category_iids: &[],
+            category_iids: category.as_slice(),
         };
-        self.output.event(seq, e.tick, event, interned.data());
+        interned.with_data(|d| self.output.event(seq, e.tick, event, d));
         self.arg_items = items;
         self.arg_text = text;
         self.interned = interned;
         Some(learned)
+    }
+
+    /// Appends the string stored as (`len`, `words`) to `self.arg_text` (invalid
+    /// UTF-8 replaced); returns its range there.
+    fn push_text(&mut self, len: usize, words: &[u64]) -> Range<usize> {
+        self.arg_bytes.clear();
+        record::string_bytes(len, words, &mut self.arg_bytes);
+        let start = self.arg_text.len();
+        self.arg_text
+            .push_str(&String::from_utf8_lossy(&self.arg_bytes));
+        start..self.arg_text.len()
     }
 
     /// The uuid of lane `lane` of track `id`, describing the track (and lane) first.

@@ -18,10 +18,10 @@ use super::super::clock::Segment;
 use super::super::record::{self, EventHeader, Head, Ty};
 use super::super::shim::{AtomicU64, Ordering};
 use crate::wire::tags::{
-    ANNOTATION_NAME_IID, ANNOTATION_STRING_VALUE, EVENT_COUNTER_VALUE, EVENT_DEBUG_ANNOTATION,
-    EVENT_DOUBLE_COUNTER_VALUE, EVENT_NAME_IID, EVENT_SOURCE_LOCATION_IID, EVENT_TRACK_UUID,
-    EVENT_TYPE, PACKET_SEQUENCE_FLAGS, PACKET_SEQUENCE_ID, PACKET_TIMESTAMP, PACKET_TRACK_EVENT,
-    TRACE_PACKET,
+    ANNOTATION_NAME_IID, ANNOTATION_STRING_VALUE, EVENT_CATEGORY_IID, EVENT_COUNTER_VALUE,
+    EVENT_DEBUG_ANNOTATION, EVENT_DOUBLE_COUNTER_VALUE, EVENT_NAME_IID, EVENT_SOURCE_LOCATION_IID,
+    EVENT_TRACK_UUID, EVENT_TYPE, PACKET_SEQUENCE_FLAGS, PACKET_SEQUENCE_ID, PACKET_TIMESTAMP,
+    PACKET_TRACK_EVENT, TRACE_PACKET,
 };
 use crate::wire::varint::{self, len as sizeof_varint};
 use crate::wire::{EventType, SEQ_NEEDS_INCREMENTAL_STATE};
@@ -32,6 +32,9 @@ const FLAGS: [u8; 2] = [PACKET_SEQUENCE_FLAGS, SEQ_NEEDS_INCREMENTAL_STATE as u8
 /// Bytes copied per template: the longest one (a begin with a 5-byte sequence id
 /// and two 10-byte iids) takes 35.
 const TEMPLATE_BYTES: usize = 40;
+/// Category iids at or above this are left out of templates (they would not fit in
+/// [`TEMPLATE_BYTES`]: a category iid takes at most 2 bytes below it).
+pub(super) const MAX_TEMPLATE_CATEGORY: u64 = 1 << 14;
 /// Room one packet takes in the output while it is written: `Trace.packet` tag and
 /// length, the timestamp's tag and varint, and a whole template copy.
 const PACKET_ROOM: usize = 3 + 10 + TEMPLATE_BYTES;
@@ -60,6 +63,17 @@ impl Template {
     /// The template of an event of `kind` with no name (`None`: a slice end) or
     /// whose name and source location are interned as `iid`, on sequence `sequence`.
     fn new(sequence: u32, kind: EventType, iid: Option<u64>) -> Template {
+        Template::in_category(sequence, kind, iid, None)
+    }
+
+    /// As [`new`](Template::new), in the category interned as `category` (an iid
+    /// below [`MAX_TEMPLATE_CATEGORY`], so that the template stays within its bytes).
+    fn in_category(
+        sequence: u32,
+        kind: EventType,
+        iid: Option<u64>,
+        category: Option<u64>,
+    ) -> Template {
         let mut event = Bytes::default();
         event.push(&[EVENT_TYPE, kind as u8]);
         if let Some(iid) = iid {
@@ -67,6 +81,10 @@ impl Template {
             event.varint(iid);
             event.push(&EVENT_SOURCE_LOCATION_IID);
             event.varint(iid);
+        }
+        if let Some(category) = category.filter(|&c| c < MAX_TEMPLATE_CATEGORY) {
+            event.push(&[EVENT_CATEGORY_IID]);
+            event.varint(category);
         }
         let mut t = Bytes::default();
         t.push(&[PACKET_SEQUENCE_ID]);
@@ -207,7 +225,20 @@ impl Callsites {
     }
 
     /// The iid of callsite `id` on `sequence`, and whether it is new there.
+    #[cfg(test)]
     pub(super) fn intern(&mut self, id: u32, sequence: u32) -> (u64, bool) {
+        self.intern_in_category(id, sequence, None)
+    }
+
+    /// As [`intern`](Callsites::intern), its events in the category interned
+    /// as `category` (if below [`MAX_TEMPLATE_CATEGORY`]; the caller writes no
+    /// category otherwise).
+    pub(super) fn intern_in_category(
+        &mut self,
+        id: u32,
+        sequence: u32,
+        category: Option<u64>,
+    ) -> (u64, bool) {
         if let Some(iid) = self.get(id) {
             return (iid, false);
         }
@@ -217,8 +248,8 @@ impl Callsites {
         }
         let iid = self.templates.len() as u64 + 1;
         self.templates.push(CallsiteTemplates {
-            begin: Template::new(sequence, EventType::SliceBegin, Some(iid)),
-            instant: Template::new(sequence, EventType::Instant, Some(iid)),
+            begin: Template::in_category(sequence, EventType::SliceBegin, Some(iid), category),
+            instant: Template::in_category(sequence, EventType::Instant, Some(iid), category),
             arg_iids: Vec::new(),
         });
         // At most one iid per callsite id, and ids are u32.

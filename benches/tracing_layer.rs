@@ -1,0 +1,242 @@
+//! Cost of recording `tracing` spans and events through `tg4p::TracingLayer`,
+//! against tracing-perfetto-file's layer and tracing's own dispatch, on one workload:
+//! a span created, entered and exited around a trivial body (then closed), and an
+//! event with one integer field; on 1 thread and on 2 threads at once.
+//!
+//! `cargo bench --bench tracing_layer` runs criterion's benchmarks, then a summary
+//! measured in the same process, as ratios:
+//! - per span: tg4p's layer / tracing-perfetto-file's layer (target <= 1/3), and
+//!   tg4p's layer / tg4p's own `#[trace]` (target <= 2);
+//! - the same per event, and with 2 threads;
+//! - bytes per slice event in the file (target <= 20), events dropped (0: `Block`).
+//!
+//! Baselines: `noop` is tracing's no-op subscriber (`NoSubscriber`: the macros'
+//! dispatch and nothing else); `registry` is `tracing_subscriber::registry()` with
+//! no layer (the span bookkeeping every layer sits on).
+//! `TG4P_BENCH_SECS` (default 1) sets criterion's measurement time per benchmark.
+
+use criterion::Criterion;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+#[tg4p::trace]
+#[inline(never)]
+fn traced_empty() {
+    black_box(());
+}
+
+/// The span workload: created, entered, a trivial body, exited, closed.
+#[inline(never)]
+fn span_op() {
+    let span = tracing::info_span!("work");
+    let _entered = span.enter();
+    black_box(());
+}
+
+/// The event workload: one integer field.
+#[inline(never)]
+fn event_op(i: u64) {
+    tracing::info!(n = i);
+}
+
+fn bench_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "tg4p-bench-tracing-{}-{name}.pftrace",
+        std::process::id()
+    ))
+}
+
+fn session(name: &str) -> tg4p::Session {
+    tg4p::Session::builder()
+        .path(bench_path(name))
+        .memory_limit(512 << 20)
+        .overflow(tg4p::Overflow::Block)
+        .start()
+        .expect("open a bench session")
+}
+
+/// The subscribers compared. tracing-perfetto-file records what tg4p's layer
+/// records: fields as debug annotations, and source locations.
+struct Subscribers {
+    noop: Dispatch,
+    registry: Dispatch,
+    tg4p: Dispatch,
+    tpf: Dispatch,
+    _tpf_guard: tracing_perfetto_file::FlushGuard,
+    tpf_path: PathBuf,
+}
+
+impl Subscribers {
+    fn new() -> Subscribers {
+        let tpf_path = bench_path("tpf");
+        let file = std::fs::File::create(&tpf_path).expect("tpf file");
+        let (layer, guard) = tracing_perfetto_file::PerfettoLayer::builder(file)
+            .with_debug_annotations()
+            .with_source_locations()
+            .build();
+        Subscribers {
+            noop: Dispatch::new(tracing::subscriber::NoSubscriber::default()),
+            registry: Dispatch::new(tracing_subscriber::registry()),
+            tg4p: Dispatch::new(tracing_subscriber::registry().with(tg4p::TracingLayer::new())),
+            tpf: Dispatch::new(tracing_subscriber::registry().with(layer)),
+            _tpf_guard: guard,
+            tpf_path,
+        }
+    }
+}
+
+impl Drop for Subscribers {
+    fn drop(&mut self) {
+        std::fs::remove_file(&self.tpf_path).ok();
+    }
+}
+
+fn criterion_benches(c: &mut Criterion, subs: &Subscribers) {
+    let s = session("criterion");
+    c.bench_function("trace_fn", |b| b.iter(traced_empty));
+    for (name, d) in [
+        ("noop", &subs.noop),
+        ("registry", &subs.registry),
+        ("tg4p", &subs.tg4p),
+        ("tracing_perfetto_file", &subs.tpf),
+    ] {
+        tracing::dispatcher::with_default(d, || {
+            c.bench_function(&format!("span/{name}"), |b| b.iter(span_op));
+            let mut i = 0u64;
+            c.bench_function(&format!("event/{name}"), |b| {
+                b.iter(|| {
+                    i += 1;
+                    event_op(i)
+                })
+            });
+        });
+    }
+    let report = s.finish().expect("finish");
+    println!(
+        "criterion session: {} events written, {} dropped",
+        report.events_written, report.events_dropped
+    );
+    std::fs::remove_file(&report.path).ok();
+}
+
+/// Best of `rounds` timings of `n` calls of `f` on each of `threads` threads at
+/// once (each with `dispatch` as its default), in ns per call per thread.
+fn ns_per_call(threads: usize, dispatch: &Dispatch, n: u64, rounds: u32, f: fn(u64)) -> f64 {
+    (0..rounds)
+        .map(|_| {
+            let start = std::sync::Barrier::new(threads);
+            let t = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let start = &start;
+                        s.spawn(move || {
+                            tracing::dispatcher::with_default(dispatch, || {
+                                start.wait();
+                                let t = Instant::now();
+                                for i in 0..n {
+                                    f(i);
+                                }
+                                t.elapsed()
+                            })
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap())
+                    .max()
+                    .unwrap()
+            });
+            t.as_nanos() as f64 / n as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn summary(subs: &Subscribers) {
+    const N: u64 = 200_000;
+    const ROUNDS: u32 = 7;
+    println!("\n== tracing layer summary (ns per operation, best of {ROUNDS}) ==");
+    for threads in [1, 2] {
+        let noop_span = ns_per_call(threads, &subs.noop, N, ROUNDS, |_| span_op());
+        let reg_span = ns_per_call(threads, &subs.registry, N, ROUNDS, |_| span_op());
+        let tpf_span = ns_per_call(threads, &subs.tpf, N, ROUNDS, |_| span_op());
+        let tpf_event = ns_per_call(threads, &subs.tpf, N, ROUNDS, event_op);
+        let noop_event = ns_per_call(threads, &subs.noop, N, ROUNDS, event_op);
+        let reg_event = ns_per_call(threads, &subs.registry, N, ROUNDS, event_op);
+        let s = session("ratios");
+        let trace_fn = ns_per_call(threads, &subs.noop, N, ROUNDS, |_| traced_empty());
+        let tg4p_span = ns_per_call(threads, &subs.tg4p, N, ROUNDS, |_| span_op());
+        let tg4p_event = ns_per_call(threads, &subs.tg4p, N, ROUNDS, event_op);
+        let r = s.finish().expect("finish");
+        std::fs::remove_file(&r.path).ok();
+        println!("-- {threads} thread(s) --");
+        for (name, ns) in [
+            ("span: noop subscriber", noop_span),
+            ("span: registry, no layer", reg_span),
+            ("span: tracing-perfetto-file", tpf_span),
+            ("span: tg4p layer", tg4p_span),
+            ("#[tg4p::trace] fn", trace_fn),
+            ("event: noop subscriber", noop_event),
+            ("event: registry, no layer", reg_event),
+            ("event: tracing-perfetto-file", tpf_event),
+            ("event: tg4p layer", tg4p_event),
+        ] {
+            println!("{name:<32} {ns:8.1} ns");
+        }
+        println!(
+            "span  tg4p / tracing-perfetto-file = {:.3} (target <= 0.333)",
+            tg4p_span / tpf_span
+        );
+        println!(
+            "span  tg4p / #[tg4p::trace]        = {:.3} (target <= 2)",
+            tg4p_span / trace_fn
+        );
+        println!(
+            "span  (tg4p - registry) / (tpf - registry) = {:.3}: the layers' own cost",
+            (tg4p_span - reg_span) / (tpf_span - reg_span)
+        );
+        println!(
+            "event tg4p / tracing-perfetto-file = {:.3}",
+            tg4p_event / tpf_event
+        );
+        println!(
+            "(session: {} events written, {} dropped)",
+            r.events_written, r.events_dropped
+        );
+    }
+    bytes_per_event(subs);
+}
+
+/// 1M spans with no fields through the layer: bytes per slice event in the file.
+fn bytes_per_event(subs: &Subscribers) {
+    const SPANS: u64 = 1_000_000;
+    let s = session("bytes");
+    tracing::dispatcher::with_default(&subs.tg4p, || (0..SPANS).for_each(|_| span_op()));
+    let r = s.finish().expect("finish");
+    let size = std::fs::metadata(&r.path).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "1M spans, no fields: {} events written, {} dropped (target 0); {:.2} bytes per slice event (target <= 20)",
+        r.events_written,
+        r.events_dropped,
+        size as f64 / (2 * SPANS) as f64
+    );
+    std::fs::remove_file(&r.path).ok();
+}
+
+fn main() {
+    let secs: f64 = std::env::var("TG4P_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let mut c = Criterion::default()
+        .measurement_time(Duration::from_secs_f64(secs))
+        .warm_up_time(Duration::from_millis(300))
+        .configure_from_args();
+    let subs = Subscribers::new();
+    criterion_benches(&mut c, &subs);
+    c.final_summary();
+    summary(&subs);
+}

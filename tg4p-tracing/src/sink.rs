@@ -1,0 +1,151 @@
+//! The one place this crate records through tg4p's runtime (its private seam):
+//! slices on the calling thread's track, slices on a pool track, instants; each
+//! with typed args, flows and (instants) a name given at run time.
+
+use crate::fields::{FieldValue, Fields};
+use crate::sites::Site;
+use tg4p_core::runtime::private::{self as rt, ArgValue, Details, FnSpan, FutureSpan, TypedArg};
+
+/// The most args recorded per event (as `tg4p::MAX_ARGS`); later ones are left out.
+const MAX_ARGS: usize = tg4p_core::runtime::MAX_ARGS;
+
+/// Whether a session is recording: what every callback checks first.
+#[inline(always)]
+pub(crate) fn recording() -> bool {
+    rt::enabled()
+}
+
+/// The clock's tick now, for a pool slice that begins in the past.
+#[inline]
+pub(crate) fn now() -> u64 {
+    rt::now()
+}
+
+/// A slice open on the calling thread's track (not `Send`: it ends on this thread).
+pub(crate) struct ThreadSlice(FnSpan);
+
+/// Begins a slice of `site` on the calling thread's track with `fields` as args.
+#[inline]
+pub(crate) fn begin_thread(site: &'static Site, fields: &Fields) -> ThreadSlice {
+    if fields.is_empty() {
+        return ThreadSlice(rt::enter(site.callsite));
+    }
+    with_args(fields, None, |args| {
+        ThreadSlice(FnSpan::begin_details(
+            site.callsite,
+            &details(None, args, &[], &[]),
+        ))
+    })
+}
+
+/// Ends a thread-track slice, with the values recorded since it began and flows.
+#[inline]
+pub(crate) fn end_thread(
+    slice: ThreadSlice,
+    recorded: &Fields,
+    outgoing: &[u64],
+    incoming: &[u64],
+) {
+    if recorded.is_empty() && outgoing.is_empty() && incoming.is_empty() {
+        return drop(slice);
+    }
+    with_args(recorded, None, |args| {
+        slice
+            .0
+            .end_details(&details(None, args, outgoing, incoming))
+    })
+}
+
+/// A slice open on a track of a pool (`Send`: it may end on any thread).
+pub(crate) struct PoolSlice(FutureSpan);
+
+/// Begins a slice of `site` at tick `since` on a free track of its pool.
+pub(crate) fn begin_pool(site: &'static Site, since: u64, fields: &Fields) -> PoolSlice {
+    with_args(fields, None, |args| {
+        PoolSlice(FutureSpan::begin_since(
+            site.callsite,
+            site.pool,
+            since,
+            &details(None, args, &[], &[]),
+        ))
+    })
+}
+
+/// Ends a pool slice, with the values recorded since it began and flows.
+pub(crate) fn end_pool(slice: PoolSlice, recorded: &Fields, outgoing: &[u64], incoming: &[u64]) {
+    with_args(recorded, None, |args| {
+        slice
+            .0
+            .end_details(&details(None, args, outgoing, incoming))
+    })
+}
+
+/// Records an instant of `site` (named `name` if given, else after the site) on the
+/// calling thread's track, with `fields` (and `level`) as args and flows leaving it.
+pub(crate) fn instant(
+    site: &'static Site,
+    name: Option<&str>,
+    level: Option<&'static str>,
+    fields: &Fields,
+    outgoing: &[u64],
+) {
+    let level = level.map(|l| TypedArg {
+        name: "level",
+        value: ArgValue::Str(l),
+    });
+    with_args(fields, level, |args| {
+        rt::instant_details(site.callsite, None, &details(name, args, outgoing, &[]))
+    })
+}
+
+fn details<'a>(
+    name: Option<&'a str>,
+    args: &'a [TypedArg<'a>],
+    outgoing: &'a [u64],
+    incoming: &'a [u64],
+) -> Details<'a> {
+    Details {
+        name,
+        args,
+        outgoing,
+        incoming,
+    }
+}
+
+/// Runs `f` on `fields` (and `extra`, first) as typed args: from a small array on
+/// the stack for the common few, else from a vector.
+#[inline]
+fn with_args<R>(
+    fields: &Fields,
+    extra: Option<TypedArg<'static>>,
+    f: impl FnOnce(&[TypedArg<'_>]) -> R,
+) -> R {
+    const INLINE: usize = 8;
+    const EMPTY: TypedArg<'static> = TypedArg {
+        name: "",
+        value: ArgValue::Bool(false),
+    };
+    let args = extra
+        .into_iter()
+        .chain(fields.items.iter().map(|(name, v)| TypedArg {
+            name,
+            value: match v {
+                FieldValue::I64(v) => ArgValue::Int(*v),
+                FieldValue::U64(v) => ArgValue::Uint(*v),
+                FieldValue::F64(v) => ArgValue::Double(*v),
+                FieldValue::Bool(v) => ArgValue::Bool(*v),
+                FieldValue::Str(s) => ArgValue::Str(s),
+            },
+        }));
+    let n = (fields.items.len() + extra.is_some() as usize).min(MAX_ARGS);
+    if n <= INLINE {
+        let mut buf = [EMPTY; INLINE];
+        for (slot, arg) in buf.iter_mut().zip(args) {
+            *slot = arg;
+        }
+        f(&buf[..n])
+    } else {
+        let all: Vec<TypedArg<'_>> = args.take(MAX_ARGS).collect();
+        f(&all)
+    }
+}

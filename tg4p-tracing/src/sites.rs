@@ -1,0 +1,93 @@
+//! tg4p's view of a `tracing` callsite: the tg4p callsite its slices and instants are
+//! recorded under (name, source location, category: the target), and the pool of tracks its
+//! spans take when they are entered more than once.
+//!
+//! One [`Site`] per `tracing` callsite (`&'static Metadata`), made on first use and
+//! kept for the program's life, like the `static`s `#[trace]` declares: there are
+//! finitely many callsites. Lookups go through a per-thread cache, so the shared
+//! map's lock is taken once per callsite and thread.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Mutex;
+use tg4p_core::runtime::private::{Callsite, Function, Track};
+use tracing::Metadata;
+
+/// What tg4p records a `tracing` callsite's spans and events under.
+#[derive(Debug)]
+pub(crate) struct Site {
+    pub(crate) callsite: &'static Callsite,
+    /// The pool of tracks of this callsite's spans that are entered more than once
+    /// (one track per such span open at a time), named after the span.
+    pub(crate) pool: &'static Track,
+}
+
+impl Site {
+    fn new(meta: &'static Metadata<'static>) -> Site {
+        let callsite = Callsite::new(
+            meta.name(),
+            Function::Path(meta.module_path().unwrap_or("")),
+            meta.file().unwrap_or(""),
+            meta.line().unwrap_or(0),
+            &[], // fields are typed args, each with its name
+        )
+        .with_category(meta.target());
+        Site {
+            callsite: Box::leak(Box::new(callsite)),
+            pool: Box::leak(Box::new(Track::pool(meta.name()))),
+        }
+    }
+}
+
+/// The site of `meta`, made on first use.
+#[inline]
+pub(crate) fn site(meta: &'static Metadata<'static>) -> &'static Site {
+    let key = meta as *const Metadata<'static> as usize;
+    CACHE
+        .try_with(|cache| {
+            let mut cache = cache.try_borrow_mut().ok()?;
+            Some(*cache.entry(key).or_insert_with(|| shared_site(key, meta)))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| shared_site(key, meta))
+}
+
+#[cold]
+fn shared_site(key: usize, meta: &'static Metadata<'static>) -> &'static Site {
+    static SITES: Mutex<Option<HashMap<usize, &'static Site, PtrHash>>> = Mutex::new(None);
+    let mut sites = SITES.lock().unwrap_or_else(|p| p.into_inner());
+    sites
+        .get_or_insert_with(HashMap::default)
+        .entry(key)
+        .or_insert_with(|| Box::leak(Box::new(Site::new(meta))))
+}
+
+type PtrHash = BuildHasherDefault<PtrHasher>;
+
+thread_local! {
+    static CACHE: RefCell<HashMap<usize, &'static Site, PtrHash>> =
+        RefCell::new(HashMap::default());
+}
+
+/// Hashes an address: one multiply (Fibonacci hashing), enough for distinct
+/// `'static` addresses.
+#[derive(Default)]
+struct PtrHasher(u64);
+
+impl Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
