@@ -5,7 +5,8 @@
 //! Every module uses only modules below it (and none uses one that uses it back):
 //!
 //! - **What users hold**: `span` (the slice guards [`Span`], `FnSpan`, and
-//!   [`InstantBuilder`]), `future` (slices of traced futures on pools of tracks),
+//!   [`InstantBuilder`]), `future` (slices of traced futures, nested where they are awaited or on
+//!   pools of task tracks; [`Traced`], [`AsyncSpan`]),
 //!   `counter` ([`Counter`], which records its own samples), `track` ([`Track`]
 //!   and its lanes), `checks` (compile-time checks for generated code).
 //! - **What gets written**: `record`, every record kind, its encoding for the
@@ -52,6 +53,7 @@ mod writer;
 pub use args::{ARG_VALUE_LIMIT, MAX_ARGS};
 pub use buffer::CHUNK_BYTES;
 pub use counter::{Counter, CounterNumber};
+pub use future::{AsyncSpan, Traced, TracedFuture};
 pub use handoff::{Overflow, enabled};
 pub use local::MAX_THREAD_DEPTH;
 pub use session::{
@@ -66,7 +68,7 @@ pub use track::Track;
 pub mod private {
     pub use super::checks::{ArgDebug, AsTrack, RetDebug, returning, returning_future};
     pub use super::counter::{Counter, CounterNumber, named as named_counter};
-    pub use super::future::FutureSpan;
+    pub use super::future::{AsyncSpan, FutureSlice};
     pub use super::handoff::enabled;
     pub use super::record::Sample;
     pub use super::registry::{Callsite, Function};
