@@ -224,7 +224,7 @@ async fn awaits_traced(s: &S) -> usize {
 // Another attribute macro after `#[trace]` (here `#[trace]` itself) may expect an
 // `async fn`: the outer one keeps it one.
 #[tg4p::trace(name = "outer")]
-#[tg4p::trace_args(ret)]
+#[tg4p::trace(ret)]
 async fn traced_twice(x: u32, (y, _): (u32, u32)) -> u32 {
     x + y
 }

@@ -252,7 +252,8 @@ impl FutureSlice {
         let popper = PopOnUnwind;
         let poll = future.poll(cx);
         std::mem::forget(popper);
-        if let Some(f) = POLLING.with(|s| s.borrow_mut().pop()) {
+        let popped = POLLING.try_with(|s| s.try_borrow_mut().ok()?.pop());
+        if let Ok(Some(f)) = popped {
             *frame = f;
         }
         if let Poll::Ready(value) = &poll {
