@@ -1,8 +1,10 @@
 //! `#[trace]` on futures: `async fn`, async methods, `#[trace(future)]` on a function
 //! returning `impl Future`, and `async-trait`-style `Pin<Box<dyn Future>>` methods.
-//! One slice per future, from its first poll to its completion or drop, on a track
-//! of the function's own pool (children of the process track, named after the
-//! function), reused when free: the pool grows to the peak concurrency.
+//! One slice per future, from its first poll to its completion or drop; here every
+//! future is a task (no traced future awaits it), so it goes on a track of the
+//! function's own pool (the first a child of the process track named after the
+//! function, the others its lanes), reused when free: the pool grows to the peak
+//! concurrency. `async_nesting.rs` covers futures awaited by traced futures.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -38,23 +40,41 @@ fn record(name: &str, f: impl FnOnce()) -> DecodedTrace {
     trace
 }
 
-/// The pool tracks named `name`: children of the process track.
+/// The tracks of the pool of `name`: the first named `name`, a child of the process
+/// track; the others its lanes, `"name #2"`, ..., children of it (one rule with
+/// custom tracks' lanes, and no two siblings with one name).
 fn pool<'a>(trace: &'a DecodedTrace, name: &str) -> Vec<&'a tg4p_oracle::Track> {
     let process = trace
         .process_track(std::process::id() as i32)
         .expect("process track");
-    let tracks = trace.track_by_name(name);
+    let roots = trace.track_by_name(name);
+    assert_eq!(roots.len(), 1, "one track named {name}");
+    assert_eq!(
+        roots[0].parent,
+        Some(process.uuid),
+        "{name} is a child of the process"
+    );
+    let mut tracks = roots;
+    let mut i = 0;
+    while i < tracks.len() {
+        for lane in trace.children(tracks[i].uuid) {
+            let lane_name = lane.name.as_deref().unwrap_or_default();
+            assert!(lane_name.starts_with(&format!("{name} #")), "{lane_name}");
+            tracks.push(lane);
+        }
+        i += 1;
+    }
     for t in &tracks {
-        assert_eq!(
-            t.parent,
-            Some(process.uuid),
-            "{name} is a child of the process"
-        );
         assert!(
             matches!(t.kind, TrackKind::Plain),
             "{name} is a plain track"
         );
     }
+    assert!(
+        trace.merged_siblings().is_empty(),
+        "{:?}",
+        trace.merged_siblings()
+    );
     tracks
 }
 
@@ -203,7 +223,8 @@ async fn never_polled() {}
 fn async_methods_boxed_and_impl_future_and_drop() {
     let _s = serial();
     // Grow the pool of `later` first, so the future below may well get a lane
-    // other than its first: only the lanes used are in the trace.
+    // other than its first: only the lanes used (and the track they extend) are
+    // in the trace.
     runtime().block_on(async {
         let all: Vec<_> = (0..3).map(|i| tokio::spawn(later(i))).collect();
         for h in all {
@@ -227,7 +248,13 @@ fn async_methods_boxed_and_impl_future_and_drop() {
     assert_eq!(call.arg("self"), None);
     for name in ["call", "boxed_call", "later", "never_finishes", "consume"] {
         let tracks = pool(&trace, name);
-        assert_eq!(tracks.len(), 1, "{name}");
+        let used = tracks
+            .iter()
+            .filter(|t| !trace.slices_on(t.uuid).is_empty())
+            .count();
+        assert_eq!(used, 1, "{name}");
+        // The lane used, and the track it extends if it is not that track.
+        assert!(tracks.len() <= 2, "{name}: {} tracks", tracks.len());
         assert_eq!(trace.slices_named(name).len(), 1, "{name}");
         assert_sequential(&trace, &tracks);
     }

@@ -27,8 +27,13 @@ fn tracing_app_trace_has_the_expected_tree() {
             .get(&uuid)
             .is_some_and(|t| matches!(t.kind, TrackKind::Thread { .. }))
     };
+    // A pool's first track is a child of the process; its lanes (`NAME #2`, ...)
+    // are children of that track, as lanes of every track are.
     let on_pool = |s: &&Slice| {
-        let t = &trace.tracks[&s.track];
+        let mut t = &trace.tracks[&s.track];
+        while let Some(parent) = t.parent.filter(|&p| p != process.uuid) {
+            t = &trace.tracks[&parent];
+        }
         t.parent == Some(process.uuid) && matches!(t.kind, TrackKind::Plain)
     };
 

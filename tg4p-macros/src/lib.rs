@@ -25,15 +25,19 @@
 //! the guard then ends the slice with that value (`end_returning`).
 //! - A plain function: the guard is a slice on the calling thread's track (or on
 //!   `track = X`), ended when the guard drops, also on unwinding.
-//! - An `async fn`: the same guard statement runs at the future's first poll, and
-//!   the guard is a local of the future, so it drops on completion or when the
-//!   future is dropped; its slice goes on a track of the function's own pool (or a
-//!   free lane of `track = X`), because a suspended future cannot nest on a thread's
-//!   track.
+//! - An `async fn`: becomes `fn .. -> impl Future<Output = R>` whose body creates
+//!   the slice (`FutureSlice::new`, where the future is created, so that a spawned
+//!   future knows its creator) and returns the original body as an `async move`
+//!   block wrapped by it (`instrument`), which begins the slice at the first poll,
+//!   nests it in the traced future polling it (or puts it on the function's pool,
+//!   or `track = X`, as a task) and ends it at completion or drop. The arguments
+//!   move into the block as the `async fn` moved them into its future. If another
+//!   attribute macro follows (`#[tokio::main]`, ...), the function stays an
+//!   `async fn` whose body does the same, from its first poll.
 //! - A function returning a future, with `future` (opt-in for `impl Future`,
 //!   automatic for `Pin<Box<dyn Future ..>>` as `async-trait` produces): the body
-//!   runs at the call as before, and the future it returns is wrapped in an
-//!   `async move` block (boxed again for `Pin<Box<..>>`) that holds the guard.
+//!   runs at the call as before, and the future it returns is wrapped the same
+//!   way (boxed again for `Pin<Box<..>>`).
 //!   Without `future` (and not boxed), the slice times the call only, and the
 //!   expansion uses a `#[deprecated]` item, spanned at the return type, to warn.
 //!
@@ -55,7 +59,8 @@ use syn::{FnArg, Ident, ItemFn, LitStr, Pat, Path, ReturnType, Type, TypeParamBo
 /// `name = "..."`. The slice also ends if the function unwinds.
 ///
 /// On an `async fn` (also a method), the slice spans the future, from its first poll
-/// to its completion or drop, on a track of its own (see the crate docs). A function
+/// to its completion or drop: nested in the traced future that awaits it, else on a
+/// track of the function's pool (see the facade's docs on async programs). A function
 /// returning `impl Future` gets the same with `#[trace(future)]`; one returning
 /// `Pin<Box<dyn Future ..>>` (as `async-trait` writes them) gets it automatically.
 ///
@@ -399,7 +404,7 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
             quote!(#ty,)
         };
         let record = quote_spanned!(span=> #p::RetDebug::__tg4p_ret_debug(&__tg4p_ret));
-        (ty, record)
+        (ty, record, span)
     });
     // The function's body is the tail of the generated block. Its braces are
     // re-spanned as the macro's (same location), so that rustc does not call a
@@ -434,7 +439,7 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
                     let __tg4p_guard = #guard;
                     #block
                 }},
-                Some((ty, record)) => quote! {{
+                Some((ty, record, _)) => quote! {{
                     #warning
                     #callsite
                     let __tg4p_guard = #guard;
@@ -452,43 +457,52 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
                     &__TG4P_POOL
                 }),
             };
-            let guard = if recorded.is_empty() {
-                quote!(#p::FutureSpan::begin(&__TG4P_CALLSITE, #pool))
-            } else {
-                quote!(#p::FutureSpan::begin_args(&__TG4P_CALLSITE, #pool, #values))
+            let slice = quote! {
+                let __tg4p_slice = #p::FutureSlice::new(&__TG4P_CALLSITE, #pool, #values);
+            };
+            // `instrument(future)`, or `instrument_ret(future, |output| ..)` with the
+            // output's `Debug` check spanned at the return type.
+            let instrument = |future: TokenStream2| match &ret {
+                None => quote!(__tg4p_slice.instrument(#future)),
+                Some((_, _, span)) => {
+                    let check = quote_spanned!(*span=>
+                        |__tg4p_ret| #p::RetDebug::__tg4p_ret_debug(__tg4p_ret)
+                    );
+                    quote!(__tg4p_slice.instrument_ret(#future, #check))
+                }
             };
             match mode {
-                Mode::Async => match &ret {
-                    None => quote! {{
-                        #callsite
-                        let __tg4p_guard = #guard;
-                        #block
-                    }},
-                    Some((ty, record)) => quote! {{
-                        #callsite
-                        let __tg4p_guard = #guard;
-                        let __tg4p_ret = #p::returning_future::<#ty _>(async move #block).await;
-                        __tg4p_guard.end_returning(#record);
-                        __tg4p_ret
-                    }},
-                },
-                Mode::WrapFuture { boxed } => {
-                    let wrapped = match &ret {
-                        None => quote! {
-                            async move {
-                                let __tg4p_guard = #guard;
-                                __tg4p_future.await
-                            }
-                        },
-                        Some((_, record)) => quote! {
-                            async move {
-                                let __tg4p_guard = #guard;
-                                let __tg4p_ret = __tg4p_future.await;
-                                __tg4p_guard.end_returning(#record);
-                                __tg4p_ret
-                            }
+                Mode::Async => {
+                    let output = match &ret {
+                        Some((ty, _, _)) => quote!(#ty),
+                        None => match &func.sig.output {
+                            ReturnType::Type(_, ty) if !mentions_impl(quote!(#ty)) => quote!(#ty,),
+                            _ => quote!(_,),
                         },
                     };
+                    let body = quote!(#p::returning_future::<#output _>(async move #block));
+                    if let Some(rewritten) = rewrite_async(&mut func) {
+                        // A plain fn returning the future: the slice is created
+                        // at the call, where the future is.
+                        let instrumented = instrument(quote! {
+                            #p::returning_future::<#output _>(async move { #rewritten #block })
+                        });
+                        quote! {{
+                            #callsite
+                            #slice
+                            #instrumented
+                        }}
+                    } else {
+                        let instrumented = instrument(body);
+                        quote! {{
+                            #callsite
+                            #slice
+                            #instrumented.await
+                        }}
+                    }
+                }
+                Mode::WrapFuture { boxed } => {
+                    let wrapped = instrument(quote!(__tg4p_future));
                     let wrapped = if boxed {
                         quote!(::std::boxed::Box::pin(#wrapped))
                     } else {
@@ -497,6 +511,7 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
                     quote! {{
                         #callsite
                         let __tg4p_future = #block;
+                        #slice
                         #wrapped
                     }}
                 }
@@ -513,6 +528,97 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
     // user's (rustc's `dead_code` lint reports an unused function only then).
     func.block.brace_token = user_braces;
     func.into_token_stream()
+}
+
+/// Attributes that change nothing about a function's signature or body: with
+/// only these (after `#[trace]`), an `async fn` can become a plain function
+/// returning its future, so that the slice is created where the future is.
+const INERT_ATTRIBUTES: &[&str] = &[
+    "doc",
+    "allow",
+    "warn",
+    "deny",
+    "forbid",
+    "expect",
+    "must_use",
+    "deprecated",
+    "inline",
+    "cold",
+    "cfg_attr",
+    "cfg",
+];
+
+/// Turns `async fn f(args) -> R` into `fn f(args) -> impl Future<Output = R>`
+/// (whose body then returns an `async move` block), and returns the statements
+/// that start that block: they move the arguments into it as the `async fn` did.
+/// `None` (nothing changed) if another attribute macro follows, which may expect
+/// an `async fn` (`#[tokio::main]`, `#[tokio::test]`, ...).
+///
+/// The `impl Future` is the macro's token, so it captures every lifetime in scope
+/// (edition 2024 rules) in any edition, as the `async fn`'s future does.
+/// Arguments: `mut x` becomes `x` moved into `let mut x = x;`; other patterns
+/// (`(a, b)`, `_`, `ref x`) become `__tg4p_argN` moved into `let PAT = __tg4p_argN;`
+/// (a `_` kept alive until the future ends, as in the `async fn`); an argument
+/// named `_x` is moved in even if unused; other plain names are moved in by use
+/// (an unused one is dropped at the call, and rustc still reports it unused).
+fn rewrite_async(func: &mut ItemFn) -> Option<TokenStream2> {
+    let foreign = func.attrs.iter().any(|a| {
+        !INERT_ATTRIBUTES
+            .iter()
+            .any(|inert| a.path().is_ident(inert))
+            && !a
+                .path()
+                .segments
+                .first()
+                .is_some_and(|s| s.ident == "clippy" || s.ident == "rustfmt")
+    });
+    if foreign || func.sig.asyncness.is_none() || func.sig.variadic.is_some() {
+        return None;
+    }
+    let mut moves = TokenStream2::new();
+    for (i, input) in func.sig.inputs.iter_mut().enumerate() {
+        match input {
+            FnArg::Receiver(r) => {
+                let tok = &r.self_token;
+                moves.extend(quote!(let _ = &#tok;));
+            }
+            FnArg::Typed(pt) => match &mut *pt.pat {
+                Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                    let id = pi.ident.clone();
+                    if let Some(m) = pi.mutability.take() {
+                        moves.extend(quote!(let #m #id = #id;));
+                    } else if id.to_string().starts_with('_') {
+                        moves.extend(quote!(let _ = &#id;));
+                    }
+                }
+                other => {
+                    let arg = Ident::new(&format!("__tg4p_arg{i}"), other.span());
+                    let pat = std::mem::replace(
+                        other,
+                        Pat::Ident(syn::PatIdent {
+                            attrs: Vec::new(),
+                            by_ref: None,
+                            mutability: None,
+                            ident: arg.clone(),
+                            subpat: None,
+                        }),
+                    );
+                    if matches!(pat, Pat::Wild(_)) {
+                        moves.extend(quote!(let _ = &#arg;));
+                    } else {
+                        moves.extend(quote!(let #pat = #arg;));
+                    }
+                }
+            },
+        }
+    }
+    let output = match &func.sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => quote!(#ty),
+    };
+    func.sig.asyncness = None;
+    func.sig.output = syn::parse_quote!(-> impl ::core::future::Future<Output = #output>);
+    Some(moves)
 }
 
 /// `original` with braces that have its braces' location but the macro's hygiene,

@@ -4,7 +4,7 @@
 
 use crate::fields::{FieldValue, Fields};
 use crate::sites::Site;
-use tg4p_core::runtime::private::{self as rt, ArgValue, Details, FnSpan, FutureSpan, TypedArg};
+use tg4p_core::runtime::private::{self as rt, ArgValue, Details, FnSpan, PoolSpan, TypedArg};
 
 /// The most args recorded per event (as `tg4p::MAX_ARGS`); later ones are left out.
 const MAX_ARGS: usize = tg4p_core::runtime::MAX_ARGS;
@@ -57,12 +57,12 @@ pub(crate) fn end_thread(
 }
 
 /// A slice open on a track of a pool (`Send`: it may end on any thread).
-pub(crate) struct PoolSlice(FutureSpan);
+pub(crate) struct PoolSlice(PoolSpan);
 
 /// Begins a slice of `site` at tick `since` on a free track of its pool.
 pub(crate) fn begin_pool(site: &'static Site, since: u64, fields: &Fields) -> PoolSlice {
     with_args(fields, None, |args| {
-        PoolSlice(FutureSpan::begin_since(
+        PoolSlice(PoolSpan::begin_since(
             site.callsite,
             site.pool,
             since,

@@ -5,8 +5,9 @@
 //! Two ways in:
 //! - **Live tracing** of a running program (this crate's root): [`open`] a
 //!   [`Session`], put [`#[trace]`](trace) or [`#[trace_args]`](trace_args) on
-//!   functions, mark moments with [`instant!`], scopes with [`span!`], values with
-//!   [`count!`]; custom [`Track`]s and [`Counter`]s are `static`s.
+//!   functions (`async fn`s too, and any future with [`Traced`]), mark moments with
+//!   [`instant!`], scopes with [`span!`] (in async code [`async_span!`]), values
+//!   with [`count!`]; custom [`Track`]s and [`Counter`]s are `static`s.
 //! - **Traces from data** with explicit timestamps: [`generator::TraceGenerator`]
 //!   and the handles it hands out, argument values built with [`args!`].
 //!
@@ -140,14 +141,45 @@
 //!
 //! # Async functions
 //!
-//! A future that suspends cannot nest on its polling thread's track (other work runs
-//! there while it waits, and it may resume on another thread). So a traced `async fn`
-//! (also an async method, a `future` function, or a boxed future) records one slice
-//! per future, from its first poll to its completion or drop, on a track of its own:
-//! a child of the process track named after the function (or its `name`). The tracks
-//! come from a per-function pool and are reused when free, so there are as many as
-//! the function had futures running at once, not one per call. With `track = X` the
-//! futures take free lanes of `X`. A future that is never polled records nothing.
+//! A traced future (a traced `async fn` or async method, a `future` function, a
+//! boxed future, or any future with [`.traced("name")`](Traced)) records one slice,
+//! from its first poll to its completion or drop; one never polled records nothing.
+//! Where the slice goes follows how the program runs:
+//!
+//! ```text
+//! process
+//! ├─ main (thread)          [── main ──────────────────]       sync #[trace]: thread track
+//! ├─ handle                 [── handle ────────────────────]   a task: its pool's track
+//! │  │                        [lookup][lookup][fetch] [phase]  awaited: nested one deeper
+//! │  └─ handle #2                            [fetch]           join!: a lane beneath
+//! └─ audit                                     [── audit ──]   spawned: its pool's track,
+//!                                   flow arrow handle ──▶ audit  linked to its creator
+//! ```
+//!
+//! - **Awaited futures nest**: first polled inside another traced future's poll
+//!   (`.await`, `join!`, `select!`, a `FuturesUnordered` polled in it), a future's
+//!   slice goes inside the parent's, on the parent's track; a child that would
+//!   overlap a concurrent sibling takes a lane beneath the parent's track instead.
+//! - **Tasks** (first polled with no traced future around them: spawned, or run by
+//!   `block_on`) go on a track of their function's pool, named after it (or its
+//!   `name`), reused when free: as many tracks as tasks ran at once. With
+//!   `track = X`, tasks take free lanes of `X`.
+//! - **Spawned tasks remember their origin**: created inside a traced future's
+//!   slice and first polled elsewhere, a future gets a flow arrow from that slice.
+//! - **Synchronous code stays on its thread**: a `#[trace]` function or [`span!`]
+//!   called inside a future's poll nests on the polling thread's track.
+//!
+//! Every track that needs more room follows one rule, a custom [`Track`] and a pool
+//! alike: its lanes are child tracks of the track they extend, named `NAME #2`,
+//! `NAME #3`, ..., never two siblings with one name (the UI would merge them).
+//!
+//! [`span!`]'s guard is not `Send` (its slice belongs to the thread's track), so a
+//! spawned task cannot hold it across `.await`; [`async_span!`] opens a slice in the
+//! traced future being polled instead, is `Send`, and the futures it awaits nest in
+//! it. `#[trace]` makes an `async fn` a plain `fn` returning `impl Future` (so that
+//! the slice is created with the future), unless another attribute macro follows it
+//! (`#[tokio::main]`, ...): then it stays an `async fn`, and a spawned future of it
+//! gets no flow.
 //!
 //! ```
 //! #[tg4p::trace(ret)]                              // one slice per future
@@ -244,10 +276,10 @@ pub use tg4p_core::annotation::{MAX_DEPTH, Value};
 // --- Live tracing (tg4p_core::runtime, tg4p_macros) ---
 
 pub use tg4p_core::runtime::{
-    ARG_VALUE_LIMIT, CHUNK_BYTES, Counter, CounterNumber, DEFAULT_DRAIN_INTERVAL,
+    ARG_VALUE_LIMIT, AsyncSpan, CHUNK_BYTES, Counter, CounterNumber, DEFAULT_DRAIN_INTERVAL,
     DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, InstantBuilder, LOSS_MARKER, MAX_ARGS, MAX_THREAD_DEPTH,
-    Overflow, Report, Session, SessionBuilder, SessionError, Span, TRACE_ENV, TraceGuard, Track,
-    enabled, init_from_env, open,
+    Overflow, Report, Session, SessionBuilder, SessionError, Span, TRACE_ENV, TraceGuard, Traced,
+    TracedFuture, Track, enabled, init_from_env, open,
 };
 pub use tg4p_macros::{trace, trace_args};
 /// Records `tracing` spans and events (and `log` records through tracing-log) into

@@ -1,4 +1,4 @@
-//! Live tracing: `macro_rules!` macros (`instant!`, `span!`, `count!`) and the
+//! Live tracing: `macro_rules!` macros (`instant!`, `span!`, `async_span!`, `count!`) and the
 //! private seam generated code calls.
 
 /// Records an instant event on the calling thread's track (or on a `static`
@@ -89,6 +89,11 @@ macro_rules! __instant_emit {
 /// [`Track`](crate::Track) given first), ended when the returned guard drops.
 /// Unlike the `span` methods, it records the enclosing function's name.
 ///
+/// The guard is not `Send`: its slice belongs to the thread's track (or nests
+/// with this thread's spans on the custom track). Holding it across an `.await`
+/// makes the future not `Send` either, so `tokio::spawn` rejects it ("future
+/// cannot be sent between threads safely"); in async code, use [`async_span!`].
+///
 /// ```
 /// static TOP: tg4p::Track = tg4p::Track::new("TOP_TRACK");
 /// let sort = tg4p::span!(TOP, "SORT");
@@ -138,6 +143,68 @@ macro_rules! __span {
             $(let _: &dyn ::core::fmt::Debug = &$val;)*
         }
         $crate::__private::Span::off()
+    }};
+}
+
+/// Starts a slice inside the traced future being polled, ended when the returned
+/// guard drops: a scope that can be held across `.await` in a `Send` future,
+/// where [`span!`]'s guard (which belongs to the thread's track) cannot.
+///
+/// The slice nests in the future's innermost slice (on a lane beneath it if a
+/// concurrent child holds that level), and the futures awaited while it is open
+/// nest in it. With no traced future being polled, it goes on a pool of tracks
+/// named after it, like a task. Arguments as for [`span!`].
+///
+/// ```
+/// #[tg4p::trace]
+/// async fn handle(request: u32) -> u32 {
+///     let parse = tg4p::async_span!("parse", request = request);
+///     let n = async { request + 1 }.await; // held across `.await`: still `Send`
+///     drop(parse);
+///     n
+/// }
+///
+/// fn assert_send<T: Send>(_: T) {}
+/// assert_send(handle(1));
+/// ```
+#[macro_export]
+macro_rules! async_span {
+    ($name:literal $(, $key:ident = $val:expr)* $(,)?) => {
+        $crate::__async_span!($name $(, $key = $val)*)
+    };
+}
+
+#[cfg(feature = "enable")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __async_span {
+    ($name:literal $(, $key:ident = $val:expr)*) => {{
+        static __TG4P_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
+            $name,
+            $crate::__function!(),
+            ::core::file!(),
+            ::core::line!(),
+            &[$(::core::stringify!($key)),*],
+        );
+        static __TG4P_POOL: $crate::__private::Track = $crate::__private::Track::pool($name);
+        $crate::__private::AsyncSpan::enter(
+            &__TG4P_CALLSITE,
+            &__TG4P_POOL,
+            &[$(&$val as &dyn ::core::fmt::Debug),*],
+        )
+    }};
+}
+
+/// Compiled out: an inert guard; the arguments are type-checked, never evaluated.
+#[cfg(not(feature = "enable"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __async_span {
+    ($name:literal $(, $key:ident = $val:expr)*) => {{
+        if false {
+            $(let _: &dyn ::core::fmt::Debug = &$val;)*
+        }
+        $crate::__private::AsyncSpan::off()
     }};
 }
 

@@ -179,6 +179,56 @@ fn boxed_ret(x: &u32) -> Pin<Box<dyn std::future::Future<Output = u32> + Send + 
     Box::pin(async move { *x })
 }
 
+// `async fn`s become functions returning their future: lifetimes (named, elided,
+// of the receiver), argument patterns, `mut` arguments, traits.
+struct Guard;
+
+#[tg4p::trace]
+async fn borrows<'a>(x: &'a str, y: &str) -> &'a str {
+    let _ = y.len();
+    x
+}
+
+#[tg4p::trace]
+async fn patterns((a, b): (u32, u32), _: Guard, mut c: u32, _unused: Guard) -> u32 {
+    c += a + b;
+    c
+}
+
+trait Service {
+    async fn call(&self, x: &str) -> usize;
+
+    #[tg4p::trace]
+    async fn default_call(&self, x: &str) -> usize {
+        x.len()
+    }
+}
+
+impl Service for S {
+    #[tg4p::trace_args(skip(self), ret)]
+    async fn call(&self, x: &str) -> usize {
+        x.len() + self.n as usize
+    }
+}
+
+#[tg4p::trace]
+async fn awaits_traced(s: &S) -> usize {
+    use tg4p::Traced;
+    let scope = tg4p::async_span!("scope", n = s.n);
+    let n = s.call("ab").await + s.default_call("c").await;
+    drop(scope);
+    let m = async { 1 }.traced("block").ret().await;
+    n + m + borrows("x", "y").await.len()
+}
+
+// Another attribute macro after `#[trace]` (here `#[trace]` itself) may expect an
+// `async fn`: the outer one keeps it one.
+#[tg4p::trace(name = "outer")]
+#[tg4p::trace(ret)]
+async fn traced_twice(x: u32, (y, _): (u32, u32)) -> u32 {
+    x + y
+}
+
 fn assert_send<T: Send>(_: T) {}
 
 fn main() {
@@ -206,4 +256,7 @@ fn main() {
     let _ = unsafe { unsafe_ret(&1) };
     assert_send(async_question("1".into()));
     assert_send(boxed_ret(&4));
+    assert_send(patterns((1, 2), Guard, 3, Guard));
+    assert_send(awaits_traced(&S::new()));
+    assert_send(traced_twice(1, (2, 3)));
 }

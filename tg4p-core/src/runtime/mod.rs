@@ -5,7 +5,9 @@
 //! Every module uses only modules below it (and none uses one that uses it back):
 //!
 //! - **What users hold**: `span` (the slice guards [`Span`], `FnSpan`, and
-//!   [`InstantBuilder`]), `future` (slices of traced futures on pools of tracks),
+//!   [`InstantBuilder`]), `future` (slices of traced futures, nested where they are awaited or on
+//!   pools of task tracks; [`Traced`], [`AsyncSpan`]), `pool_span` (slices begun in
+//!   the past on a pool, for the `tracing` layer's spans entered more than once),
 //!   `counter` ([`Counter`], which records its own samples), `track` ([`Track`]
 //!   and its lanes), `checks` (compile-time checks for generated code).
 //! - **What gets written**: `record`, every record kind, its encoding for the
@@ -44,6 +46,7 @@ mod env;
 mod future;
 mod handoff;
 mod local;
+mod pool_span;
 mod record;
 mod registry;
 mod session;
@@ -56,6 +59,7 @@ pub use args::{ARG_VALUE_LIMIT, MAX_ARGS};
 pub use buffer::CHUNK_BYTES;
 pub use counter::{Counter, CounterNumber};
 pub use env::{TRACE_ENV, TraceGuard, init_from_env};
+pub use future::{AsyncSpan, Traced, TracedFuture};
 pub use handoff::{Overflow, enabled};
 pub use local::MAX_THREAD_DEPTH;
 pub use session::{
@@ -71,8 +75,9 @@ pub use writer::LOSS_MARKER;
 pub mod private {
     pub use super::checks::{ArgDebug, AsTrack, RetDebug, returning, returning_future};
     pub use super::counter::{Counter, CounterNumber, named as named_counter};
-    pub use super::future::FutureSpan;
+    pub use super::future::{AsyncSpan, FutureSlice};
     pub use super::handoff::enabled;
+    pub use super::pool_span::PoolSpan;
     pub use super::record::{ArgValue, Details, Sample, TypedArg};
     pub use super::registry::{Callsite, Function};
     pub use super::span::{

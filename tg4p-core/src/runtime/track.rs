@@ -16,7 +16,10 @@ const LANE_REUSE_GAP: u64 = 10_000;
 /// Spans on it nest as usual within one thread. When spans from different threads
 /// overlap, the later one goes on a *lane*: a child track of this one (named
 /// `"NAME #2"`, `"NAME #3"`, ...), reused once free, so the trace never holds
-/// overlapping slices on one track.
+/// overlapping slices on one track. Traced futures put on it (`#[trace(track =
+/// X)]`) take lanes the same way, and the lanes their concurrent children need are
+/// child tracks of the lane they extend, named the same way: one rule for every
+/// track that needs more room, pools of `async fn`s included.
 ///
 /// Slices go on it with [`Track::span`] (or `span!(TRACK, ..)`,
 /// `#[trace(track = TRACK)]`), instants with [`Track::instant`].
@@ -39,32 +42,52 @@ pub struct Track {
     id: AtomicU32,
     uuid: AtomicU64,
     lanes: Mutex<Vec<Lane>>,
-    /// A pool of tracks for futures (see [`Track::pool`]): every lane is a child of
-    /// the process track with the track's own name.
+    /// A pool of tracks for futures (see [`Track::pool`]).
     pool: bool,
 }
 
+/// One track of the trace: the track itself (lane 0) or one of its lanes.
 #[derive(Debug)]
 struct Lane {
     uuid: u64,
-    /// `thread_key` of the thread whose slices are open on it, 0 if free.
+    /// The lane this one extends, its parent in the trace (`None` for lane 0):
+    /// lane 0 for the lanes of threads' spans and of tasks, the lane of the
+    /// future whose concurrent children it holds otherwise.
+    parent: Option<u32>,
+    /// `thread_key` of the thread whose spans are open on it, 0 if none.
     owner: u64,
+    /// Slices open on it (a thread's spans, or the slices in `open`).
     depth: u32,
+    /// Tick of the last slice end on it.
     last_end: u64,
     /// `thread_key` of the thread that last closed a slice on it.
     last_closer: u64,
+    /// Tokens of the future slices open on it, innermost last.
+    open: Vec<u64>,
+    /// Holds the concurrent children of the futures on its parent lane (and only
+    /// those): not a lane for threads' spans or tasks, so that a pool's tasks
+    /// use no more tracks than ran at once.
+    children: bool,
 }
 
 impl Lane {
     /// A lane with nothing open on it, never used.
-    fn free(uuid: u64) -> Lane {
+    fn free(uuid: u64, parent: Option<u32>, children: bool) -> Lane {
         Lane {
             uuid,
+            parent,
             owner: 0,
             depth: 0,
             last_end: 0,
             last_closer: 0,
+            open: Vec::new(),
+            children,
         }
+    }
+
+    /// Free, and the track itself or a lane for threads' spans and tasks.
+    fn is_free_top(&self) -> bool {
+        self.depth == 0 && !self.children
     }
 }
 
@@ -85,9 +108,11 @@ impl Track {
         }
     }
 
-    /// A pool of tracks named `name`, one per concurrently running future of a
-    /// traced `async fn` (what `#[trace]` declares for it): each is a child of the
-    /// process track named `name` (the UI shows them as one group), reused once free.
+    /// A pool of tracks named `name` for the tasks of a traced `async fn` (what
+    /// `#[trace]` declares for it): one per task running at once, reused once free.
+    /// As for any track, the first is the track itself (a child of the process
+    /// track) and the others are its lanes. Unlike a custom track, a future of a
+    /// pool that another traced future awaits nests in that future instead.
     #[doc(hidden)]
     pub const fn pool(name: &'static str) -> Track {
         Track {
@@ -99,7 +124,7 @@ impl Track {
         }
     }
 
-    /// Whether the lanes are a pool of sibling tracks (see [`Track::pool`]).
+    /// Whether this is a pool of task tracks (see [`Track::pool`]).
     pub(crate) fn is_pool(&self) -> bool {
         self.pool
     }
@@ -148,35 +173,36 @@ impl Track {
     /// or that has been free for long enough, else a new lane. The tick is read
     /// under the lock so that lane hand-overs are ordered.
     pub(crate) fn open_lane(&self, me: u64) -> (u32, u64) {
-        let mut lanes = super::shim::lock(&self.lanes);
-        if lanes.is_empty() {
-            lanes.push(Lane::free(self.uuid()));
-        }
+        let mut lanes = self.lock();
         let now = ticks();
         let pick = lanes
             .iter()
             .position(|l| l.owner == me && l.depth > 0)
             .or_else(|| {
                 lanes.iter().position(|l| {
-                    l.depth == 0
+                    l.is_free_top()
                         && (l.last_closer == me || now.saturating_sub(l.last_end) > LANE_REUSE_GAP)
                 })
             });
-        let i = match pick {
-            Some(i) => i,
-            None => {
-                lanes.push(Lane::free(crate::ids::next_track_uuid()));
-                lanes.len() - 1
-            }
-        };
+        let i = pick.unwrap_or_else(|| push_lane(&mut lanes, 0, false));
         let lane = &mut lanes[i];
         lane.owner = me;
         lane.depth += 1;
         (i as u32, now)
     }
 
-    /// Opens a slice that no thread owns (a future's, which may end on another
-    /// thread) on a lane with no slice open, else on a new lane, and reads its tick.
+    /// The lanes, lane 0 (the track itself) created on first use.
+    fn lock(&self) -> super::shim::MutexGuard<'_, Vec<Lane>> {
+        let mut lanes = super::shim::lock(&self.lanes);
+        if lanes.is_empty() {
+            lanes.push(Lane::free(self.uuid(), None, false));
+        }
+        lanes
+    }
+
+    /// Opens the slice `token` of a task (a future no traced future polls) on a
+    /// lane with no slice open, else on a new lane, and reads its tick.
+    ///
     /// A free lane last closed by this thread is taken first: its end is on this
     /// thread's sequence, before the new begin, so no gap is needed. Else the lane
     /// free the longest; if it was freed less than [`LANE_REUSE_GAP`] ago (by
@@ -184,45 +210,50 @@ impl Track {
     /// order the two), this waits out the rest of the gap (at most about 3 us,
     /// outside the lock, with the lane already taken) rather than growing the pool:
     /// the number of lanes stays the peak number of open slices.
-    pub(crate) fn open_free_lane(&self) -> (u32, u64) {
+    pub(crate) fn open_task(&self, token: u64) -> (u32, u64) {
         let me = thread_key();
-        let (i, last_end) = {
-            let mut lanes = super::shim::lock(&self.lanes);
-            if lanes.is_empty() {
-                lanes.push(Lane::free(self.uuid()));
-            }
-            let free = lanes
-                .iter()
-                .position(|l| l.depth == 0 && l.last_closer == me)
-                .or_else(|| {
-                    lanes
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, l)| l.depth == 0)
-                        .min_by_key(|(_, l)| l.last_end)
-                        .map(|(i, _)| i)
-                });
-            let i = free.unwrap_or_else(|| {
-                lanes.push(Lane::free(crate::ids::next_track_uuid()));
-                lanes.len() - 1
+        let mut lanes = self.lock();
+        let free = pick_free(&lanes, me, |l| l.is_free_top());
+        let i = free.unwrap_or_else(|| push_lane(&mut lanes, 0, false));
+        open_on(lanes, i, token, me)
+    }
+
+    /// Opens the slice `token` of a child of the future whose innermost slice
+    /// is `above`, on lane `lane`: on that lane if `above` is its innermost slice
+    /// (nested one level deeper), else on a free lane beneath it (a new one if
+    /// none is free), and reads its tick. Hand-overs between threads wait out the
+    /// gap as in [`open_task`](Track::open_task).
+    pub(crate) fn open_child(&self, lane: u32, above: u64, token: u64) -> (u32, u64) {
+        let me = thread_key();
+        let mut lanes = self.lock();
+        let on_top = lanes
+            .get(lane as usize)
+            .is_some_and(|l| l.open.last() == Some(&above));
+        let i = if on_top {
+            lane as usize
+        } else {
+            let free = pick_free(&lanes, me, |l| {
+                l.depth == 0 && l.children && l.parent == Some(lane)
             });
-            // Owner 0 with depth 1: no thread's `open_lane` nests on it.
-            let lane = &mut lanes[i];
-            lane.owner = 0;
-            lane.depth = 1;
-            let last_end = if lane.last_closer == me {
-                0
-            } else {
-                lane.last_end
-            };
-            (i, last_end)
+            free.unwrap_or_else(|| push_lane(&mut lanes, lane, true))
         };
-        let mut now = ticks();
-        while now.saturating_sub(last_end) <= LANE_REUSE_GAP {
-            std::hint::spin_loop();
-            now = ticks();
-        }
-        (i as u32, now)
+        open_on(lanes, i, token, me)
+    }
+
+    /// Closes the future slice `token` on `lane` and reads its tick; also returns
+    /// how many slices open above it are closed with it (children that outlived
+    /// it: their ends must come first). `None` if it was closed that way already.
+    pub(crate) fn close_slice(&self, lane: u32, token: u64) -> Option<(u64, u32)> {
+        let mut lanes = super::shim::lock(&self.lanes);
+        let l = lanes.get_mut(lane as usize)?;
+        let at = l.open.iter().rposition(|&t| t == token)?;
+        let above = (l.open.len() - at - 1) as u32;
+        l.open.truncate(at);
+        l.depth = l.open.len() as u32;
+        let now = ticks();
+        l.last_end = now;
+        l.last_closer = thread_key();
+        Some((now, above))
     }
 
     /// Opens a slice that no thread owns and that began at tick `since`, in the
@@ -231,21 +262,15 @@ impl Track {
     /// only the timestamps order the two), else on a new lane.
     pub(crate) fn open_lane_since(&self, since: u64) -> u32 {
         let me = thread_key();
-        let mut lanes = super::shim::lock(&self.lanes);
-        if lanes.is_empty() {
-            lanes.push(Lane::free(self.uuid()));
-        }
+        let mut lanes = self.lock();
         let free = lanes.iter().position(|l| {
-            l.depth == 0
+            l.is_free_top()
                 && (l.last_end == 0
                     || (l.last_closer == me && l.last_end < since)
                     || l.last_end.saturating_add(LANE_REUSE_GAP) < since)
         });
-        let i = free.unwrap_or_else(|| {
-            lanes.push(Lane::free(crate::ids::next_track_uuid()));
-            lanes.len() - 1
-        });
-        // Owner 0 with depth 1: no thread's `open_lane` nests on it.
+        let i = free.unwrap_or_else(|| push_lane(&mut lanes, 0, false));
+        // Owner 0 with depth 1: no thread's `open_lane` nests on it, no task takes it.
         let lane = &mut lanes[i];
         lane.owner = 0;
         lane.depth = 1;
@@ -267,11 +292,74 @@ impl Track {
         now
     }
 
-    /// Name of lane `lane` as written in its descriptor.
+    /// Name of lane `lane` as written in its descriptor: the track's name for
+    /// the track itself, `"NAME #k"` (k = lane + 1) for its lanes, so that no two
+    /// siblings share a name (the UI would merge them into one row).
     pub(crate) fn lane_name(&self, lane: u32) -> String {
-        if self.pool {
+        if lane == 0 {
             return self.name.to_owned();
         }
         format!("{} #{}", self.name, lane + 1)
     }
+
+    /// The lane that lane `lane` extends: its parent track (`None`: the track
+    /// itself, a child of the process).
+    pub(crate) fn lane_parent(&self, lane: u32) -> Option<u32> {
+        let lanes = super::shim::lock(&self.lanes);
+        lanes.get(lane as usize).and_then(|l| l.parent)
+    }
+}
+
+/// A new lane extending lane `parent` (for its futures' `children`, or for
+/// threads' spans and tasks); returns its index.
+fn push_lane(lanes: &mut Vec<Lane>, parent: u32, children: bool) -> usize {
+    lanes.push(Lane::free(
+        crate::ids::next_track_uuid(),
+        Some(parent),
+        children,
+    ));
+    lanes.len() - 1
+}
+
+/// The free lane (as `is_free` says) that thread `me` closed last, else the one
+/// free the longest.
+fn pick_free(lanes: &[Lane], me: u64, is_free: impl Fn(&Lane) -> bool) -> Option<usize> {
+    lanes
+        .iter()
+        .position(|l| is_free(l) && l.last_closer == me)
+        .or_else(|| {
+            lanes
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| is_free(l))
+                .min_by_key(|(_, l)| l.last_end)
+                .map(|(i, _)| i)
+        })
+}
+
+/// Opens future slice `token` on lane `i` (owned by no thread, so that no
+/// thread's spans nest on it), releases the lock, and reads the begin's tick: at
+/// least [`LANE_REUSE_GAP`] after the lane's last end if another thread wrote it.
+fn open_on(
+    mut lanes: super::shim::MutexGuard<'_, Vec<Lane>>,
+    i: usize,
+    token: u64,
+    me: u64,
+) -> (u32, u64) {
+    let lane = &mut lanes[i];
+    lane.owner = 0;
+    lane.open.push(token);
+    lane.depth = lane.open.len() as u32;
+    let last_end = if lane.last_closer == me {
+        0
+    } else {
+        lane.last_end
+    };
+    drop(lanes);
+    let mut now = ticks();
+    while now.saturating_sub(last_end) <= LANE_REUSE_GAP {
+        std::hint::spin_loop();
+        now = ticks();
+    }
+    (i as u32, now)
 }

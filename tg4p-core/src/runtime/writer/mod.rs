@@ -947,27 +947,15 @@ impl Writer {
             return Some(uuid);
         }
         let track = self.registry.get::<Track>(id)?;
-        let base = track.lane_uuid(0)?;
-        // A pool's lane 0 is one of its tracks like the others: described below
-        // only if used.
-        if !track.is_pool() && self.tracks.described.insert(base) {
-            self.output.descriptor(TrackDescriptor {
-                uuid: base,
-                parent_uuid: Some(self.output.process_uuid),
-                name: Some(track.name()),
-                ..Default::default()
-            });
-        }
+        // Its parent, described first: the lane it extends, or the process for
+        // the track itself (see `Track` for the one rule of lanes).
+        let parent = match track.lane_parent(lane) {
+            Some(p) if p != lane => self.track_uuid(id, p)?,
+            _ => self.output.process_uuid,
+        };
         let uuid = track.lane_uuid(lane)?;
         if self.tracks.described.insert(uuid) {
             let name = track.lane_name(lane);
-            // A pool's tracks are siblings under the process; lanes nest under
-            // their track.
-            let parent = if track.is_pool() {
-                self.output.process_uuid
-            } else {
-                base
-            };
             self.output.descriptor(TrackDescriptor {
                 uuid,
                 parent_uuid: Some(parent),

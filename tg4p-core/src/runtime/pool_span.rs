@@ -1,0 +1,110 @@
+//! Slices that no thread owns and whose begin lies in the past, on a track of a
+//! pool: what a `tracing` span entered more than once (an `.instrument()`ed future,
+//! a span held across `.await` or entered on several threads) records, from its
+//! first enter to its close.
+//!
+//! Unlike a traced future's slice ([`super::future`]), nothing polls it: the layer
+//! that owns it says when it began (a tick read at the first enter) and when it
+//! ends. Its lane is taken with [`Track::open_lane_since`], so it never overlaps
+//! the lane's previous slice, and released by [`Track::close_lane`] on any thread.
+//!
+//! Overflow: the begin reserves no room for the end (the end may be written by
+//! another thread), so under the `Drop` policy the end can be dropped when memory
+//! runs out; the slice then shows as "did not end", and the drop is counted.
+
+use super::handoff::generation;
+use super::local::with_local;
+use super::record::{Details, Event, LaneRef};
+use super::registry::Callsite;
+use super::track::Track;
+
+/// Guard of a slice on a track of `track`'s pool that began at a known tick. `Send`
+/// and `Sync`; the slice ends when [`end_details`](PoolSpan::end_details) is
+/// called or the guard drops, on any thread.
+#[must_use = "the slice ends when this guard is dropped"]
+#[derive(Debug)]
+pub struct PoolSpan {
+    /// Session generation the slice was begun in, 0 if none.
+    generation: u64,
+    track: &'static Track,
+    lane: u32,
+}
+
+impl PoolSpan {
+    /// Starts a slice of `callsite` on a track of `track`'s pool that is free since
+    /// tick `since` (from [`now`](super::span::now), read earlier: the slice begins
+    /// then), with `details` (a run-time name, typed args, flows).
+    pub fn begin_since(
+        callsite: &'static Callsite,
+        track: &'static Track,
+        since: u64,
+        details: &Details<'_>,
+    ) -> PoolSpan {
+        let generation = generation();
+        let off = PoolSpan {
+            generation: 0,
+            track,
+            lane: 0,
+        };
+        if generation == 0 {
+            return off;
+        }
+        let id = track.id();
+        let begin = Event::begin(callsite.id())
+            .with(details)
+            .on(LaneRef { track: id, lane: 0 });
+        let lane = with_local(generation, |l| {
+            let room = l.room(&begin, 0)?;
+            let lane = track.open_lane_since(since);
+            room.write(&begin.on(LaneRef { track: id, lane }).at(since));
+            Some(lane)
+        });
+        match lane {
+            Some(Some(lane)) => PoolSpan {
+                generation,
+                track,
+                lane,
+            },
+            _ => off,
+        }
+    }
+
+    /// Ends the slice with `details`' typed args and flows (its name is the
+    /// begin's), on any thread.
+    pub fn end_details(mut self, details: &Details<'_>) {
+        let generation = std::mem::take(&mut self.generation);
+        end(generation, self.track, self.lane, details);
+    }
+}
+
+impl Drop for PoolSpan {
+    fn drop(&mut self) {
+        let generation = std::mem::take(&mut self.generation);
+        end(generation, self.track, self.lane, &Details::default());
+    }
+}
+
+#[inline(never)]
+fn end(generation: u64, track: &'static Track, lane: u32, details: &Details<'_>) {
+    if generation == 0 {
+        return;
+    }
+    // The lane is released even if the session ended, so the pool stays usable.
+    let tick = track.close_lane(lane);
+    if super::handoff::generation() != generation {
+        return;
+    }
+    let lane = LaneRef {
+        track: track.id(),
+        lane,
+    };
+    // No room reserved (see the module docs): the end makes room for itself.
+    let end = Event::end()
+        .with(&Details {
+            name: None,
+            ..*details
+        })
+        .on(lane)
+        .at(tick);
+    with_local(generation, |l| l.write_unreserved_end(&end));
+}
