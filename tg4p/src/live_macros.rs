@@ -92,7 +92,7 @@ macro_rules! __instant_emit {
 /// The guard is not `Send`: its slice belongs to the thread's track (or nests
 /// with this thread's spans on the custom track). Holding it across an `.await`
 /// makes the future not `Send` either, so `tokio::spawn` rejects it ("future
-/// cannot be sent between threads safely"); in async code, use [`async_span!`].
+/// cannot be sent between threads safely"); in async code, use [`async_span!`](crate::async_span).
 ///
 /// ```
 /// static TOP: tg4p::Track = tg4p::Track::new("TOP_TRACK");

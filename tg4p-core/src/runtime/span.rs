@@ -129,7 +129,7 @@ impl FnSpan {
     }
 }
 
-/// The clock's tick now: what [`FutureSpan::begin_since`](super::future::FutureSpan::begin_since) takes.
+/// The clock's tick now: what [`PoolSpan::begin_since`](super::pool_span::PoolSpan::begin_since) takes.
 #[inline]
 pub fn now() -> u64 {
     super::clock::ticks()
