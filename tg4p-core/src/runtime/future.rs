@@ -20,12 +20,13 @@
 //! another thread), so under the `Drop` policy a future's end can be dropped when
 //! memory runs out; the slice then shows as "did not end", and the drop is counted.
 
-use super::args::{self, ArgText};
+use super::args;
 use super::handoff::generation;
 use super::local::with_local;
-use super::record::{Details, Event, LaneRef};
+use super::record::{Args, Details, Event, LaneRef};
 use super::registry::Callsite;
 use super::track::Track;
+use super::values::{ArgRef, with_typed};
 use std::fmt::Debug;
 
 /// Guard of a future's slice on a track of `track`'s pool (see the module docs).
@@ -47,7 +48,40 @@ impl FutureSpan {
         if generation == 0 {
             return FutureSpan::off(track);
         }
-        begin_on(generation, callsite, track, None)
+        begin_on(generation, callsite, track, Args::None)
+    }
+
+    /// As [`begin`](FutureSpan::begin), with typed `values` as args.
+    #[inline]
+    pub fn begin_values<const N: usize>(
+        callsite: &'static Callsite,
+        track: &'static Track,
+        values: &[ArgRef<'_>; N],
+    ) -> FutureSpan {
+        let generation = generation();
+        if generation == 0 {
+            return FutureSpan::off(track);
+        }
+        with_typed(callsite.arg_names, values, |typed| {
+            begin_on(generation, callsite, track, Args::Typed(typed))
+        })
+    }
+
+    /// Ends the slice with `value` (typed) as the end event's `return` arg: the
+    /// output of a future traced with `ret`, when it completes.
+    #[doc(hidden)]
+    pub fn end_value(mut self, value: ArgRef<'_>) {
+        let generation = std::mem::take(&mut self.generation);
+        if generation == 0 {
+            return;
+        }
+        if super::handoff::generation() != generation {
+            end(generation, self.track, self.lane, Args::None);
+        } else {
+            with_typed(&["return"], &[value], |typed| {
+                end(generation, self.track, self.lane, Args::Typed(typed))
+            });
+        }
     }
 
     /// As [`begin`](FutureSpan::begin), with the `Debug` text of `values` as args.
@@ -62,7 +96,7 @@ impl FutureSpan {
             return FutureSpan::off(track);
         }
         args::with_formatted(values, |text| {
-            begin_on(generation, callsite, track, Some(text))
+            begin_on(generation, callsite, track, Args::Text(text))
         })
     }
 
@@ -80,13 +114,12 @@ fn begin_on(
     generation: u64,
     callsite: &'static Callsite,
     track: &'static Track,
-    text: Option<&ArgText>,
+    args: Args<'_>,
 ) -> FutureSpan {
     let id = track.id();
     // The lane is known once the room is made: its size is the same.
-    let begin = Event::begin(callsite.id())
-        .args(text)
-        .on(LaneRef { track: id, lane: 0 });
+    let mut begin = Event::begin(callsite.id()).on(LaneRef { track: id, lane: 0 });
+    begin.args = args;
     let lane = with_local(generation, |l| {
         let room = l.room(&begin, 0)?;
         let (lane, tick) = track.open_free_lane();
@@ -172,10 +205,10 @@ impl FutureSpan {
             return;
         }
         if super::handoff::generation() != generation {
-            end(generation, self.track, self.lane, None);
+            end(generation, self.track, self.lane, Args::None);
         } else {
             args::with_formatted(&[value], |text| {
-                end(generation, self.track, self.lane, Some(text))
+                end(generation, self.track, self.lane, Args::Text(text))
             });
         }
     }
@@ -185,13 +218,13 @@ impl Drop for FutureSpan {
     #[inline]
     fn drop(&mut self) {
         if self.generation != 0 {
-            end(self.generation, self.track, self.lane, None);
+            end(self.generation, self.track, self.lane, Args::None);
         }
     }
 }
 
 #[inline(never)]
-fn end(generation: u64, track: &'static Track, lane: u32, ret: Option<&ArgText>) {
+fn end(generation: u64, track: &'static Track, lane: u32, ret: Args<'_>) {
     // The lane is released even if the session ended, so the pool stays usable.
     let tick = track.close_lane(lane);
     if super::handoff::generation() != generation {
@@ -203,6 +236,7 @@ fn end(generation: u64, track: &'static Track, lane: u32, ret: Option<&ArgText>)
     };
     // No room reserved (see the module docs): the end makes room for itself, with
     // its `return` arg if it has one.
-    let end = Event::end().on(lane).at(tick).args(ret);
+    let mut end = Event::end().on(lane).at(tick);
+    end.args = ret;
     with_local(generation, |l| l.write_unreserved_end(&end));
 }

@@ -752,6 +752,8 @@ mod tests {
             outgoing: 65535,
             incoming: 3,
             value_dropped: false,
+            typed: true,
+            named: true,
         };
         assert_eq!(EventHeader::decode(h.encode()), h);
         assert_eq!(Head::of(h.encode()), Head::Event);
