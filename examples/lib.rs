@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release --example merge_sort -- OUT.pftrace      # live tracing
 //! cargo run --release --example custom_packets -- OUT.pftrace  # a trace from data
-//! cargo run --release --example tracing_app -- OUT.pftrace     # `tracing` via the layer
+//! cargo run --release -p tg4p-examples --features tracing --example tracing_app -- OUT.pftrace
 //! ```
 //!
 //! The end-to-end tests (`tests/merge_sort.rs`, `tests/custom_packets.rs`, `tests/tracing_app.rs` at the

@@ -178,11 +178,28 @@ fn pool_slices<'a>(trace: &'a DecodedTrace, name: &str) -> Vec<&'a Slice> {
     let process = trace
         .process_track(std::process::id() as i32)
         .expect("process track");
+    // A pool's first track is the process's child, named after the span; its lanes
+    // (`NAME #2`, ...) are that track's children, as lanes of every track are.
+    let lane_prefix = format!("{name} #");
     let mut out = Vec::new();
-    for t in trace.track_by_name(name) {
-        if matches!(t.kind, TrackKind::Plain) {
+    for t in trace.tracks.values() {
+        let Some(track_name) = t.display_name() else {
+            continue;
+        };
+        let first = track_name == name;
+        if matches!(t.kind, TrackKind::Plain) && (first || track_name.starts_with(&lane_prefix)) {
+            let pool = if first {
+                t
+            } else {
+                &trace.tracks[&t.parent.expect("a lane has a parent")]
+            };
             assert_eq!(
-                t.parent,
+                pool.display_name(),
+                Some(name),
+                "lanes are their pool's children"
+            );
+            assert_eq!(
+                pool.parent,
                 Some(process.uuid),
                 "pool tracks are the process's"
             );
@@ -512,7 +529,9 @@ fn drop_counts_and_marks_what_it_loses() {
     let trace = tg4p_oracle::decode_file(&path).unwrap();
     std::fs::remove_file(&path).ok();
     trace.assert_valid();
-    assert_eq!(trace.events.len() as u64, report.events_written);
+    // Every event written, plus the instants that mark where events were lost.
+    let markers = trace.events_named(tg4p::LOSS_MARKER).count() as u64;
+    assert_eq!(trace.events.len() as u64 - markers, report.events_written);
     if report.events_dropped > 0 {
         assert!(trace.dropped_markers > 0, "loss is marked in the trace");
     }

@@ -32,7 +32,7 @@ pub struct PoolSpan {
 
 impl PoolSpan {
     /// Starts a slice of `callsite` on a track of `track`'s pool that is free since
-    /// tick `since` (from [`now`](super::span::now), read earlier: the slice begins
+    /// tick `since` (from `private::now`, read earlier: the slice begins
     /// then), with `details` (a run-time name, typed args, flows).
     pub fn begin_since(
         callsite: &'static Callsite,

@@ -1,7 +1,7 @@
 //! The synchronisation primitives of the recorder's hand-off, in one place.
 //!
 //! Everything the recording threads and the writer share through a [`Chunk`]
-//! (`super::buffer::Chunk`) or a thread [`Slot`](super::recorder) goes through these
+//! (`super::buffer::Chunk`) or a thread `Slot` (`super::handoff`) goes through these
 //! names, so that the hand-off can be model-checked with `loom`: compiled with
 //! `RUSTFLAGS="--cfg tg4p_loom"`, the same code uses loom's atomics, mutex and `Arc`.
 //! (The process-wide gate and registries are plain `std` statics: they are not part
