@@ -4,11 +4,15 @@
 //! is described by `super::record` and written by `super::local`.
 
 use super::args::{self, ArgText};
+
+/// The name of the typed arg a slice's end records for `ret`.
+const RETURN_ARG: &str = "return";
 use super::handoff::generation;
 use super::local::{thread_key, with_local};
-use super::record::{Details, Event, LaneRef, THREAD_SLICE_WORDS};
+use super::record::{Args, Details, Event, LaneRef, THREAD_SLICE_WORDS};
 use super::registry::Callsite;
 use super::track::Track;
+use super::values::{ArgRef, with_typed};
 use crate::FlowId;
 use std::cell::RefCell;
 use std::fmt::Debug;
@@ -95,6 +99,41 @@ impl FnSpan {
         }
         args::with_formatted(&[value], |text| {
             let end = Event::end().args(Some(text));
+            with_local(generation, |l| l.write_end(&end, THREAD_SLICE_WORDS))
+        });
+    }
+}
+
+/// Starts a slice of `callsite` on the calling thread's track with typed `values`
+/// as its args (named after the callsite's arg names).
+#[inline]
+pub fn enter_values<const N: usize>(
+    callsite: &'static Callsite,
+    values: &[ArgRef<'_>; N],
+) -> FnSpan {
+    let generation = generation();
+    if generation == 0 {
+        return FnSpan::OFF;
+    }
+    let kept = with_typed(callsite.arg_names, values, |typed| {
+        let begin = Event::begin(callsite.id()).typed(typed);
+        with_local(generation, |l| l.write(&begin, THREAD_SLICE_WORDS))
+    });
+    FnSpan::kept(kept, generation)
+}
+
+impl FnSpan {
+    /// Ends the slice with `value` (typed) as the end event's `return` arg: what
+    /// `#[trace(ret)]` calls when the function returns. A guard dropped instead
+    /// (unwinding) ends the slice without it.
+    #[doc(hidden)]
+    pub fn end_value(mut self, value: ArgRef<'_>) {
+        let generation = std::mem::take(&mut self.generation);
+        if generation == 0 || super::handoff::generation() != generation {
+            return;
+        }
+        with_typed(&[RETURN_ARG], &[value], |typed| {
+            let end = Event::end().typed(typed);
             with_local(generation, |l| l.write_end(&end, THREAD_SLICE_WORDS))
         });
     }
@@ -232,23 +271,43 @@ impl Span {
             return span;
         }
         if values.is_empty() {
-            span.open(generation, callsite, track, None);
+            span.open(generation, track, Event::begin(callsite.id()));
         } else {
             args::with_formatted(values, |text| {
-                span.open(generation, callsite, track, Some(text))
+                span.open(
+                    generation,
+                    track,
+                    Event::begin(callsite.id()).args(Some(text)),
+                )
             });
         }
         span
     }
 
-    fn open(
-        &mut self,
-        generation: u64,
+    /// Starts a slice of `callsite` on `track` or the thread's track, named `name`
+    /// if given (instead of after the callsite), with typed `values` as its args.
+    fn begin_values<const N: usize>(
         callsite: &'static Callsite,
         track: Option<&'static Track>,
-        text: Option<&ArgText>,
-    ) {
-        let mut begin = Event::begin(callsite.id()).args(text);
+        name: Option<&str>,
+        values: &[ArgRef<'_>; N],
+    ) -> Span {
+        let mut span = Span::off();
+        let generation = generation();
+        if generation == 0 {
+            return span;
+        }
+        with_typed(callsite.arg_names, values, |typed| {
+            let begin = Event::begin(callsite.id()).named(name).typed(typed);
+            span.open(generation, track, begin)
+        });
+        span
+    }
+
+    /// Writes `begin` (of a slice on `track` or the thread's track) if there is
+    /// room for it and its end.
+    fn open(&mut self, generation: u64, track: Option<&'static Track>, begin: Event<'_>) {
+        let mut begin = begin;
         let mut end = Event::end();
         if let Some(t) = track {
             // The lane is known once the room is made: its size is the same.
@@ -316,11 +375,24 @@ impl Span {
         if self.generation == 0 || generation() != self.generation {
             return; // the drop releases the lane
         }
-        args::with_formatted(&[value], |text| self.close(Some(text)));
+        args::with_formatted(&[value], |text| self.close(Args::Text(text)));
         self.generation = 0;
     }
 
-    fn close(&mut self, ret: Option<&ArgText>) {
+    /// Ends the slice with `value` (typed) as the end event's `return` arg: what
+    /// `#[trace(ret, track = ..)]` calls when the function returns.
+    #[doc(hidden)]
+    pub fn end_value(mut self, value: ArgRef<'_>) {
+        if self.generation == 0 || generation() != self.generation {
+            return; // the drop releases the lane
+        }
+        with_typed(&[RETURN_ARG], &[value], |typed| {
+            self.close(Args::Typed(typed))
+        });
+        self.generation = 0;
+    }
+
+    fn close(&mut self, ret: Args<'_>) {
         if self.generation == 0 {
             return;
         }
@@ -347,14 +419,15 @@ impl Span {
         // The begin reserved the end's words without flows, and the flows were
         // reserved as they were attached.
         let reserved = end.words();
-        let end = end.args(ret);
+        let mut end = end;
+        end.args = ret;
         with_local(self.generation, |l| l.write_end(&end, reserved));
     }
 }
 
 impl Drop for Span {
     fn drop(&mut self) {
-        self.close(None);
+        self.close(Args::None);
     }
 }
 
@@ -405,6 +478,69 @@ pub fn enter_span(
     values: &[&dyn Debug],
 ) -> Span {
     Span::begin(callsite, track, values)
+}
+
+/// Starts a slice of `callsite` on `track`, or on the calling thread's track,
+/// named `name` if given (a name known at run time, instead of the callsite's), with
+/// typed `values` as its arguments: what `span!` calls.
+#[inline]
+pub fn span_values<const N: usize>(
+    callsite: &'static Callsite,
+    track: Option<&'static Track>,
+    name: Option<&str>,
+    values: &[ArgRef<'_>; N],
+) -> Span {
+    Span::begin_values(callsite, track, name, values)
+}
+
+/// Records an instant of `callsite` on `track` (or the calling thread's track),
+/// named `name` if given, with typed `values` and the flows `outgoing` (leaving it)
+/// and `incoming` (ending at it): what `instant!` calls.
+pub fn instant_values<const N: usize>(
+    callsite: &'static Callsite,
+    track: Option<&'static Track>,
+    name: Option<&str>,
+    values: &[ArgRef<'_>; N],
+    outgoing: &[FlowId],
+    incoming: &[FlowId],
+) {
+    let generation = generation();
+    if generation == 0 {
+        return;
+    }
+    let raw = |ids: &[FlowId]| -> Vec<u64> {
+        ids.iter()
+            .take(u16::MAX as usize)
+            .map(|f| f.raw())
+            .collect()
+    };
+    let (out, inc) = (raw(outgoing), raw(incoming));
+    with_typed(callsite.arg_names, values, |typed| {
+        let details = Details {
+            name,
+            args: typed,
+            outgoing: &out,
+            incoming: &inc,
+        };
+        instant_details(callsite, track, &details);
+    });
+}
+
+/// `N` new flow ids (for `instant!(.., outgoing = N)` with a literal `N`).
+#[inline]
+pub fn flow_ids<const N: usize>() -> [FlowId; N] {
+    std::array::from_fn(|_| FlowId::new())
+}
+
+/// `n` new flow ids (for `instant!(.., outgoing = n)` with `n` known at run time).
+pub fn flow_id_vec(n: usize) -> Vec<FlowId> {
+    (0..n).map(|_| FlowId::new()).collect()
+}
+
+/// The name a `span!` or `instant!` given a run-time name records.
+#[inline(always)]
+pub fn runtime_name<T: AsRef<str> + ?Sized>(name: &T) -> &str {
+    name.as_ref()
 }
 
 /// Records an instant of `callsite` with arguments and flows; returns `N` new flow
