@@ -374,3 +374,44 @@ fn runtime_outgoing_counts() {
     assert_eq!(arrows.len(), 4);
     assert!(trace.dangling_flows().is_empty());
 }
+
+#[test]
+fn tracks_and_counters_named_at_run_time() {
+    let _s = serial();
+    let (trace, _) = traced("named-tracks", || {
+        for shard in 0..2 {
+            let track = tg4p::Track::named(format!("shard {shard}"));
+            let _span = track.span("compact");
+            tg4p::Counter::named(format!("queue {shard}")).set(10 + shard);
+        }
+        // The same name again: the same track and counter.
+        let _again = tg4p::Track::named("shard 1").span("again");
+        tg4p::Counter::named(String::from("queue 1")).add(5);
+    });
+    for shard in 0..2 {
+        let tracks = trace.track_by_name(&format!("shard {shard}"));
+        assert_eq!(tracks.len(), 1, "one track per name");
+        let names: Vec<_> = trace
+            .slices_on(tracks[0].uuid)
+            .iter()
+            .filter_map(|s| s.name.clone())
+            .collect();
+        let want: &[&str] = if shard == 0 {
+            &["compact"]
+        } else {
+            &["compact", "again"]
+        };
+        assert_eq!(names, want);
+        let counters = trace.track_by_name(&format!("queue {shard}"));
+        assert_eq!(counters.len(), 1, "one counter track per name");
+        let values: Vec<f64> = trace
+            .events_on(counters[0].uuid)
+            .filter_map(|e| match &e.kind {
+                EventKind::Counter(v) => Some(v.as_f64()),
+                _ => None,
+            })
+            .collect();
+        let want: &[f64] = if shard == 0 { &[10.0] } else { &[11.0, 16.0] };
+        assert_eq!(values, want);
+    }
+}

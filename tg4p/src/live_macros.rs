@@ -183,7 +183,7 @@ macro_rules! __instant_emit {
             let _: ::core::option::Option<&$crate::Track> = $track;
             let _: &[$crate::FlowId] = $crate::__instant!(@incoming $($inc)?);
             $crate::__tg4p_name!(check $($name)*);
-            let _ = [$($v),*];
+            let _: &[$crate::__private::ArgRef<'_>] = &[$($v),*];
         }
         $crate::__tg4p_flow_ids!(off $($o)*)
     }};
@@ -275,7 +275,7 @@ macro_rules! __span_emit {
         if false {
             let _: ::core::option::Option<&$crate::Track> = $track;
             $crate::__tg4p_name!(check $($name)*);
-            let _ = [$($v),*];
+            let _: &[$crate::__private::ArgRef<'_>] = &[$($v),*];
         }
         $crate::__private::Span::off()
     }};
