@@ -415,3 +415,51 @@ fn tracks_and_counters_named_at_run_time() {
         assert_eq!(values, want);
     }
 }
+
+#[tg4p::trace]
+fn inner_traced() {}
+
+#[test]
+fn plain_spans_nest_with_traced_calls_and_keep_their_flows() {
+    let _s = serial();
+    let (trace, _) = traced("plain-spans", || {
+        let outer = tg4p::span!("outer");
+        inner_traced();
+        let flows = {
+            let sender = tg4p::span!("sender");
+            inner_traced();
+            sender.outgoing(2)
+        };
+        let _receiver = tg4p::span!("receiver").incoming(&flows[..1]);
+        tg4p::instant!("other end", incoming = [flows[1]]);
+        drop(_receiver);
+        drop(outer);
+        for _ in 0..1000 {
+            let _s = tg4p::span!("many");
+        }
+    });
+    let outer = &trace.slices_named("outer")[0];
+    assert_eq!(outer.depth, 0);
+    assert!(outer.end_ts.is_some());
+    let sender = &trace.slices_named("sender")[0];
+    let receiver = &trace.slices_named("receiver")[0];
+    for s in [sender, receiver] {
+        assert_eq!((s.track, s.depth), (outer.track, 1), "{:?}", s.name);
+        assert!(s.begin_ts >= outer.begin_ts && s.end_ts <= outer.end_ts);
+    }
+    let inner = trace.slices_named("inner_traced");
+    assert_eq!(inner.len(), 2);
+    assert_eq!((inner[0].depth, inner[1].depth), (1, 2));
+    assert_eq!(sender.flows_out.len(), 2);
+    assert_eq!(trace.flows().len(), 2);
+    assert!(trace.dangling_flows().is_empty());
+    let many = trace.slices_named("many");
+    assert_eq!(many.len(), 1000);
+    assert!(many.iter().all(|s| s.depth == 0 && s.end_ts.is_some()));
+    let src = many[0].source.as_ref().expect("a source location");
+    assert!(
+        src.function.contains("keep_their_flows"),
+        "{}",
+        src.function
+    );
+}

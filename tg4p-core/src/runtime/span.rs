@@ -237,6 +237,9 @@ struct SpanFlows {
 #[derive(Debug)]
 pub struct Span {
     generation: u64,
+    /// Begun as `#[trace]` begins a slice (a compact record the writer's templates
+    /// handle): on the thread's track, no args, no run-time name.
+    thread_slice: bool,
     track: Option<(&'static Track, u32)>,
     flows: RefCell<SpanFlows>,
     _not_send: PhantomData<*const ()>,
@@ -249,6 +252,7 @@ impl Span {
     pub const fn off() -> Span {
         Span {
             generation: 0,
+            thread_slice: false,
             track: None,
             flows: RefCell::new(SpanFlows {
                 outgoing: Vec::new(),
@@ -295,6 +299,15 @@ impl Span {
         let mut span = Span::off();
         let generation = generation();
         if generation == 0 {
+            return span;
+        }
+        if N == 0 && track.is_none() && name.is_none() {
+            // The common `span!("name")`: the record `#[trace]` writes.
+            let id = callsite.id();
+            if with_local(generation, |l| l.begin_thread_slice(id)) == Some(true) {
+                span.generation = generation;
+                span.thread_slice = true;
+            }
             return span;
         }
         with_typed(callsite.arg_names, values, |typed| {
@@ -412,6 +425,18 @@ impl Span {
             return;
         }
         let flows = self.flows.get_mut();
+        if self.thread_slice {
+            if flows.outgoing.is_empty() && flows.incoming.is_empty() && matches!(ret, Args::None) {
+                with_local(self.generation, |l| l.end_thread_slice());
+                return;
+            }
+            // The begin reserved a compact end; the flows were reserved as attached.
+            let mut end = Event::end().flows(&flows.outgoing, &flows.incoming);
+            let reserved = end.words() - Event::end().words() + THREAD_SLICE_WORDS;
+            end.args = ret;
+            with_local(self.generation, |l| l.write_end(&end, reserved));
+            return;
+        }
         let mut end = Event::end().flows(&flows.outgoing, &flows.incoming);
         if let Some((lane, tick)) = closed {
             end = end.on(lane).at(tick);
@@ -419,7 +444,6 @@ impl Span {
         // The begin reserved the end's words without flows, and the flows were
         // reserved as they were attached.
         let reserved = end.words();
-        let mut end = end;
         end.args = ret;
         with_local(self.generation, |l| l.write_end(&end, reserved));
     }
