@@ -463,3 +463,20 @@ fn plain_spans_nest_with_traced_calls_and_keep_their_flows() {
         src.function
     );
 }
+
+#[test]
+fn values_whose_integer_type_is_inferred_later() {
+    let _s = serial();
+    let (trace, _) = traced("inferred", || {
+        let n = 5; // i32 by rustc's fallback, after the macro's method call
+        let x = 0.5; // f64 likewise
+        tg4p::instant!("inferred", n = n, x = x, sum = n + 1);
+        let _s = tg4p::span!("inferred span", n = n);
+    });
+    let a = args(instant(&trace, "inferred"));
+    assert_eq!(a["n"], &Arg::Int(5));
+    assert_eq!(a["x"], &Arg::Double(0.5));
+    assert_eq!(a["sum"], &Arg::Int(6));
+    let s = &trace.slices_named("inferred span")[0];
+    assert_eq!(s.arg("n"), Some(&Arg::Int(5)));
+}

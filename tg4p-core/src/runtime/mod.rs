@@ -87,6 +87,6 @@ pub mod private {
         instant_details, instant_named, instant_values, now, runtime_name, span_named, span_values,
     };
     pub use super::track::Track;
-    pub use super::values::{ArgRef, Fallback, LiteralArg, Probe, literal};
+    pub use super::values::{ArgRef, Fallback, LiteralArg, Probe, Typed, literal};
     pub use crate::FlowId;
 }

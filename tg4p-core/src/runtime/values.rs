@@ -5,9 +5,9 @@
 //!
 //! # The dispatch
 //! Generated code calls `Probe::new(&value).__tg4p_arg()`. `Probe<T>` has an
-//! inherent method for each recorded type `T` (and `&T`); for any other type,
-//! method lookup derefs the probe to its [`Fallback`], whose method records the
-//! value's `Debug` text. Inherent methods need no trait in scope, so generated code
+//! inherent method for every `T: Typed` (the recorded types, and references to
+//! them); for any other type, method lookup derefs the probe to its [`Fallback`],
+//! whose method records the value's `Debug` text. Inherent methods need no trait in scope, so generated code
 //! imports nothing. `__tg4p_typed` is the same choice without the `Debug` bound
 //! (`None` for other types): `#[trace_args]` and `ret` pair it with their own
 //! `Debug` check, which reports a non-`Debug` argument at the user's token.
@@ -119,31 +119,37 @@ impl<'a, T: Debug> Fallback<'a, T> {
     }
 }
 
+/// A type recorded as a typed value. Implemented for the integers (up to 64 bits),
+/// floats, `bool`, `char`, `str`, `String`, `Cow<str>`, and references to them.
+///
+/// One generic inherent method of [`Probe`] is bounded by it, rather than one
+/// method per type: so a value whose integer type is not inferred yet (`let n = 5;`
+/// then `n = n`) still finds exactly one method, and rustc's fallback (`i32`)
+/// settles the bound later.
+pub trait Typed {
+    /// The value, typed.
+    fn __tg4p_value(&self) -> ArgRef<'_>;
+}
+
+impl<'a, T: Typed + ?Sized> Probe<'a, T> {
+    /// The value, typed.
+    #[inline(always)]
+    pub fn __tg4p_typed(&self) -> Option<ArgRef<'a>> {
+        Some((self.0).0.__tg4p_value())
+    }
+    /// The value, typed.
+    #[inline(always)]
+    pub fn __tg4p_arg(&self) -> ArgRef<'a> {
+        (self.0).0.__tg4p_value()
+    }
+}
+
 macro_rules! typed {
     ($($t:ty => |$v:ident| $e:expr;)*) => {$(
-        impl<'a> Probe<'a, $t> {
-            /// The value, typed.
+        impl Typed for $t {
             #[inline(always)]
-            pub fn __tg4p_typed(&self) -> Option<ArgRef<'a>> {
-                Some(self.__tg4p_arg())
-            }
-            /// The value, typed.
-            #[inline(always)]
-            pub fn __tg4p_arg(&self) -> ArgRef<'a> {
-                let $v: &'a $t = (self.0).0;
-                $e
-            }
-        }
-        impl<'a, 'b> Probe<'a, &'b $t> {
-            /// The value, typed.
-            #[inline(always)]
-            pub fn __tg4p_typed(&self) -> Option<ArgRef<'a>> {
-                Some(self.__tg4p_arg())
-            }
-            /// The value, typed.
-            #[inline(always)]
-            pub fn __tg4p_arg(&self) -> ArgRef<'a> {
-                let $v: &'a $t = *(self.0).0;
+            fn __tg4p_value(&self) -> ArgRef<'_> {
+                let $v = self;
                 $e
             }
         }
@@ -167,18 +173,13 @@ typed! {
     char => |v| ArgRef::Char(*v);
     str => |v| ArgRef::Str(v);
     String => |v| ArgRef::Str(v.as_str());
+    Cow<'_, str> => |v| ArgRef::Str(v);
 }
 
-impl<'a> Probe<'a, Cow<'_, str>> {
-    /// The value, typed.
+impl<T: Typed + ?Sized> Typed for &T {
     #[inline(always)]
-    pub fn __tg4p_typed(&self) -> Option<ArgRef<'a>> {
-        Some(self.__tg4p_arg())
-    }
-    /// The value, typed.
-    #[inline(always)]
-    pub fn __tg4p_arg(&self) -> ArgRef<'a> {
-        ArgRef::Str((self.0).0)
+    fn __tg4p_value(&self) -> ArgRef<'_> {
+        (**self).__tg4p_value()
     }
 }
 
