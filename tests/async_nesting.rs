@@ -166,8 +166,8 @@ fn a_request_handler_nests_its_children_and_links_its_task() {
         "the program's own result"
     );
     let handler = &trace.slices_named("handle")[0];
-    assert_eq!(handler.arg("request"), Some(&Arg::Str("7".into())));
-    assert_eq!(handler.arg("return"), Some(&Arg::Str(format!("{out:?}"))));
+    assert_eq!(handler.arg("request"), Some(&Arg::Uint(7)));
+    assert_eq!(handler.arg("return"), Some(&Arg::Str(out.clone())));
     assert_eq!(handler.depth, 0, "a task: top level on its track");
     // A task track of the pool: the pool's first track (a child of the process),
     // or one of its lanes (a child of the first), whichever was free.
@@ -183,13 +183,13 @@ fn a_request_handler_nests_its_children_and_links_its_task() {
 
     // Awaited one after the other: both nested on the handler's own track.
     for key in [7, 8] {
-        let l = returning(&trace, "lookup", &format!("\"lookup {key}\""));
+        let l = returning(&trace, "lookup", &format!("lookup {key}"));
         assert_eq!(l.len(), 1, "lookup {key}");
         assert_eq!(placed_under(&trace, handler, l[0]), "nested");
     }
     // `join!`: the first nests, the second overlaps it and takes a lane.
-    let f1 = returning(&trace, "fetch", "\"fetch 1\"")[0];
-    let f2 = returning(&trace, "fetch", "\"fetch 2\"")[0];
+    let f1 = returning(&trace, "fetch", "fetch 1")[0];
+    let f2 = returning(&trace, "fetch", "fetch 2")[0];
     let mut places = [
         placed_under(&trace, handler, f1),
         placed_under(&trace, handler, f2),
@@ -205,12 +205,12 @@ fn a_request_handler_nests_its_children_and_links_its_task() {
     assert_eq!(block.len(), 1);
     assert_eq!(placed_under(&trace, handler, block[0]), "nested");
     let phase = &trace.slices_named("phase")[0];
-    assert_eq!(phase.arg("request"), Some(&Arg::Str("7".into())));
+    assert_eq!(phase.arg("request"), Some(&Arg::Uint(7)));
     assert_eq!(placed_under(&trace, handler, phase), "nested");
     assert!(phase.duration().unwrap() > 0);
 
     // The spawned task: its own pool track, a flow from the handler.
-    let audit = returning(&trace, "audit", "\"audit 7\"");
+    let audit = returning(&trace, "audit", "audit 7");
     assert_eq!(audit.len(), 1);
     let audit = audit[0];
     assert_eq!(audit.depth, 0);
@@ -319,10 +319,10 @@ fn ten_thousand_requests_sixty_four_at_a_time_reuse_their_tracks() {
     let mut linked = 0;
     for h in &handlers {
         let request = match h.arg("request") {
-            Some(Arg::Str(v)) => v.clone(),
+            Some(Arg::Uint(v)) => v.to_string(),
             other => panic!("request {other:?}"),
         };
-        let audit = audits[&format!("\"audit {request}\"")];
+        let audit = audits[&format!("audit {request}")];
         let (a, b) = (h.begin_event, audit.begin_event);
         linked += pairs.contains(&(a.min(b), a.max(b))) as usize;
     }

@@ -42,12 +42,12 @@
 //! another thread), so under the `Drop` policy a future's end can be dropped when
 //! memory runs out; the slice then shows as "did not end", and the drop is counted.
 
-use super::values::{ArgRef, KeptArgs, with_typed};
 use super::handoff::generation;
 use super::local::with_local;
 use super::record::{Event, LaneRef, TypedArg};
 use super::registry::Callsite;
 use super::track::Track;
+use super::values::{ArgRef, KeptArgs, with_typed};
 use crate::FlowId;
 use std::cell::RefCell;
 use std::fmt::Debug;
