@@ -354,3 +354,76 @@ fn ten_thousand_requests_sixty_four_at_a_time_reuse_their_tracks() {
         }
     }
 }
+
+/// Creates a traced task inside a traced sync function (as a request dispatcher
+/// on a plain thread does) and hands it to the runtime.
+#[tg4p::trace]
+fn dispatch(rt: &tokio::runtime::Handle, request: u32) -> tokio::task::JoinHandle<String> {
+    rt.spawn(audit(request))
+}
+
+#[test]
+fn a_task_created_in_a_sync_slice_links_back_to_it() {
+    let _s = serial();
+    let rt = runtime();
+    let trace = record("sync-origin", || {
+        let task = dispatch(rt.handle(), 41);
+        let scoped = {
+            let _batch = tg4p::span!("batch");
+            rt.spawn(audit(42))
+        };
+        let outside = rt.spawn(audit(43));
+        rt.block_on(async {
+            task.await.unwrap();
+            scoped.await.unwrap();
+            outside.await.unwrap();
+        });
+    });
+    // `spawn` instants: (event index, event).
+    let spawns: Vec<(usize, &tg4p_oracle::Event)> = trace
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            e.kind == tg4p_oracle::EventKind::Instant && e.name.as_deref() == Some("spawn")
+        })
+        .collect();
+    assert_eq!(spawns.len(), 2, "one per task created in a slice");
+    let arrows = trace.flows();
+    for (creator, request) in [("dispatch", 41), ("batch", 42)] {
+        let creator = &trace.slices_named(creator)[0];
+        let task = returning(&trace, "audit", &format!("audit {request}"))[0];
+        // The flow leaves a `spawn` instant inside the creating slice, on the
+        // thread's track, and ends at the task's slice.
+        let inside: Vec<_> = spawns
+            .iter()
+            .filter(|(_, e)| {
+                e.track == creator.track
+                    && creator.begin_ts <= e.ts
+                    && e.ts <= creator.end_ts.unwrap()
+            })
+            .collect();
+        assert_eq!(inside.len(), 1, "one spawn instant in {:?}", creator.name);
+        let (spawn, event) = inside[0];
+        assert_eq!(event.arg("task"), Some(&Arg::Str("audit".into())));
+        let linked = arrows
+            .iter()
+            .filter(|f| {
+                let ends = [f.from_event, f.to_event];
+                ends.contains(spawn) && ends.contains(&task.begin_event)
+            })
+            .count();
+        assert_eq!(linked, 1, "the spawn flow of request {request}");
+        assert_ne!(task.track, creator.track, "the task runs on its own track");
+    }
+    // Created outside any slice: no instant (counted above), no flow.
+    let outside = returning(&trace, "audit", "audit 43")[0];
+    let linked = arrows
+        .iter()
+        .filter(|f| [f.from_event, f.to_event].contains(&outside.begin_event))
+        .count();
+    assert_eq!(
+        linked, 0,
+        "a task created outside every slice has no origin"
+    );
+}

@@ -44,7 +44,7 @@
 
 use super::handoff::generation;
 use super::local::with_local;
-use super::record::{Event, LaneRef, TypedArg};
+use super::record::{ArgValue, Event, LaneRef, TypedArg};
 use super::registry::Callsite;
 use super::track::Track;
 use super::values::{ArgRef, KeptArgs, with_typed};
@@ -104,8 +104,9 @@ struct Origin {
 }
 
 impl Origin {
-    /// Leaves a flow id in the innermost polling frame.
-    fn here() -> Option<Origin> {
+    /// Leaves a flow id in the innermost polling frame; with none, in the slice
+    /// open on the thread's track (a `#[trace]` function, a `span!`), if any.
+    fn here(generation: u64, callsite: &'static Callsite) -> Option<Origin> {
         with_top(|f| {
             if f.spawned.len() >= MAX_SPAWN_FLOWS {
                 return None;
@@ -115,6 +116,33 @@ impl Origin {
             Some(Origin {
                 creator: f.token,
                 flow,
+            })
+        })
+        .unwrap_or_else(|| Origin::in_thread_slice(generation, callsite))
+    }
+
+    /// A thread-track slice's slices are written already: the flow leaves from a
+    /// `spawn` instant inside it (with the future's name as its `task` arg), where
+    /// the future is created. Its creator is no frame, so it is never reclaimed.
+    #[cold]
+    #[inline(never)]
+    fn in_thread_slice(generation: u64, callsite: &'static Callsite) -> Option<Origin> {
+        with_local(generation, |l| {
+            if l.thread_depth() == 0 {
+                return None;
+            }
+            let flow = [FlowId::new().raw()];
+            let task = [TypedArg {
+                name: "task",
+                value: ArgValue::Str(callsite.name),
+            }];
+            let spawn = Event::instant(callsite.id())
+                .named(Some("spawn"))
+                .typed(&task)
+                .flows(&flow, &[]);
+            l.write(&spawn, 0).then_some(Origin {
+                creator: 0,
+                flow: flow[0],
             })
         })
         .flatten()
@@ -176,8 +204,9 @@ impl FutureSlice {
             origin: None,
             state: State::New,
         };
-        if generation() != 0 {
-            slice.origin = Origin::here();
+        let generation = generation();
+        if generation != 0 {
+            slice.origin = Origin::here(generation, callsite);
             if N > 0 {
                 slice.args = KeptArgs::keep(values);
             }
