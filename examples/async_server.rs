@@ -5,7 +5,7 @@
 //! at a time. Each request awaits two lookups in sequence (nested in its slice),
 //! two fetches at once with `join!` (the second on a lane beneath it), a traced
 //! async block, and holds an `async_span!` scope across an `.await`; it spawns an
-//! `audit` task, linked to it by a flow arrow.
+//! `audit` task (linked to it by a flow arrow) and awaits it.
 //!
 //! ```text
 //! cargo run --release -p tg4p-examples --features async --example async_server [-- PATH]
@@ -37,9 +37,9 @@ async fn audit(request: u32, bytes: usize) {
     tg4p::instant!("audited", request = request, bytes = bytes);
 }
 
-/// Serves one request; returns its audit task.
-#[tg4p::trace_args]
-async fn handle(request: u32) -> tokio::task::JoinHandle<()> {
+/// Serves one request: its checksum.
+#[tg4p::trace_args(ret)]
+async fn handle(request: u32) -> usize {
     let user = lookup(request).await;
     let _account = lookup(request + 1).await;
     let (a, b) = tokio::join!(fetch(1), fetch(2));
@@ -50,7 +50,11 @@ async fn handle(request: u32) -> tokio::task::JoinHandle<()> {
     let render = tg4p::async_span!("render", request = request, user = user);
     tokio::task::yield_now().await; // held across `.await`: still `Send`
     drop(render);
+    // Another task (it may run on another thread), awaited here.
     tokio::spawn(audit(request, checksum))
+        .await
+        .expect("audit task");
+    checksum
 }
 
 /// A synchronous dispatcher: the tasks it creates link back to it.
@@ -59,7 +63,7 @@ fn dispatch(
     rt: &tokio::runtime::Handle,
     first: u32,
     count: u32,
-) -> Vec<tokio::task::JoinHandle<tokio::task::JoinHandle<()>>> {
+) -> Vec<tokio::task::JoinHandle<usize>> {
     (first..first + count)
         .map(|r| rt.spawn(handle(r)))
         .collect()
@@ -78,8 +82,7 @@ pub fn run(path: &Path) -> Result<tg4p::Report, Box<dyn std::error::Error>> {
         let tasks = dispatch(rt.handle(), first, count);
         rt.block_on(async {
             for t in tasks {
-                let audit = t.await.expect("request task");
-                audit.await.expect("audit task");
+                t.await.expect("request task");
             }
         });
     }

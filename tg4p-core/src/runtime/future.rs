@@ -37,6 +37,9 @@
 //! trace_processor links two events that share a flow id in whichever order it
 //! reads them, from the slice that began first (the creator) to the other, so the
 //! arrow is right whether the creator ends before or after the task starts.
+//! A future created with no recorded frame but inside a slice on the thread's
+//! track (a `#[trace]` function, a `span!`), whose records are written already,
+//! leaves its flow on a `spawn` instant written there and then.
 //!
 //! Overflow: a begin reserves no room for its end (the end may be written by
 //! another thread), so under the `Drop` policy a future's end can be dropped when
