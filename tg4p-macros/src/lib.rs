@@ -107,7 +107,9 @@ pub fn trace(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// As [`trace`], and records each argument's `Debug` text (bounded to
 /// `tg4p::ARG_VALUE_LIMIT` bytes per value) as an argument of the slice.
 /// `skip(a, b)` leaves arguments out, `skip_all` all of them; an argument that is
-/// not `Debug` must be skipped. `ret` records the return value as [`trace`] does.
+/// not `Debug` must be skipped. `serde(a, b)` records those arguments through their
+/// `serde::Serialize` impl, as nested dicts and arrays (needs tg4p's `serde`
+/// feature; see `tg4p::serde`). `ret` records the return value as [`trace`] does.
 /// The other options are [`trace`]'s. Without the `enable` feature, an argument it
 /// would record counts as used, so it never gets an `unused variable` warning.
 ///
@@ -143,6 +145,8 @@ struct Options {
     krate: Option<Path>,
     skip: Vec<Ident>,
     skip_all: bool,
+    /// Arguments recorded through serde, as nested dicts/arrays.
+    serde: Vec<Ident>,
     future: Option<Span>,
     ret: bool,
 }
@@ -170,6 +174,14 @@ fn parse_options(attr: TokenStream2, with_args: bool) -> syn::Result<Options> {
             })?;
         } else if with_args && meta.path.is_ident("skip_all") {
             opts.skip_all = true;
+        } else if with_args && meta.path.is_ident("serde") {
+            meta.parse_nested_meta(|inner| {
+                match inner.path.get_ident() {
+                    Some(id) => opts.serde.push(id.clone()),
+                    None => return Err(inner.error("expected an argument name")),
+                }
+                Ok(())
+            })?;
         } else if !with_args && (meta.path.is_ident("skip") || meta.path.is_ident("skip_all")) {
             return Err(meta.error(
                 "`#[trace]` records no arguments, so there is nothing to skip; \
@@ -177,7 +189,7 @@ fn parse_options(attr: TokenStream2, with_args: bool) -> syn::Result<Options> {
             ));
         } else {
             let expected = if with_args {
-                "`name = \"..\"`, `track = PATH`, `skip(a, b)`, `skip_all`, `ret`, `future` or `crate = PATH`"
+                "`name = \"..\"`, `track = PATH`, `skip(a, b)`, `skip_all`, `serde(a, b)`, `ret`, `future` or `crate = PATH`"
             } else {
                 "`name = \"..\"`, `track = PATH`, `ret`, `future` or `crate = PATH`"
             };
@@ -257,12 +269,17 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
             },
         }
     }
-    for s in &opts.skip {
+    for (option, s) in opts
+        .skip
+        .iter()
+        .map(|s| ("skip", s))
+        .chain(opts.serde.iter().map(|s| ("serde", s)))
+    {
         if !names.iter().any(|n| s == n) {
             errors.push(syn::Error::new_spanned(
                 s,
                 format!(
-                    "`skip({s})`: this function has no argument named `{s}` (it has: {})",
+                    "`{option}({s})`: this function has no argument named `{s}` (it has: {})",
                     if names.is_empty() {
                         "none".to_string()
                     } else {
@@ -337,7 +354,10 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
         .collect();
     let values: Vec<TokenStream2> = recorded
         .iter()
-        .map(|(_, v, s)| {
+        .map(|(n, v, s)| {
+            if opts.serde.iter().any(|x| x == n) {
+                return quote_spanned!(*s=> #p::ArgRef::serde(&#v));
+            }
             quote_spanned!(*s=> #p::ArgRef::pick(
                 #p::Probe::new(&#v).__tg4p_typed(),
                 #p::ArgDebug::__tg4p_as_debug(&#v),

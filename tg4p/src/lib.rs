@@ -272,6 +272,10 @@
 
 pub use tg4p_core::FlowId;
 pub use tg4p_core::annotation::{MAX_DEPTH, Value};
+/// `tg4p::serde(&value)`: any `serde::Serialize` value recorded as a nested dict or
+/// array argument, in `instant!`, `span!` and `args!` (the `serde` feature).
+#[cfg(feature = "serde")]
+pub use tg4p_core::annotation::{SERDE_DEPTH_LIMIT, SERDE_NODE_LIMIT, Serde, serde};
 
 // --- Live tracing (tg4p_core::runtime, tg4p_macros) ---
 

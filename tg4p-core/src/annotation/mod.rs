@@ -14,6 +14,9 @@
 //! ]));
 //! ```
 //!
+//! With the `serde` feature, any `serde::Serialize` value converts too, through
+//! [`serde`] (or `Value::from_serialize`), bounded in depth and size.
+//!
 //! # Limits
 //! - Nesting: at most [`MAX_DEPTH`] levels; deeper values are refused by the writers
 //!   with an error (checked without recursion), never truncated.
@@ -25,6 +28,10 @@
 
 mod convert;
 mod macros;
+#[cfg(feature = "serde")]
+mod serialize;
+#[cfg(feature = "serde")]
+pub use serialize::{SERDE_DEPTH_LIMIT, SERDE_NODE_LIMIT, Serde, serde};
 
 /// How deep annotation values may nest (a scalar at top level has depth 1; each dict or
 /// array around it adds one).

@@ -17,12 +17,15 @@ pub const MAX_ARGS: usize = 32;
 pub(crate) struct ArgText {
     pub(crate) text: String,
     pub(crate) ends: Vec<usize>,
+    /// Nested values' bytes (`values::encode_tree`), one after the other.
+    pub(crate) bytes: Vec<u8>,
 }
 
 impl ArgText {
     pub(crate) fn clear(&mut self) {
         self.text.clear();
         self.ends.clear();
+        self.bytes.clear();
     }
 
     pub(crate) fn values(&self) -> impl Iterator<Item = &str> {

@@ -76,6 +76,9 @@ pub enum ArgValue<'a> {
     Bool(bool),
     /// `string_value` (bounded by the caller).
     Str(&'a str),
+    /// A nested dict or array: its bytes as `values::encode_tree` writes them
+    /// (bounded by the caller), stored as a string's.
+    Tree(&'a [u8]),
 }
 
 /// A typed arg: a name (any string: the writer interns it once per sequence) and
@@ -97,6 +100,7 @@ impl ArgValue<'_> {
             ArgValue::Double(v) => (2, v.to_bits()),
             ArgValue::Bool(v) => (3, v as u64),
             ArgValue::Str(_) => (4, 0),
+            ArgValue::Tree(_) => (5, 0),
         }
     }
 }
@@ -107,6 +111,7 @@ fn typed_arg_words(a: &TypedArg<'_>) -> usize {
     1 + a.name.len().div_ceil(8)
         + match a.value {
             ArgValue::Str(s) => string_words(s.len()),
+            ArgValue::Tree(b) => string_words(b.len()),
             _ => 1,
         }
 }
@@ -360,6 +365,7 @@ impl<'a> Event<'a> {
                     pos = put_bytes(chunk, pos + 1, a.name.as_bytes());
                     match a.value {
                         ArgValue::Str(v) => pos = put_str(chunk, pos, v.as_bytes()),
+                        ArgValue::Tree(v) => pos = put_str(chunk, pos, v),
                         _ => {
                             chunk.put(pos, word);
                             pos += 1;
@@ -573,7 +579,7 @@ fn tail_end(h: EventHeader, mut at: usize, word: impl Fn(usize) -> Option<u64>) 
         at += if h.typed {
             let name_words = 1 + ((head >> 8) as usize).div_ceil(8);
             match head & 0xff {
-                4 => name_words + string_words(word(at + name_words)? as usize),
+                4 | 5 => name_words + string_words(word(at + name_words)? as usize),
                 _ => name_words + 1,
             }
         } else {
@@ -616,6 +622,8 @@ pub(crate) enum DecodedValue<'w> {
     Double(f64),
     Bool(bool),
     Str(usize, &'w [u64]),
+    /// A nested value's bytes (`values::decode_tree` reads them).
+    Tree(usize, &'w [u64]),
 }
 
 /// The bytes of a string stored as (byte length, words), appended to `out`.
@@ -696,10 +704,15 @@ impl<'w> DecodedEvent<'w> {
             let name_len = (head >> 8) as usize;
             let (name, tail) = tail.split_at_checked(name_len.div_ceil(8))?;
             let (value, after) = match head & 0xff {
-                4 => {
+                tag @ (4 | 5) => {
                     let (&len, tail) = tail.split_first()?;
                     let (bytes, after) = tail.split_at_checked((len as usize).div_ceil(8))?;
-                    (DecodedValue::Str(len as usize, bytes), after)
+                    let v = if tag == 4 {
+                        DecodedValue::Str(len as usize, bytes)
+                    } else {
+                        DecodedValue::Tree(len as usize, bytes)
+                    };
+                    (v, after)
                 }
                 tag => {
                     let (&w, after) = tail.split_first()?;
@@ -856,6 +869,10 @@ mod tests {
                 name: "s",
                 value: ArgValue::Str("a string of some length"),
             },
+            TypedArg {
+                name: "t",
+                value: ArgValue::Tree(&[5, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+            },
         ];
         let (out, inc) = ([7, 8], [9]);
         let lane = LaneRef { track: 3, lane: 2 };
@@ -900,6 +917,11 @@ mod tests {
                 match (value, want.value) {
                     (DecodedValue::Str(len, w), ArgValue::Str(s)) => {
                         assert_eq!(text((*len, w)), s)
+                    }
+                    (DecodedValue::Tree(len, w), ArgValue::Tree(t)) => {
+                        let mut b = Vec::new();
+                        string_bytes(*len, w, &mut b);
+                        assert_eq!(b, t);
                     }
                     (DecodedValue::Int(a), ArgValue::Int(b)) => assert_eq!(*a, b),
                     (DecodedValue::Uint(a), ArgValue::Uint(b)) => assert_eq!(*a, b),

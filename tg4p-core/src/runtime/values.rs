@@ -14,6 +14,7 @@
 
 use super::args::{ARG_VALUE_LIMIT, ArgText, MAX_ARGS, with_scratch};
 use super::record::{ArgValue, TypedArg};
+use crate::annotation::{MAX_DEPTH, Value};
 use std::borrow::Cow;
 use std::fmt::{self, Debug, Display};
 use std::ops::{Deref, Range};
@@ -38,6 +39,37 @@ pub enum ArgRef<'a> {
     Debug(&'a (dyn Debug + 'a)),
     /// Its `Display` text (`%value`).
     Display(&'a (dyn Display + 'a)),
+    /// A nested dict or array: a value recorded through serde (`tg4p::serde(&v)`).
+    Tree(&'a (dyn TreeValue + 'a)),
+}
+
+/// A value recorded as a nested dict or array annotation: with the `serde`
+/// feature, every `serde::Serialize` type (bounded as
+/// `annotation::Value::from_serialize` says).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is recorded through serde, and it does not implement `serde::Serialize` here",
+    label = "not `serde::Serialize`, or tg4p's `serde` feature is off",
+    note = "enable tg4p's `serde` feature (`features = [\"serde\"]` on the tg4p dependency) and derive `serde::Serialize` for the type"
+)]
+pub trait TreeValue {
+    /// The value as a dict or array (or a scalar).
+    fn __tg4p_tree(&self) -> Value;
+}
+
+#[cfg(feature = "serde")]
+impl<T: serde::Serialize + ?Sized> TreeValue for T {
+    fn __tg4p_tree(&self) -> Value {
+        Value::from_serialize(self)
+    }
+}
+
+/// `tg4p::serde(&v)` in `instant!` and `span!`: typed, as a tree.
+#[cfg(feature = "serde")]
+impl<T: serde::Serialize + ?Sized> Typed for crate::annotation::Serde<'_, T> {
+    #[inline(always)]
+    fn __tg4p_value(&self) -> ArgRef<'_> {
+        ArgRef::Tree(self)
+    }
 }
 
 impl Debug for ArgRef<'_> {
@@ -54,6 +86,7 @@ impl Debug for ArgRef<'_> {
                 .debug_tuple("Display")
                 .field(&format_args!("{v}"))
                 .finish(),
+            ArgRef::Tree(v) => f.debug_tuple("Tree").field(&v.__tg4p_tree()).finish(),
         }
     }
 }
@@ -78,6 +111,13 @@ impl<'a> ArgRef<'a> {
     #[inline(always)]
     pub fn debug<T: Debug>(value: &'a T) -> ArgRef<'a> {
         ArgRef::Debug(value)
+    }
+
+    /// `value` as a nested dict or array, through serde: what
+    /// `#[trace_args(serde(x))]` records for `x`.
+    #[inline(always)]
+    pub fn serde<T: TreeValue>(value: &'a T) -> ArgRef<'a> {
+        ArgRef::Tree(value)
     }
 }
 
@@ -265,16 +305,132 @@ pub(crate) fn with_typed<const N: usize, R>(
             ArgRef::Display(d) => text.push_bounded(format_args!("{d}")),
             ArgRef::Char(c) => text.push_bounded(format_args!("{c}")),
             ArgRef::Str(s) => text.push_bounded(format_args!("{s}")),
+            ArgRef::Tree(t) => {
+                let start = text.bytes.len();
+                encode_tree(&t.__tg4p_tree(), &mut text.bytes);
+                start..text.bytes.len()
+            }
             _ => 0..0,
         });
         let text: &ArgText = text;
         let typed: [TypedArg<'_>; N] = std::array::from_fn(|i| TypedArg {
             name: name(i),
-            value: direct(&values[i])
-                .unwrap_or_else(|| ArgValue::Str(&text.text[ranges[i].clone()])),
+            value: direct(&values[i]).unwrap_or_else(|| match values[i] {
+                ArgRef::Tree(_) => ArgValue::Tree(&text.bytes[ranges[i].clone()]),
+                _ => ArgValue::Str(&text.text[ranges[i].clone()]),
+            }),
         });
         f(&typed[..n])
     })
+}
+
+// A nested value's bytes in a record (written on the recording thread, read by
+// the writer): one tag byte, then for `Int`, `Uint`, `Double` 8 bytes (LE), for
+// `Bool` one byte, for `Str` a u32 length (LE) and the bytes, for `Dict` a u32
+// count and per entry a key (as a `Str` without its tag) and a value, for `Array`
+// a u32 count and the values.
+const TREE_INT: u8 = 0;
+const TREE_UINT: u8 = 1;
+const TREE_DOUBLE: u8 = 2;
+const TREE_BOOL: u8 = 3;
+const TREE_STR: u8 = 4;
+const TREE_DICT: u8 = 5;
+const TREE_ARRAY: u8 = 6;
+
+/// Appends the bytes of `v` to `out` (see the layout above).
+pub(crate) fn encode_tree(v: &Value, out: &mut Vec<u8>) {
+    fn text(s: &str, out: &mut Vec<u8>) {
+        let s = &s.as_bytes()[..s.len().min(u32::MAX as usize)];
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s);
+    }
+    match v {
+        Value::Int(x) => {
+            out.push(TREE_INT);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        Value::Uint(x) => {
+            out.push(TREE_UINT);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        Value::Double(x) => {
+            out.push(TREE_DOUBLE);
+            out.extend_from_slice(&x.to_bits().to_le_bytes());
+        }
+        Value::Bool(x) => out.extend_from_slice(&[TREE_BOOL, *x as u8]),
+        Value::Str(s) => {
+            out.push(TREE_STR);
+            text(s, out);
+        }
+        Value::Dict(entries) => {
+            out.push(TREE_DICT);
+            out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+            for (k, v) in entries {
+                text(k, out);
+                encode_tree(v, out);
+            }
+        }
+        Value::Array(items) => {
+            out.push(TREE_ARRAY);
+            out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+            for v in items {
+                encode_tree(v, out);
+            }
+        }
+    }
+}
+
+/// The value whose bytes [`encode_tree`] wrote at the start of `bytes`, or `None`
+/// if they are cut short, malformed, or nested deeper than [`MAX_DEPTH`].
+pub(crate) fn decode_tree(bytes: &[u8]) -> Option<Value> {
+    fn take<'b>(b: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
+        let (head, rest) = b.split_at_checked(n)?;
+        *b = rest;
+        Some(head)
+    }
+    fn word(b: &mut &[u8]) -> Option<[u8; 8]> {
+        take(b, 8)?.try_into().ok()
+    }
+    fn len(b: &mut &[u8]) -> Option<usize> {
+        Some(u32::from_le_bytes(take(b, 4)?.try_into().ok()?) as usize)
+    }
+    fn text(b: &mut &[u8]) -> Option<String> {
+        let n = len(b)?;
+        Some(String::from_utf8_lossy(take(b, n)?).into_owned())
+    }
+    fn value(b: &mut &[u8], depth: usize) -> Option<Value> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        Some(match *take(b, 1)?.first()? {
+            TREE_INT => Value::Int(i64::from_le_bytes(word(b)?)),
+            TREE_UINT => Value::Uint(u64::from_le_bytes(word(b)?)),
+            TREE_DOUBLE => Value::Double(f64::from_bits(u64::from_le_bytes(word(b)?))),
+            TREE_BOOL => Value::Bool(*take(b, 1)?.first()? != 0),
+            TREE_STR => Value::Str(text(b)?),
+            TREE_DICT => {
+                let n = len(b)?;
+                // Each entry takes at least 5 bytes: no huge allocation from a bad count.
+                let mut entries = Vec::with_capacity(n.min(b.len() / 5));
+                for _ in 0..n {
+                    let k = text(b)?;
+                    entries.push((k, value(b, depth + 1)?));
+                }
+                Value::Dict(entries)
+            }
+            TREE_ARRAY => {
+                let n = len(b)?;
+                let mut items = Vec::with_capacity(n.min(b.len()));
+                for _ in 0..n {
+                    items.push(value(b, depth + 1)?);
+                }
+                Value::Array(items)
+            }
+            _ => return None,
+        })
+    }
+    let mut b = bytes;
+    value(&mut b, 1)
 }
 
 /// Typed values kept past the call that captured them: a traced future's args,
@@ -291,6 +447,7 @@ enum Kept {
     Double(f64),
     Bool(bool),
     Str(Box<str>),
+    Tree(Box<[u8]>),
 }
 
 impl KeptArgs {
@@ -305,6 +462,7 @@ impl KeptArgs {
                     ArgValue::Double(v) => Kept::Double(v),
                     ArgValue::Bool(v) => Kept::Bool(v),
                     ArgValue::Str(v) => Kept::Str(v.into()),
+                    ArgValue::Tree(v) => Kept::Tree(v.into()),
                 })
                 .collect()
         });
@@ -326,6 +484,7 @@ impl KeptArgs {
                 Some(Kept::Double(v)) => ArgValue::Double(*v),
                 Some(Kept::Bool(v)) => ArgValue::Bool(*v),
                 Some(Kept::Str(v)) => ArgValue::Str(v),
+                Some(Kept::Tree(v)) => ArgValue::Tree(v),
                 None => ArgValue::Bool(false),
             },
         });
@@ -379,6 +538,33 @@ mod tests {
         assert!(Probe::new(&Opaque).__tg4p_typed().is_none());
         assert!(matches!(literal(&3), ArgRef::Int(3)));
         assert!(matches!(literal(&"s"), ArgRef::Str("s")));
+    }
+
+    #[test]
+    fn trees_decode_as_encoded_and_cut_bytes_do_not() {
+        let tree = Value::Dict(vec![
+            ("i".into(), Value::Int(-2)),
+            ("u".into(), Value::Uint(u64::MAX)),
+            ("d".into(), Value::Double(0.5)),
+            ("b".into(), Value::Bool(true)),
+            ("s".into(), Value::Str("é".into())),
+            (
+                "a".into(),
+                Value::Array(vec![Value::Dict(vec![]), Value::Array(vec![])]),
+            ),
+        ]);
+        let mut bytes = Vec::new();
+        encode_tree(&tree, &mut bytes);
+        assert_eq!(decode_tree(&bytes), Some(tree));
+        for cut in 0..bytes.len() {
+            assert_eq!(decode_tree(&bytes[..cut]), None, "cut at {cut}");
+        }
+        // A hostile count allocates nothing up front and fails.
+        assert_eq!(decode_tree(&[6, 255, 255, 255, 255]), None);
+        // Deeper than MAX_DEPTH: refused, not recursed into.
+        let mut deep = [6, 1, 0, 0, 0].repeat(MAX_DEPTH + 1);
+        deep.extend([0; 9]);
+        assert_eq!(decode_tree(&deep), None);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use super::registry::{Callsite, RegistryView};
 use super::shim::channel::RecvTimeoutError;
 use super::shim::{Arc, Ordering, lock};
 use super::track::Track;
+use super::values;
 use crate::annotation::{MAX_DEPTH, Value};
 use crate::intern::{FxHashMap, InternTable};
 use crate::wire::{
@@ -216,6 +217,8 @@ impl NewInterned {
 
 /// The name of the arg a slice's end records: the function's return value.
 const RETURN_ARG: &str = "return";
+/// A nested value whose record bytes do not decode (a bug, never expected).
+const UNREADABLE_VALUE: &str = "<not recorded: unreadable nested value>";
 /// The `return` arg of a slice whose return value did not fit in memory.
 pub(crate) const DROPPED_VALUE: &str = "<not recorded: memory limit reached>";
 
@@ -866,6 +869,19 @@ impl Writer {
                 DecodedValue::Double(v) => ArgVal::Double(v),
                 DecodedValue::Bool(v) => ArgVal::Bool(v),
                 DecodedValue::Str(len, words) => ArgVal::Text(self.push_text(len, words)),
+                DecodedValue::Tree(len, words) => {
+                    self.arg_bytes.clear();
+                    record::string_bytes(len, words, &mut self.arg_bytes);
+                    match values::decode_tree(&self.arg_bytes) {
+                        Some(tree) => ArgVal::Tree(tree),
+                        // Never from our own records; a marker rather than nothing.
+                        None => {
+                            let start = self.arg_text.len();
+                            self.arg_text.push_str(UNREADABLE_VALUE);
+                            ArgVal::Text(start..self.arg_text.len())
+                        }
+                    }
+                }
             };
             let dotted = self.arg_text[name.clone()]
                 .split_once('.')
