@@ -480,3 +480,52 @@ fn values_whose_integer_type_is_inferred_later() {
     let s = &trace.slices_named("inferred span")[0];
     assert_eq!(s.arg("n"), Some(&Arg::Int(5)));
 }
+
+#[test]
+fn repeated_typed_events_keep_their_args() {
+    // The first event of a callsite teaches the writer its arg names; the later
+    // ones take its templates: every one must decode the same way.
+    let _s = serial();
+    let label = String::from("lbl");
+    let (trace, _) = traced("repeated", || {
+        for k in 0..200u64 {
+            let neg = -(k as i64);
+            let _s = tg4p::span!("rep_span", k = k, neg = neg, on = k % 2 == 0);
+            tg4p::instant!(
+                "rep_instant",
+                ratio = k as f64 / 2.0,
+                label = label.as_str()
+            );
+            // Two callsites of one name, one of them every third time.
+            if k % 3 == 0 {
+                tg4p::instant!("rep_mixed", v = %k);
+            } else {
+                tg4p::instant!("rep_mixed", v = k);
+            }
+        }
+    });
+    let spans = trace.slices_named("rep_span");
+    assert_eq!(spans.len(), 200);
+    for (k, s) in spans.iter().enumerate() {
+        let k = k as u64;
+        assert_eq!(s.arg("k"), Some(&Arg::Uint(k)));
+        assert_eq!(s.arg("neg"), Some(&Arg::Int(-(k as i64))));
+        assert_eq!(s.arg("on"), Some(&Arg::Bool(k % 2 == 0)));
+        assert_eq!(s.depth, 0);
+    }
+    let instants: Vec<&Event> = trace.events_named("rep_instant").collect();
+    assert_eq!(instants.len(), 200);
+    for (k, e) in instants.iter().enumerate() {
+        assert_eq!(e.arg("ratio"), Some(&Arg::Double(k as f64 / 2.0)));
+        assert_eq!(e.arg("label"), Some(&str_arg("lbl")));
+    }
+    let mixed: Vec<&Event> = trace.events_named("rep_mixed").collect();
+    assert_eq!(mixed.len(), 200);
+    for (k, e) in mixed.iter().enumerate() {
+        let want = match k % 3 {
+            0 => str_arg(&k.to_string()),
+            _ => Arg::Uint(k as u64),
+        };
+        assert_eq!(e.arg("v"), Some(&want));
+    }
+}

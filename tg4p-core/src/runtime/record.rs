@@ -15,7 +15,7 @@
 //! The writer reads a record's head with [`Head::of`], an event with
 //! [`DecodedEvent::decode`]. Its fast path (`writer/templates.rs`) recognises the
 //! commonest event headers by value: [`PLAIN_BEGIN`], [`PLAIN_INSTANT`],
-//! [`INT_SAMPLE`], [`FLOAT_SAMPLE`].
+//! [`TYPED_BEGIN`], [`TYPED_INSTANT`], [`PLAIN_END`], [`INT_SAMPLE`], [`FLOAT_SAMPLE`].
 //!
 //! A new kind of event (a typed value, a category, ...) is a field or a [`Ty`]
 //! here, with its handling in the writer.
@@ -514,6 +514,27 @@ pub(crate) const PLAIN_INSTANT: u64 = EventHeader {
 /// The header of a slice begin on the thread's own track with no flows, and with
 /// `args` (in [`ARGS_FIELD`]) string args, as `#[trace_args]` writes it.
 pub(crate) const PLAIN_BEGIN: u64 = PLAIN.encode();
+/// The header of a slice begin on the thread's own track with no flows and no
+/// run-time name, with `args` (in [`ARGS_FIELD`]) typed args: `span!("NAME", k = v)`.
+pub(crate) const TYPED_BEGIN: u64 = EventHeader {
+    typed: true,
+    ..PLAIN
+}
+.encode();
+/// As [`TYPED_BEGIN`], an instant: `instant!("NAME", k = v)`.
+pub(crate) const TYPED_INSTANT: u64 = EventHeader {
+    ty: Ty::Instant,
+    typed: true,
+    ..PLAIN
+}
+.encode();
+/// The header of a slice end on the thread's own track with no args or flows, as
+/// `span!` with args writes it.
+pub(crate) const PLAIN_END: u64 = EventHeader {
+    ty: Ty::End,
+    ..PLAIN
+}
+.encode();
 /// The bits of a header word that hold its `args` count.
 pub(crate) const ARGS_FIELD: u64 = 0xFF << 16;
 /// The headers of counter samples with an integer, and with a float value.

@@ -49,6 +49,14 @@ pub(crate) const EVENT_DOUBLE_COUNTER_VALUE: [u8; 2] = tag2(44, FIXED64);
 
 /// `DebugAnnotation.name_iid` (1, varint).
 pub(crate) const ANNOTATION_NAME_IID: u8 = tag1(1, VARINT);
+/// `DebugAnnotation.bool_value` (2, varint).
+pub(crate) const ANNOTATION_BOOL_VALUE: u8 = tag1(2, VARINT);
+/// `DebugAnnotation.uint_value` (3, varint).
+pub(crate) const ANNOTATION_UINT_VALUE: u8 = tag1(3, VARINT);
+/// `DebugAnnotation.int_value` (4, varint).
+pub(crate) const ANNOTATION_INT_VALUE: u8 = tag1(4, VARINT);
+/// `DebugAnnotation.double_value` (5, fixed64).
+pub(crate) const ANNOTATION_DOUBLE_VALUE: u8 = tag1(5, FIXED64);
 /// `DebugAnnotation.string_value` (6, length-delimited).
 pub(crate) const ANNOTATION_STRING_VALUE: u8 = tag1(6, LEN);
 

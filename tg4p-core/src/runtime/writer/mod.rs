@@ -40,7 +40,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::ops::Range;
 use std::time::{Duration, Instant};
-use templates::Templates;
+use templates::{Templates, TypedName};
 
 /// Output is written to the file when it reaches this size (and at every drain).
 const WRITE_AT: usize = 1 << 20;
@@ -77,6 +77,12 @@ enum Learned {
     ArgNames {
         callsite: u32,
     },
+    /// Callsite `callsite`'s typed events with these arg names (or a prefix of
+    /// them) can be written from its templates.
+    TypedNames {
+        callsite: u32,
+        names: Vec<TypedName>,
+    },
     /// Counter `counter`'s track is `uuid` (described already).
     CounterTrack {
         counter: u32,
@@ -94,6 +100,9 @@ impl Sequence {
             Learned::ArgNames { callsite } => {
                 let iids = arg_items.iter().map(|&(iid, _)| iid);
                 self.templates.callsites.set_arg_iids(callsite, iids);
+            }
+            Learned::TypedNames { callsite, names } => {
+                self.templates.callsites.set_typed_names(callsite, names);
             }
             Learned::CounterTrack { counter, uuid } => {
                 self.templates
@@ -952,9 +961,31 @@ impl Writer {
                     let aiid = intern_arg_name(seq, &mut self.interned, arg_name);
                     self.arg_items.push((aiid, ArgVal::Text(range)));
                 }
-                // Only text args are written from the callsite's templates.
+                // Text args, and typed args on the thread's track without flows,
+                // dotted names or nested values, are written from the callsite's
+                // templates.
                 if !h.typed && !h.named {
                     learned = Learned::ArgNames { callsite: e.id };
+                } else if h.typed
+                    && !h.named
+                    && !h.has_track
+                    && h.outgoing == 0
+                    && h.incoming == 0
+                    && self.arg_items.len() == h.args as usize
+                    && !self
+                        .arg_items
+                        .iter()
+                        .any(|(_, v)| matches!(v, ArgVal::Tree(_)))
+                {
+                    let names = e
+                        .typed_args()
+                        .zip(&self.arg_items)
+                        .map(|(a, &(iid, _))| TypedName::new(a.name.0, a.name.1, iid))
+                        .collect();
+                    learned = Learned::TypedNames {
+                        callsite: e.id,
+                        names,
+                    };
                 }
             }
             Ty::End => {

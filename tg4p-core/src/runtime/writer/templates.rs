@@ -18,7 +18,8 @@ use super::super::clock::Segment;
 use super::super::record::{self, EventHeader, Head, Ty};
 use super::super::shim::{AtomicU64, Ordering};
 use crate::wire::tags::{
-    ANNOTATION_NAME_IID, ANNOTATION_STRING_VALUE, EVENT_CATEGORY_IID, EVENT_COUNTER_VALUE,
+    ANNOTATION_BOOL_VALUE, ANNOTATION_DOUBLE_VALUE, ANNOTATION_INT_VALUE, ANNOTATION_NAME_IID,
+    ANNOTATION_STRING_VALUE, ANNOTATION_UINT_VALUE, EVENT_CATEGORY_IID, EVENT_COUNTER_VALUE,
     EVENT_DEBUG_ANNOTATION, EVENT_DOUBLE_COUNTER_VALUE, EVENT_NAME_IID, EVENT_SOURCE_LOCATION_IID,
     EVENT_TRACK_UUID, EVENT_TYPE, PACKET_SEQUENCE_FLAGS, PACKET_SEQUENCE_ID, PACKET_TIMESTAMP,
     PACKET_TRACK_EVENT, TRACE_PACKET,
@@ -182,6 +183,30 @@ struct CallsiteTemplates {
     /// The iids of the callsite's argument names on this sequence, by position,
     /// once the general path has interned them.
     arg_iids: Vec<u64>,
+    /// The names of its typed args (`span!`, `instant!`) by position, as their
+    /// records hold them, with their iids, once the general path has interned them.
+    typed: Vec<TypedName>,
+}
+
+/// A typed arg's name as its record holds it (the head word without the value's
+/// tag, then the name's words), and the iid it is interned as on the sequence.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct TypedName {
+    /// `name_len << 8`.
+    head: u64,
+    words: Box<[u64]>,
+    iid: u64,
+}
+
+impl TypedName {
+    /// The name of `len` bytes stored in `words`, interned as `iid`.
+    pub(super) fn new(len: usize, words: &[u64], iid: u64) -> TypedName {
+        TypedName {
+            head: (len as u64) << 8,
+            words: words.into(),
+            iid,
+        }
+    }
 }
 
 impl Callsites {
@@ -224,6 +249,19 @@ impl Callsites {
         }
     }
 
+    /// Keeps the names (and iids) of callsite `id`'s first `names.len()` typed args,
+    /// as the general path interned them for a typed event of the callsite.
+    pub(super) fn set_typed_names(&mut self, id: u32, names: Vec<TypedName>) {
+        let Some(&iid) = self.iids.get(id as usize) else {
+            return;
+        };
+        if let Some(t) = self.templates.get_mut((iid as usize).wrapping_sub(1))
+            && names.len() > t.typed.len()
+        {
+            t.typed = names;
+        }
+    }
+
     /// The iid of callsite `id` on `sequence`, and whether it is new there.
     #[cfg(test)]
     pub(super) fn intern(&mut self, id: u32, sequence: u32) -> (u64, bool) {
@@ -251,6 +289,7 @@ impl Callsites {
             begin: Template::in_category(sequence, EventType::SliceBegin, Some(iid), category),
             instant: Template::in_category(sequence, EventType::Instant, Some(iid), category),
             arg_iids: Vec::new(),
+            typed: Vec::new(),
         });
         // At most one iid per callsite id, and ids are u32.
         self.iids[id] = iid as u32;
@@ -400,6 +439,126 @@ fn append_args_event(
     Some(at)
 }
 
+/// Appends the packet of a thread-track slice begin or instant (`template`) with
+/// `count` typed args at timestamp `delta`, if their names are `names` (by
+/// position) and their values scalars or strings. `args` starts with the record's
+/// first arg (see `record::typed_arg_words`). Returns the words the args took, or
+/// `None` (nothing appended) if a name differs, a value is nested, the args are
+/// cut short or a string is not UTF-8: the general path then writes the event.
+fn append_typed_event(
+    out: &mut Vec<u8>,
+    delta: u64,
+    template: &Template,
+    names: &[TypedName],
+    args: &[AtomicU64],
+    count: usize,
+) -> Option<usize> {
+    let word = |i: usize| args.get(i).map(|w| w.load(Ordering::Relaxed));
+    /// One arg's value: its tag, its word (a string's byte length), where its
+    /// bytes start (strings), and its `DebugAnnotation`'s length.
+    #[derive(Clone, Copy, Default)]
+    struct Arg {
+        tag: u8,
+        word: u64,
+        at: usize,
+        len: usize,
+    }
+    let mut parsed = [Arg::default(); MAX_ARGS];
+    let (mut at, mut annotations) = (0, 0);
+    for (k, arg) in parsed.iter_mut().enumerate().take(count) {
+        let name = names.get(k)?;
+        let head = word(at)?;
+        if head & !0xff != name.head {
+            return None;
+        }
+        for (j, &w) in name.words.iter().enumerate() {
+            if word(at + 1 + j)? != w {
+                return None;
+            }
+        }
+        at += 1 + name.words.len();
+        let tag = (head & 0xff) as u8;
+        let w = word(at)?;
+        let value_len = match tag {
+            0 => 1 + sizeof_varint(w),
+            1 => 1 + sizeof_varint(w),
+            2 => 9,
+            3 => 2,
+            4 => {
+                let n = w as usize;
+                if at + 1 + n.div_ceil(8) > args.len() {
+                    return None;
+                }
+                1 + sizeof_varint(n as u64) + n
+            }
+            _ => return None,
+        };
+        let len = 1 + sizeof_varint(name.iid) + value_len;
+        *arg = Arg {
+            tag,
+            word: w,
+            at: at + 1,
+            len,
+        };
+        at += if tag == 4 {
+            1 + (w as usize).div_ceil(8)
+        } else {
+            1
+        };
+        annotations += 1 + sizeof_varint(len as u64) + len;
+    }
+    let (head, fields) = (template.head(), template.event_fields());
+    let event_len = annotations + fields.len();
+    let packet_len =
+        1 + sizeof_varint(delta) + head.len() + sizeof_varint(event_len as u64) + event_len + 2;
+    let start = out.len();
+    out.reserve(1 + sizeof_varint(packet_len as u64) + packet_len);
+    out.push(TRACE_PACKET);
+    varint::push(out, packet_len as u64);
+    out.push(PACKET_TIMESTAMP);
+    varint::push(out, delta);
+    out.extend_from_slice(head);
+    varint::push(out, event_len as u64);
+    for (arg, name) in parsed.iter().zip(names).take(count) {
+        out.push(EVENT_DEBUG_ANNOTATION);
+        varint::push(out, arg.len as u64);
+        out.push(ANNOTATION_NAME_IID);
+        varint::push(out, name.iid);
+        match arg.tag {
+            0 => {
+                out.push(ANNOTATION_INT_VALUE);
+                varint::push(out, arg.word);
+            }
+            1 => {
+                out.push(ANNOTATION_UINT_VALUE);
+                varint::push(out, arg.word);
+            }
+            2 => {
+                out.push(ANNOTATION_DOUBLE_VALUE);
+                out.extend_from_slice(&arg.word.to_le_bytes());
+            }
+            3 => out.extend_from_slice(&[ANNOTATION_BOOL_VALUE, (arg.word != 0) as u8]),
+            _ => {
+                let n = arg.word as usize;
+                out.push(ANNOTATION_STRING_VALUE);
+                varint::push(out, n as u64);
+                let text = out.len();
+                for w in &args[arg.at..arg.at + n.div_ceil(8)] {
+                    out.extend_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+                }
+                out.truncate(text + n);
+                if std::str::from_utf8(&out[text..]).is_err() {
+                    out.truncate(start);
+                    return None;
+                }
+            }
+        }
+    }
+    out.extend_from_slice(fields);
+    out.extend_from_slice(&FLAGS);
+    Some(at)
+}
+
 /// A sequence's pre-encoded packets (see the module docs).
 pub(super) struct Templates {
     /// Slice begins and instants, by callsite.
@@ -452,6 +611,13 @@ pub(super) struct Run {
 /// ticks inside `segment`; stops at the first other record (or a record cut short
 /// by the end of `records`). `last_ns` is the sequence's last timestamp, which the
 /// packets' deltas advance (never backwards).
+/// The names of an args event's args: text args' iids, or typed args' names.
+#[derive(Clone, Copy)]
+enum ArgNames<'a> {
+    Text(&'a [u64]),
+    Typed(&'a [TypedName]),
+}
+
 pub(super) fn append_run(
     out: &mut Vec<u8>,
     records: &[AtomicU64],
@@ -465,7 +631,7 @@ pub(super) fn append_run(
         Counter(&'a CounterTemplate, u64, bool),
         /// A begin or instant with `count` args: written outside the batch, as
         /// its size has no small bound.
-        Args(&'a Template, &'a [u64], usize),
+        Args(&'a Template, ArgNames<'a>, usize),
     }
     // Relaxed loads: the caller read these words below the chunk's published
     // count, loaded with Acquire (see `buffer`).
@@ -494,6 +660,29 @@ pub(super) fn append_run(
                     None => break Some(None),
                 },
                 Head::ThreadEnd => (Packet::Copy(&templates.end), 2),
+                Head::Event if head == record::PLAIN_END => (Packet::Copy(&templates.end), 2),
+                Head::Event
+                    if head & !record::ARGS_FIELD == record::TYPED_BEGIN
+                        || head & !record::ARGS_FIELD == record::TYPED_INSTANT =>
+                {
+                    let h = EventHeader::decode(head);
+                    let Some(c) =
+                        word(i + 2).and_then(|id| templates.callsites.templates(id as u32))
+                    else {
+                        break Some(None);
+                    };
+                    if h.args as usize > c.typed.len() {
+                        break Some(None);
+                    }
+                    let t = match h.ty {
+                        Ty::Begin => &c.begin,
+                        _ => &c.instant,
+                    };
+                    (
+                        Packet::Args(t, ArgNames::Typed(&c.typed), h.args as usize),
+                        3,
+                    )
+                }
                 Head::Event if head == record::PLAIN_INSTANT => {
                     match word(i + 2).and_then(|id| templates.callsites.instant(id as u32)) {
                         Some(t) => (Packet::Copy(t), 3),
@@ -526,7 +715,7 @@ pub(super) fn append_run(
                         Ty::Begin => &c.begin,
                         _ => &c.instant,
                     };
-                    (Packet::Args(t, &c.arg_iids, count), 3)
+                    (Packet::Args(t, ArgNames::Text(&c.arg_iids), count), 3)
                 }
                 _ => break Some(None),
             };
@@ -555,7 +744,15 @@ pub(super) fn append_run(
             None => {}
             Some(Some((template, iids, count, delta, ns))) => {
                 let args = &records[(i + 3).min(records.len())..];
-                let Some(words) = append_args_event(out, delta, template, iids, args, count) else {
+                let appended = match iids {
+                    ArgNames::Text(iids) => {
+                        append_args_event(out, delta, template, iids, args, count)
+                    }
+                    ArgNames::Typed(names) => {
+                        append_typed_event(out, delta, template, names, args, count)
+                    }
+                };
+                let Some(words) = appended else {
                     *last_ns = last;
                     return Run { words: i, packets };
                 };
@@ -820,6 +1017,121 @@ mod tests {
         let mut out = vec![0xAB];
         let r = append_args_event(&mut out, 1, &template, &[1, 2], &words(&bad), 2);
         assert_eq!((r, out.len()), (None, 1));
+    }
+
+    /// The general encoder's packet of a begin or instant with typed args.
+    fn with_typed(
+        sequence: u32,
+        delta: u64,
+        kind: EventType,
+        iid: u64,
+        args: &[(u64, AnnotationValue<'_>)],
+    ) -> Vec<u8> {
+        let annotations: Vec<DebugAnnotation<'_>> = args
+            .iter()
+            .map(|&(name, value)| DebugAnnotation {
+                name: AnnotationName::Iid(name),
+                value,
+            })
+            .collect();
+        let event = TrackEvent {
+            debug_annotations: &annotations[..],
+            kind: Some(kind),
+            name: Some(EventName::Iid(iid)),
+            source_location_iid: Some(iid),
+            ..Default::default()
+        };
+        let packet = TracePacket {
+            timestamp: Some(delta),
+            trusted_packet_sequence_id: Some(sequence),
+            sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
+            data: Some(PacketData::TrackEvent(event)),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        wire::append_packet(&mut out, &packet);
+        out
+    }
+
+    /// The words a recorder writes for typed args (as `record::Event::put` does).
+    fn typed_words(args: &[(&str, record::ArgValue<'_>)]) -> Vec<u64> {
+        use super::super::super::buffer::Chunk;
+        let typed: Vec<record::TypedArg<'_>> = args
+            .iter()
+            .map(|&(name, value)| record::TypedArg { name, value })
+            .collect();
+        let event = record::Event::instant(1).typed(&typed);
+        let chunk = Chunk::new();
+        let end = event.put(&chunk, 0, 0);
+        // The args follow the header, tick and callsite id.
+        (3..end).map(|i| chunk.word(i)).collect()
+    }
+
+    #[test]
+    fn typed_args_events_encode_what_the_general_encoder_does() {
+        use record::ArgValue as V;
+        let long = "é".repeat(700);
+        let args: [(&str, V<'_>, AnnotationValue<'_>); 9] = [
+            ("n", V::Int(-1), AnnotationValue::Int(-1)),
+            ("zero", V::Int(0), AnnotationValue::Int(0)),
+            ("u", V::Uint(u64::MAX), AnnotationValue::Uint(u64::MAX)),
+            (
+                "a longer arg name",
+                V::Uint(300),
+                AnnotationValue::Uint(300),
+            ),
+            ("d", V::Double(-2.5), AnnotationValue::Double(-2.5)),
+            ("t", V::Bool(true), AnnotationValue::Bool(true)),
+            ("f", V::Bool(false), AnnotationValue::Bool(false)),
+            ("s", V::Str("ünïcode"), AnnotationValue::Str("ünïcode")),
+            ("long", V::Str(&long), AnnotationValue::Str(&long)),
+        ];
+        for kind in [EventType::SliceBegin, EventType::Instant] {
+            for sequence in [1, 300_000] {
+                let template = Template::new(sequence, kind, Some(3));
+                for count in 0..=args.len() {
+                    let names: Vec<TypedName> = args[..count]
+                        .iter()
+                        .enumerate()
+                        .map(|(k, (name, _, _))| {
+                            let w = typed_words(&[(name, V::Bool(false))]);
+                            TypedName::new(name.len(), &w[1..w.len() - 1], 1 + k as u64 * 90)
+                        })
+                        .collect();
+                    let rec: Vec<(&str, V<'_>)> =
+                        args[..count].iter().map(|&(n, v, _)| (n, v)).collect();
+                    let recs = words(&typed_words(&rec));
+                    for delta in [3, u64::MAX] {
+                        let mut out = vec![0xAB];
+                        let used =
+                            append_typed_event(&mut out, delta, &template, &names, &recs, count);
+                        assert_eq!(used, Some(recs.len()));
+                        let expected: Vec<(u64, AnnotationValue<'_>)> = names
+                            .iter()
+                            .zip(&args)
+                            .map(|(n, &(_, _, v))| (n.iid, v))
+                            .collect();
+                        assert_eq!(
+                            out[1..],
+                            with_typed(sequence, delta, kind, 3, &expected),
+                            "{kind:?}, {count} args"
+                        );
+                    }
+                }
+                // Another name, a nested value, a cut: the general path's.
+                let names = [TypedName::new(1, &[u64::from(b'n')], 5)];
+                for (rec, count) in [
+                    (typed_words(&[("m", V::Int(1))]), 1),
+                    (typed_words(&[("n", V::Tree(&[3, 1]))]), 1),
+                    (typed_words(&[("n", V::Int(1))])[..2].to_vec(), 1),
+                    (typed_words(&[("n", V::Int(1))]), 2),
+                ] {
+                    let mut out = vec![0xAB];
+                    let r = append_typed_event(&mut out, 1, &template, &names, &words(&rec), count);
+                    assert_eq!((r, out.len()), (None, 1));
+                }
+            }
+        }
     }
 
     #[test]
