@@ -490,7 +490,7 @@ fn repeated_typed_events_keep_their_args() {
     let (trace, _) = traced("repeated", || {
         for k in 0..200u64 {
             let neg = -(k as i64);
-            let _s = tg4p::span!("rep_span", k = k, neg = neg, on = k % 2 == 0);
+            let _s = tg4p::span!("rep_span", k = k, neg = neg, on = k.is_multiple_of(2));
             tg4p::instant!(
                 "rep_instant",
                 ratio = k as f64 / 2.0,
@@ -510,7 +510,7 @@ fn repeated_typed_events_keep_their_args() {
         let k = k as u64;
         assert_eq!(s.arg("k"), Some(&Arg::Uint(k)));
         assert_eq!(s.arg("neg"), Some(&Arg::Int(-(k as i64))));
-        assert_eq!(s.arg("on"), Some(&Arg::Bool(k % 2 == 0)));
+        assert_eq!(s.arg("on"), Some(&Arg::Bool(k.is_multiple_of(2))));
         assert_eq!(s.depth, 0);
     }
     let instants: Vec<&Event> = trace.events_named("rep_instant").collect();
