@@ -15,7 +15,7 @@
 //! ```
 //!
 //! With the `serde` feature, any `serde::Serialize` value converts too, through
-//! [`serde`] (or `Value::from_serialize`), bounded in depth and size.
+//! `annotation::serde(&value)` (or `Value::from_serialize`), bounded in depth and size.
 //!
 //! # Limits
 //! - Nesting: at most [`MAX_DEPTH`] levels; deeper values are refused by the writers

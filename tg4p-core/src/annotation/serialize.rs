@@ -28,7 +28,7 @@ pub const SERDE_DEPTH_LIMIT: usize = 16;
 pub const SERDE_NODE_LIMIT: usize = 512;
 
 /// A value recorded through its `serde::Serialize` impl: as a nested dict or array
-/// annotation, not as `Debug` text. Made by [`serde`].
+/// annotation, not as `Debug` text. Made by [`serde()`].
 #[derive(Clone, Copy)]
 pub struct Serde<'a, T: ?Sized>(pub &'a T);
 
