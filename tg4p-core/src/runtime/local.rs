@@ -258,7 +258,7 @@ impl Local {
             let Some(shared) = self.shared.clone() else {
                 return false;
             };
-            if shared.overflow == Overflow::Block && self.chunk.is_some() {
+            if matches!(shared.overflow, Overflow::Block | Overflow::Ring) && self.chunk.is_some() {
                 // Hand the full chunk to the writer before waiting for a free one:
                 // if every thread kept its full chunk while waiting, nothing would
                 // ever be recycled (all buffers held, all producers stalled).

@@ -63,8 +63,8 @@ pub use future::{AsyncSpan, Traced, TracedFuture};
 pub use handoff::{Overflow, enabled};
 pub use local::MAX_THREAD_DEPTH;
 pub use session::{
-    DEFAULT_DRAIN_INTERVAL, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, Report, Session, SessionBuilder,
-    SessionError, open,
+    DEFAULT_DRAIN_INTERVAL, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, MIN_RING_BYTES, Report, Session,
+    SessionBuilder, SessionError, SnapshotError, SnapshotHandle, open,
 };
 pub use span::{InstantBuilder, Span};
 pub use track::Track;
