@@ -168,11 +168,87 @@ fn busy_child() {
     println!("peak_growth={}", peak_rss().saturating_sub(baseline));
 }
 
+#[tg4p::trace_args]
+fn doomed(i: u64) {
+    panic!("doomed at step {i}");
+}
+
+const DOOMED_AT: u64 = 100_000;
+
+/// Child: a ring session whose panic hook writes a snapshot to the child path;
+/// a thread records steps, then panics inside a traced function.
+fn panic_child() {
+    let session = Session::builder()
+        .writer(std::io::sink())
+        .ring(2 * tg4p::MIN_RING_BYTES)
+        .start()
+        .unwrap();
+    let recorder = session.snapshot_handle();
+    let crash = child_path();
+    std::panic::set_hook(Box::new(move |info| {
+        let r = recorder.snapshot(&crash);
+        println!("hook: {info}; snapshot ok={}", r.is_ok());
+    }));
+    let doomed_thread = std::thread::Builder::new()
+        .name("doomed".into())
+        .spawn(|| {
+            (0..DOOMED_AT).for_each(step);
+            doomed(DOOMED_AT);
+        })
+        .unwrap();
+    assert!(doomed_thread.join().is_err());
+    let _ = std::panic::take_hook();
+    session.finish().unwrap();
+}
+
 #[test]
 fn child() {
-    if child_scenario().as_deref() == Some("busy") {
-        busy_child();
+    match child_scenario().as_deref() {
+        Some("busy") => busy_child(),
+        Some("panic") => panic_child(),
+        _ => {}
     }
+}
+
+/// A panic hook takes a snapshot: the crash trace is valid and ends with what
+/// led to the panic (the panicking function's slice, open when the hook ran, ends
+/// at the snapshot), after a gap-free run of the steps before it.
+#[test]
+fn a_panic_hook_writes_what_led_to_the_panic() {
+    let _s = serial();
+    let path = temp("ring-panic");
+    let out = child_command("child", "panic", &path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("snapshot ok=true"), "{stdout}");
+    let trace = tg4p_oracle::decode_file(&path).unwrap();
+    trace.assert_valid();
+    let doomed = trace.slices_named("doomed");
+    assert_eq!(doomed.len(), 1, "the panicking call is in the trace");
+    assert_eq!(
+        doomed[0].args.iter().find(|(k, _)| k == "i").map(|(_, v)| v),
+        Some(&Arg::Str(DOOMED_AT.to_string()))
+    );
+    assert!(doomed[0].end_ts.is_some(), "closed at the snapshot");
+    let steps = steps(&trace);
+    let is = steps.values().next().expect("steps before the panic");
+    assert_eq!(*is.last().unwrap(), DOOMED_AT - 1, "the newest steps are kept");
+    assert!(is.windows(2).all(|w| w[1] == w[0] + 1));
+    assert!(is[0] > 0, "a 1 MiB ring cannot hold 100,000 steps");
+    // Recorded: 4 events per step and the doomed begin; written besides: the
+    // doomed end, at the snapshot.
+    let kept = trace
+        .events
+        .iter()
+        .filter(|e| e.name.as_deref() != Some(tg4p::LOSS_MARKER))
+        .count() as u64;
+    let lost: u64 = markers(&trace).values().sum();
+    assert_eq!(kept + lost, 4 * DOOMED_AT + 2);
+    let _ = std::fs::remove_file(&path);
 }
 
 fn value(stdout: &str, key: &str) -> u64 {
@@ -234,16 +310,6 @@ fn a_ten_second_busy_run_keeps_exactly_the_newest_window() {
     // what the window left out of the thread is exactly what its marker says.
     let steps = steps(&trace);
     let markers = markers(&trace);
-    if std::env::var("RING_DEBUG").is_ok() {
-        let mut seqs: BTreeMap<u32, (u64, u64, u64)> = BTreeMap::new();
-        for e in &trace.events {
-            let s = seqs.entry(e.sequence).or_insert((u64::MAX, 0, 0));
-            s.0 = s.0.min(e.ts);
-            s.1 = s.1.max(e.ts);
-            s.2 += 1;
-        }
-        eprintln!("{stdout}\n{seqs:?}\n{markers:?}");
-    }
     assert_eq!(steps.len(), THREADS, "{:?}", steps.keys());
     let mut last_steps: Vec<u64> = per_thread.iter().map(|&(_, s)| s - 1).collect();
     for (seq, is) in &steps {
@@ -343,7 +409,14 @@ fn snapshots_while_threads_record_are_valid_and_balanced() {
         for k in 0..4 {
             std::thread::sleep(Duration::from_millis(150));
             let path = temp(&format!("ring-snap-{k}"));
+            let t = std::time::Instant::now();
             let report = handle.snapshot(&path).unwrap();
+            println!(
+                "snapshot {k}: {} events, {} bytes in {:?}",
+                report.events_written,
+                report.bytes_written,
+                t.elapsed()
+            );
             taken.push((path, report));
         }
         taken

@@ -57,7 +57,9 @@
 //! costs one relaxed atomic load. Memory is bounded
 //! ([`SessionBuilder::memory_limit`]); when the bound is reached, events are dropped
 //! and counted (the default) or producers wait ([`Overflow::Block`]); the [`Report`]
-//! that [`Session::finish`] returns says how many.
+//! that [`Session::finish`] returns says how many. A long-running service can keep
+//! only its newest events instead, a flight recorder ([`SessionBuilder::ring`]), and
+//! write them whenever it likes ([`Session::snapshot`], [`SnapshotHandle`]).
 //!
 //! # The attributes
 //!
