@@ -259,9 +259,10 @@ impl Shared {
         let _ = self.to_writer.send(Msg::Finish);
     }
 
-    /// Sends `msg` to the writer; `false` if it is gone.
-    pub(crate) fn request(&self, msg: Msg) -> bool {
-        self.to_writer.send(msg).is_ok()
+    /// A way to send the writer messages that keeps nothing else of the session
+    /// alive (its buffers are freed when it ends).
+    pub(crate) fn writer_sender(&self) -> Sender<Msg> {
+        self.to_writer.clone()
     }
 
     /// The most chunks the session may allocate.

@@ -436,7 +436,9 @@ impl Session {
     /// ```
     pub fn snapshot_handle(&self) -> SnapshotHandle {
         SnapshotHandle {
-            shared: self.shared.clone(),
+            to_writer: self.shared.writer_sender(),
+            generation: self.generation,
+            ring: self.shared.overflow == Overflow::Ring,
         }
     }
 
@@ -550,13 +552,18 @@ pub fn open(path: impl AsRef<Path>) -> Result<Session, SessionError> {
 /// ```
 #[derive(Clone)]
 pub struct SnapshotHandle {
-    shared: Arc<Shared>,
+    /// Only the writer's channel: a handle kept after the session (in a panic
+    /// hook, say) keeps none of its buffers alive.
+    to_writer: crossbeam_channel::Sender<handoff::Msg>,
+    generation: u64,
+    ring: bool,
 }
 
 impl fmt::Debug for SnapshotHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SnapshotHandle")
-            .field("generation", &self.shared.generation)
+            .field("generation", &self.generation)
+            .field("ring", &self.ring)
             .finish()
     }
 }
@@ -577,10 +584,10 @@ impl SnapshotHandle {
     /// ```
     pub fn snapshot(&self, path: impl AsRef<Path>) -> Result<Report, SnapshotError> {
         let path = path.as_ref().to_path_buf();
-        if self.shared.overflow != Overflow::Ring {
+        if !self.ring {
             return Err(SnapshotError::NotRing);
         }
-        if handoff::generation() != self.shared.generation {
+        if handoff::generation() != self.generation {
             return Err(SnapshotError::Finished);
         }
         let file = std::fs::File::create(&path).map_err(|source| SnapshotError::Create {
@@ -588,10 +595,13 @@ impl SnapshotHandle {
             source,
         })?;
         let (reply, answer) = std::sync::mpsc::channel();
-        let sent = self.shared.request(handoff::Msg::Snapshot {
-            file: Box::new(std::io::BufWriter::new(file)),
-            reply,
-        });
+        let sent = self
+            .to_writer
+            .send(handoff::Msg::Snapshot {
+                file: Box::new(std::io::BufWriter::new(file)),
+                reply,
+            })
+            .is_ok();
         // The writer answers, or drops the request when it stops.
         let written = match answer.recv() {
             Ok(Ok(written)) if sent => written,
@@ -606,7 +616,7 @@ impl SnapshotHandle {
             values_dropped: written.values_dropped,
             bytes_written: written.bytes,
             threads: written.threads,
-            buffers_allocated: self.shared.allocated(),
+            buffers_allocated: written.buffers,
         })
     }
 }

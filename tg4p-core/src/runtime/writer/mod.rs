@@ -436,6 +436,8 @@ pub(crate) struct Written {
     pub(crate) values_dropped: u64,
     pub(crate) bytes: u64,
     pub(crate) threads: u64,
+    /// Buffers allocated so far.
+    pub(crate) buffers: usize,
 }
 
 pub(crate) struct Writer {
@@ -575,6 +577,7 @@ impl Writer {
             values_dropped: self.values_dropped,
             bytes: self.bytes_written,
             threads: self.threads,
+            buffers: self.shared.allocated(),
         })
     }
 

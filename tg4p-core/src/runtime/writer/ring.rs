@@ -486,6 +486,7 @@ impl Writer {
             values_dropped: self.values_dropped,
             bytes: self.bytes_written,
             threads: self.threads,
+            buffers: self.shared.allocated(),
         };
         let error = std::mem::replace(&mut self.error, saved_error);
         self.bytes_written = saved_bytes;
