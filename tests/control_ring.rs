@@ -230,13 +230,21 @@ fn a_panic_hook_writes_what_led_to_the_panic() {
     let doomed = trace.slices_named("doomed");
     assert_eq!(doomed.len(), 1, "the panicking call is in the trace");
     assert_eq!(
-        doomed[0].args.iter().find(|(k, _)| k == "i").map(|(_, v)| v),
+        doomed[0]
+            .args
+            .iter()
+            .find(|(k, _)| k == "i")
+            .map(|(_, v)| v),
         Some(&Arg::Str(DOOMED_AT.to_string()))
     );
     assert!(doomed[0].end_ts.is_some(), "closed at the snapshot");
     let steps = steps(&trace);
     let is = steps.values().next().expect("steps before the panic");
-    assert_eq!(*is.last().unwrap(), DOOMED_AT - 1, "the newest steps are kept");
+    assert_eq!(
+        *is.last().unwrap(),
+        DOOMED_AT - 1,
+        "the newest steps are kept"
+    );
     assert!(is.windows(2).all(|w| w[1] == w[0] + 1));
     assert!(is[0] > 0, "a 1 MiB ring cannot hold 100,000 steps");
     // Recorded: 4 events per step and the doomed begin; written besides: the
