@@ -154,7 +154,12 @@ fn busy_child() {
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let threads = recorders(THREADS, &stop);
-    std::thread::sleep(RUN);
+    // `TG4P_RING_SECS` runs the child longer, by hand, to watch memory stay flat.
+    let run = std::env::var("TG4P_RING_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(RUN, Duration::from_secs);
+    std::thread::sleep(run);
     stop.store(true, Ordering::Relaxed);
     for t in threads {
         let (events, steps) = t.join().unwrap();

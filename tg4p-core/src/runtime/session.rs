@@ -233,6 +233,8 @@ impl SessionBuilder {
     ///   recording thread fills one buffer, and the writer keeps as many free
     ///   (plus one), so the window holds what fits in the rest: about `bytes`
     ///   less two buffers per thread, some 4,000 slice events per 64 KiB buffer.
+    ///   Allow at least two buffers per recording thread, plus one: with fewer,
+    ///   threads may wait for one another's buffers, as under [`Overflow::Block`].
     /// - **The window** written is every event from its start on, on every thread
     ///   (its start is just after the newest event the ring had to overwrite), and
     ///   nothing older. Each thread's sequence restarts in it (incremental state
