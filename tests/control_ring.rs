@@ -556,3 +556,59 @@ fn bad_sizes_and_misuse_are_typed_errors() {
     ));
     let _ = std::fs::remove_file(&path);
 }
+
+/// A slice begun on one thread and ended on another (an `async_span!` guard sent
+/// across): when the window cut its begin, its end is left out too, matched in
+/// time order across the threads; one begun in the window keeps both ends.
+#[test]
+fn slices_ended_on_another_thread_are_matched_across_threads() {
+    let _s = serial();
+    let path = temp("ring-across");
+    let session = Session::builder()
+        .path(&path)
+        .ring(tg4p::MIN_RING_BYTES)
+        .start()
+        .unwrap();
+    let (to_ender, guards) = std::sync::mpsc::channel::<tg4p::AsyncSpan>();
+    let ender = std::thread::Builder::new()
+        .name("ender".into())
+        .spawn(move || guards.into_iter().for_each(drop))
+        .unwrap();
+    let early = tg4p::async_span!("early");
+    // Far more than the ring holds: `early`'s begin is overwritten.
+    (0..100_000).for_each(step);
+    let late = tg4p::async_span!("late");
+    step(100_000);
+    to_ender.send(early).unwrap();
+    to_ender.send(late).unwrap();
+    drop(to_ender);
+    ender.join().unwrap();
+    let report = session.finish().unwrap();
+
+    let trace = tg4p_oracle::decode_file(&path).unwrap();
+    assert_ring_trace(&trace, &(&report).into());
+    assert!(report.events_overwritten > 0, "{report:?}");
+    assert!(
+        trace.slices_named("early").is_empty(),
+        "its begin was overwritten"
+    );
+    let late = trace.slices_named("late");
+    assert_eq!(late.len(), 1);
+    let late_end = late[0].end_ts.expect("ended on the other thread");
+    let ender_end = trace
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::SliceEnd && e.ts == late_end)
+        .map(|e| e.sequence)
+        .collect::<Vec<_>>();
+    let late_begin_seq = trace
+        .events_named("late")
+        .find(|e| e.kind == EventKind::SliceBegin)
+        .unwrap()
+        .sequence;
+    assert!(
+        ender_end.iter().any(|&s| s != late_begin_seq),
+        "the end is the other thread's"
+    );
+    let _ = std::fs::remove_file(&path);
+}
