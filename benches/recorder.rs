@@ -7,7 +7,13 @@
 //! - end to end: 2 threads calling a traced empty function, events written per second;
 //! - one thread calling a traced empty function 2 million times: bytes per slice
 //!   event in the file, events dropped (the writer must keep up: none), and the
-//!   time `finish()` takes against the recording time (target: at most 10%).
+//!   time `finish()` takes against the recording time (target: at most 10%); the
+//!   same for `span!`;
+//! - per operation (`#[trace]`, `span!`, `instant!`, with and without an integer
+//!   arg), 2M calls each in a blocking session: the recording thread's CPU time
+//!   and the process's (writer and `finish` included), as ratios to one
+//!   `Instant::now()` (`TG4P_BENCH_VALUES_ONLY=1` runs only this; pin it to one
+//!   core with `taskset -c 1` to pay the writer on the same core).
 //!
 //! The summary also times `span` in ring mode (`SessionBuilder::ring`).
 //!
@@ -85,6 +91,9 @@ fn summary() {
     if std::env::var_os("TG4P_BENCH_LONG_ONLY").is_some() {
         return long_run();
     }
+    if std::env::var_os("TG4P_BENCH_VALUES_ONLY").is_some() {
+        return values_run();
+    }
     const N: u64 = 200_000;
     let base = ns_per_call(N, 7, || {
         black_box(Instant::now());
@@ -160,21 +169,121 @@ fn summary() {
     std::fs::remove_file(&r.path).ok();
 
     long_run();
+    values_run();
 }
 
-/// One thread, 2M spans: bytes per slice event, drops, finish time.
+/// CPU time in ns used so far by the calling thread (`libc::RUSAGE_THREAD`) or the
+/// whole process, its writer and exited threads included (`libc::RUSAGE_SELF`).
+fn cpu_ns(who: libc::c_int) -> f64 {
+    // SAFETY: `rusage` is plain data (all-zero is a valid value) and getrusage
+    // only writes into the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut usage);
+        usage
+    };
+    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+    (us(usage.ru_utime) + us(usage.ru_stime)) * 1e3
+}
+
+/// `n` calls of `f` in a session that blocks rather than drops (so the writer's
+/// pace shows), finished: CPU ns per call of the recording thread, and of the
+/// process (recording thread, writer, finish). Without a session (`None`): the
+/// thread's CPU per call, twice.
+fn cpu_per_op(name: &str, n: u64, session: bool, mut f: impl FnMut()) -> (f64, f64) {
+    let s = session.then(|| {
+        tg4p::Session::builder()
+            .path(bench_path(name))
+            .memory_limit(64 << 20)
+            .overflow(tg4p::Overflow::Block)
+            .start()
+            .expect("open a bench session")
+    });
+    let (t0, p0) = (cpu_ns(libc::RUSAGE_THREAD), cpu_ns(libc::RUSAGE_SELF));
+    for _ in 0..n {
+        f();
+    }
+    let t1 = cpu_ns(libc::RUSAGE_THREAD);
+    if let Some(s) = s {
+        let r = s.finish().expect("finish");
+        assert_eq!(r.events_dropped, 0, "{name}: blocking session");
+        std::fs::remove_file(&r.path).ok();
+    }
+    let p1 = cpu_ns(libc::RUSAGE_SELF);
+    ((t1 - t0) / n as f64, (p1 - p0) / n as f64)
+}
+
+/// Issue 15's comparison, all in one run: per operation, the recording thread's
+/// CPU and the process's (writer and finish included), as ratios to one
+/// `Instant::now()` measured the same way. Pin the process to one core
+/// (`taskset -c 1`) so that the writer's work is paid on the same core.
+fn values_run() {
+    const N: u64 = 2_000_000;
+    let (base, _) = cpu_per_op("now", N, false, || {
+        black_box(Instant::now());
+    });
+    println!(
+        "\n== per op: recording thread CPU / process CPU (ratio to Instant::now() = {base:.1} ns) =="
+    );
+    type Op = Box<dyn FnMut()>;
+    let ops: [(&str, Op); 5] = [
+        ("#[trace] span", Box::new(traced_empty)),
+        (
+            "span!(\"..\")",
+            Box::new(|| {
+                let _s = tg4p::span!("bench_span");
+            }),
+        ),
+        (
+            "span! + 1 int",
+            Box::new(|| {
+                let _s = tg4p::span!("bench_span_int", n = black_box(7u64));
+            }),
+        ),
+        (
+            "instant!",
+            Box::new(|| {
+                tg4p::instant!("bench_instant");
+            }),
+        ),
+        (
+            "instant! + 1 int",
+            Box::new(|| {
+                tg4p::instant!("bench_instant_int", n = black_box(7u64));
+            }),
+        ),
+    ];
+    for (name, mut f) in ops {
+        let (thread, process) = cpu_per_op(name, N, true, &mut f);
+        println!(
+            "{name:<18} thread {thread:7.1} ns {:6.2}x   process {process:7.1} ns {:6.2}x",
+            thread / base,
+            process / base
+        );
+    }
+}
+
+/// One thread, 2M spans (of `#[trace]`, then of `span!`): bytes per slice event,
+/// drops, finish time.
 fn long_run() {
+    long_run_of("#[trace]", traced_empty);
+    long_run_of("span!", || {
+        let _s = tg4p::span!("bench_span");
+    });
+}
+
+fn long_run_of(label: &str, mut f: impl FnMut()) {
     let s = session("long");
     const SPANS: u64 = 2_000_000;
     let t = Instant::now();
-    (0..SPANS).for_each(|_| traced_empty());
+    (0..SPANS).for_each(|_| f());
     let recording = t.elapsed();
     let t = Instant::now();
     let r = s.finish().expect("finish");
     let finishing = t.elapsed();
     let size = std::fs::metadata(&r.path).map(|m| m.len()).unwrap_or(0);
     println!(
-        "2M spans on one thread: recording {:.1} ms, finish {:.1} ms ({:.1}% of recording, target <= 10%)",
+        "2M {label} spans on one thread: recording {:.1} ms, finish {:.1} ms ({:.1}% of recording, target <= 10%)",
         ms(recording),
         ms(finishing),
         100.0 * finishing.as_secs_f64() / recording.as_secs_f64()

@@ -147,7 +147,7 @@ fn ten_thousand_futures_at_most_a_hundred_at_a_time() {
     let mut ids: Vec<u32> = slices
         .iter()
         .map(|s| match s.arg("id") {
-            Some(Arg::Str(v)) => v.parse().unwrap(),
+            Some(&Arg::Uint(v)) => v as u32,
             other => panic!("id arg: {other:?}"),
         })
         .collect();
@@ -244,7 +244,7 @@ fn async_methods_boxed_and_impl_future_and_drop() {
         });
     });
     let call = &trace.slices_named("call")[0];
-    assert_eq!(call.arg("x"), Some(&Arg::Str("2".into())));
+    assert_eq!(call.arg("x"), Some(&Arg::Uint(2)));
     assert_eq!(call.arg("self"), None);
     for name in ["call", "boxed_call", "later", "never_finishes", "consume"] {
         let tracks = pool(&trace, name);
@@ -371,7 +371,7 @@ fn ret_records_the_output_when_the_future_completes() {
     assert_eq!(
         find.args,
         vec![
-            ("x".into(), Arg::Str("5".into())),
+            ("x".into(), Arg::Uint(5)),
             ("return".into(), Arg::Str("Some(1)".into()))
         ]
     );
@@ -393,7 +393,8 @@ fn ret_records_the_output_when_the_future_completes() {
     assert!(pending.args.is_empty(), "without a value");
     assert_eq!(
         trace.slices_named("later_ret")[0].arg("return"),
-        s("20").as_ref()
+        Some(&Arg::Uint(20)),
+        "typed: the future's output is a u32"
     );
     for name in ["find", "parse_later", "huge_later", "later_ret"] {
         assert_sequential(&trace, &pool(&trace, name));

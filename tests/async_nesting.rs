@@ -166,8 +166,8 @@ fn a_request_handler_nests_its_children_and_links_its_task() {
         "the program's own result"
     );
     let handler = &trace.slices_named("handle")[0];
-    assert_eq!(handler.arg("request"), Some(&Arg::Str("7".into())));
-    assert_eq!(handler.arg("return"), Some(&Arg::Str(format!("{out:?}"))));
+    assert_eq!(handler.arg("request"), Some(&Arg::Uint(7)));
+    assert_eq!(handler.arg("return"), Some(&Arg::Str(out.clone())));
     assert_eq!(handler.depth, 0, "a task: top level on its track");
     // A task track of the pool: the pool's first track (a child of the process),
     // or one of its lanes (a child of the first), whichever was free.
@@ -183,13 +183,13 @@ fn a_request_handler_nests_its_children_and_links_its_task() {
 
     // Awaited one after the other: both nested on the handler's own track.
     for key in [7, 8] {
-        let l = returning(&trace, "lookup", &format!("\"lookup {key}\""));
+        let l = returning(&trace, "lookup", &format!("lookup {key}"));
         assert_eq!(l.len(), 1, "lookup {key}");
         assert_eq!(placed_under(&trace, handler, l[0]), "nested");
     }
     // `join!`: the first nests, the second overlaps it and takes a lane.
-    let f1 = returning(&trace, "fetch", "\"fetch 1\"")[0];
-    let f2 = returning(&trace, "fetch", "\"fetch 2\"")[0];
+    let f1 = returning(&trace, "fetch", "fetch 1")[0];
+    let f2 = returning(&trace, "fetch", "fetch 2")[0];
     let mut places = [
         placed_under(&trace, handler, f1),
         placed_under(&trace, handler, f2),
@@ -205,12 +205,12 @@ fn a_request_handler_nests_its_children_and_links_its_task() {
     assert_eq!(block.len(), 1);
     assert_eq!(placed_under(&trace, handler, block[0]), "nested");
     let phase = &trace.slices_named("phase")[0];
-    assert_eq!(phase.arg("request"), Some(&Arg::Str("7".into())));
+    assert_eq!(phase.arg("request"), Some(&Arg::Uint(7)));
     assert_eq!(placed_under(&trace, handler, phase), "nested");
     assert!(phase.duration().unwrap() > 0);
 
     // The spawned task: its own pool track, a flow from the handler.
-    let audit = returning(&trace, "audit", "\"audit 7\"");
+    let audit = returning(&trace, "audit", "audit 7");
     assert_eq!(audit.len(), 1);
     let audit = audit[0];
     assert_eq!(audit.depth, 0);
@@ -319,10 +319,10 @@ fn ten_thousand_requests_sixty_four_at_a_time_reuse_their_tracks() {
     let mut linked = 0;
     for h in &handlers {
         let request = match h.arg("request") {
-            Some(Arg::Str(v)) => v.clone(),
+            Some(Arg::Uint(v)) => v.to_string(),
             other => panic!("request {other:?}"),
         };
-        let audit = audits[&format!("\"audit {request}\"")];
+        let audit = audits[&format!("audit {request}")];
         let (a, b) = (h.begin_event, audit.begin_event);
         linked += pairs.contains(&(a.min(b), a.max(b))) as usize;
     }
@@ -353,4 +353,77 @@ fn ten_thousand_requests_sixty_four_at_a_time_reuse_their_tracks() {
             placed_under(&trace, parent, s);
         }
     }
+}
+
+/// Creates a traced task inside a traced sync function (as a request dispatcher
+/// on a plain thread does) and hands it to the runtime.
+#[tg4p::trace]
+fn dispatch(rt: &tokio::runtime::Handle, request: u32) -> tokio::task::JoinHandle<String> {
+    rt.spawn(audit(request))
+}
+
+#[test]
+fn a_task_created_in_a_sync_slice_links_back_to_it() {
+    let _s = serial();
+    let rt = runtime();
+    let trace = record("sync-origin", || {
+        let task = dispatch(rt.handle(), 41);
+        let scoped = {
+            let _batch = tg4p::span!("batch");
+            rt.spawn(audit(42))
+        };
+        let outside = rt.spawn(audit(43));
+        rt.block_on(async {
+            task.await.unwrap();
+            scoped.await.unwrap();
+            outside.await.unwrap();
+        });
+    });
+    // `spawn` instants: (event index, event).
+    let spawns: Vec<(usize, &tg4p_oracle::Event)> = trace
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            e.kind == tg4p_oracle::EventKind::Instant && e.name.as_deref() == Some("spawn")
+        })
+        .collect();
+    assert_eq!(spawns.len(), 2, "one per task created in a slice");
+    let arrows = trace.flows();
+    for (creator, request) in [("dispatch", 41), ("batch", 42)] {
+        let creator = &trace.slices_named(creator)[0];
+        let task = returning(&trace, "audit", &format!("audit {request}"))[0];
+        // The flow leaves a `spawn` instant inside the creating slice, on the
+        // thread's track, and ends at the task's slice.
+        let inside: Vec<_> = spawns
+            .iter()
+            .filter(|(_, e)| {
+                e.track == creator.track
+                    && creator.begin_ts <= e.ts
+                    && e.ts <= creator.end_ts.unwrap()
+            })
+            .collect();
+        assert_eq!(inside.len(), 1, "one spawn instant in {:?}", creator.name);
+        let (spawn, event) = inside[0];
+        assert_eq!(event.arg("task"), Some(&Arg::Str("audit".into())));
+        let linked = arrows
+            .iter()
+            .filter(|f| {
+                let ends = [f.from_event, f.to_event];
+                ends.contains(spawn) && ends.contains(&task.begin_event)
+            })
+            .count();
+        assert_eq!(linked, 1, "the spawn flow of request {request}");
+        assert_ne!(task.track, creator.track, "the task runs on its own track");
+    }
+    // Created outside any slice: no instant (counted above), no flow.
+    let outside = returning(&trace, "audit", "audit 43")[0];
+    let linked = arrows
+        .iter()
+        .filter(|f| [f.from_event, f.to_event].contains(&outside.begin_event))
+        .count();
+    assert_eq!(
+        linked, 0,
+        "a task created outside every slice has no origin"
+    );
 }

@@ -22,7 +22,7 @@
 //! With `ret`, the body runs as `returning::<RetTy, _>(move || <body>)` (an `async
 //! move` block through `returning_future` in an `async fn`), so that `return` and
 //! `?` leave it with the value to record while its type is still the declared one;
-//! the guard then ends the slice with that value (`end_returning`).
+//! the guard then ends the slice with that value (`end_value`: typed if its type is one of the recorded types, else its `Debug` text).
 //! - A plain function: the guard is a slice on the calling thread's track (or on
 //!   `track = X`), ended when the guard drops, also on unwinding.
 //! - An `async fn`: becomes `fn .. -> impl Future<Output = R>` whose body creates
@@ -337,7 +337,12 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
         .collect();
     let values: Vec<TokenStream2> = recorded
         .iter()
-        .map(|(_, v, s)| quote_spanned!(*s=> #p::ArgDebug::__tg4p_as_debug(&#v)))
+        .map(|(_, v, s)| {
+            quote_spanned!(*s=> #p::ArgRef::pick(
+                #p::Probe::new(&#v).__tg4p_typed(),
+                #p::ArgDebug::__tg4p_as_debug(&#v),
+            ))
+        })
         .collect();
     let values = quote!(&[#(#values),*]);
     let track = opts
@@ -403,7 +408,10 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
         } else {
             quote!(#ty,)
         };
-        let record = quote_spanned!(span=> #p::RetDebug::__tg4p_ret_debug(&__tg4p_ret));
+        let record = quote_spanned!(span=> #p::ArgRef::pick(
+            #p::Probe::new(&__tg4p_ret).__tg4p_typed(),
+            #p::RetDebug::__tg4p_ret_debug(&__tg4p_ret),
+        ));
         (ty, record, span)
     });
     // The function's body is the tail of the generated block. Its braces are
@@ -425,10 +433,11 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
         Mode::Sync => {
             let guard = match (&track, recorded.is_empty()) {
                 (None, true) => quote!(#p::enter(&__TG4P_CALLSITE)),
-                (None, false) => quote!(#p::enter_args(&__TG4P_CALLSITE, #values)),
-                (Some(track), _) => quote!(#p::enter_span(
+                (None, false) => quote!(#p::enter_values(&__TG4P_CALLSITE, #values)),
+                (Some(track), _) => quote!(#p::span_values(
                     &__TG4P_CALLSITE,
                     ::core::option::Option::Some(#track),
+                    ::core::option::Option::None,
                     #values
                 )),
             };
@@ -444,7 +453,7 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
                     #callsite
                     let __tg4p_guard = #guard;
                     let __tg4p_ret = #p::returning::<#ty _>(move || #block);
-                    __tg4p_guard.end_returning(#record);
+                    __tg4p_guard.end_value(#record);
                     __tg4p_ret
                 }},
             }
@@ -466,7 +475,10 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
                 None => quote!(__tg4p_slice.instrument(#future)),
                 Some((_, _, span)) => {
                     let check = quote_spanned!(*span=>
-                        |__tg4p_ret| #p::RetDebug::__tg4p_ret_debug(__tg4p_ret)
+                        |__tg4p_ret| #p::ArgRef::pick(
+                            #p::Probe::new(__tg4p_ret).__tg4p_typed(),
+                            #p::RetDebug::__tg4p_ret_debug(__tg4p_ret),
+                        )
                     );
                     quote!(__tg4p_slice.instrument_ret(#future, #check))
                 }

@@ -2,8 +2,19 @@
 //! private seam generated code calls.
 
 /// Records an instant event on the calling thread's track (or on a `static`
-/// [`Track`](crate::Track) given first), with optional flows and `Debug`
-/// arguments, and returns the ids of the `outgoing` flows as an array.
+/// [`Track`](crate::Track) given first), with optional flows and arguments, and
+/// returns the ids of the `outgoing` flows: an array for a literal count, a `Vec`
+/// for a count known at run time.
+///
+/// Arguments are `key = value`: integers, floats, bools, `char`s and strings
+/// (`&str`, `String`, `Cow<str>`, and references to them) are recorded as
+/// Perfetto's typed values (strings without quotes), anything else as its `Debug`
+/// text. `key = %value` records `value`'s `Display` text, `key = ?value` its `Debug`
+/// text, as in `tracing`. Dotted keys (`http.method = ..`) become nested arguments
+/// (`http: {method: ..}`). The name is a string literal, or any expression giving
+/// a string (`&str`, `String`, ...) known only at run time; with a track, a run-time
+/// name goes in braces: `instant!(TOP, {name}, ..)`. Each distinct name is interned
+/// once per thread's sequence.
 ///
 /// ```
 /// let session = tg4p::open(std::env::temp_dir().join("instant-doc.pftrace"))?;
@@ -12,60 +23,152 @@
 /// static TOP: tg4p::Track = tg4p::Track::new("TOP_TRACK");
 /// tg4p::instant!(TOP, "START_THREAD", incoming = [b]);
 /// let result = vec![1, 2, 3];
-/// tg4p::instant!("CHECKING", final_result = &result, size = result.len());
+/// tg4p::instant!("CHECKING", final_result = ?result, size = result.len(), ok = true);
+/// let route = String::from("/users");
+/// tg4p::instant!("request", http.method = "GET", http.route = &route, took = %1.5);
+/// let fan_out = result.len();
+/// let flows: Vec<tg4p::FlowId> = tg4p::instant!(route.as_str(), outgoing = fan_out);
+/// tg4p::instant!(TOP, { format!("{route} done") }, incoming = flows);
 /// session.finish()?;
 /// # Ok::<(), tg4p::SessionError>(())
 /// ```
 #[macro_export]
 macro_rules! instant {
     ($name:literal $(, $($rest:tt)*)?) => {
-        $crate::__instant!(@ (::core::option::Option::None) $name; [0]; []; []; []; $($($rest)*)?)
+        $crate::__tg4p_fields!(__instant_emit ((::core::option::Option::None) (lit $name)) [] [] [] []; $($($rest)*)?)
     };
     ($track:path, $name:literal $(, $($rest:tt)*)?) => {
-        $crate::__instant!(@ (::core::option::Option::Some(&$track)) $name; [0]; []; []; []; $($($rest)*)?)
+        $crate::__tg4p_fields!(__instant_emit ((::core::option::Option::Some(&$track)) (lit $name)) [] [] [] []; $($($rest)*)?)
+    };
+    ($track:path, $name:block $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!(__instant_emit ((::core::option::Option::Some(&$track)) (expr $name)) [] [] [] []; $($($rest)*)?)
+    };
+    ($name:expr $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!(__instant_emit ((::core::option::Option::None) (expr $name)) [] [] [] []; $($($rest)*)?)
+    };
+}
+
+/// Reads the fields of `instant!` and `span!` (flows, then `key = value` args in any
+/// order) and calls `$cb` with the event (`$head`), the outgoing count (`[]`,
+/// `[lit N]` or `[expr n]`), the incoming ids, the keys and the values.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tg4p_fields {
+    ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*];
+        outgoing = $n:literal $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!($cb $head [lit $n] [$($inc)?] [$($k),*] [$($v),*]; $($($rest)*)?)
+    };
+    ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*];
+        outgoing = $n:expr $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!($cb $head [expr $n] [$($inc)?] [$($k),*] [$($v),*]; $($($rest)*)?)
+    };
+    ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*];
+        incoming = $i:expr $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!($cb $head [$($o)*] [$i] [$($k),*] [$($v),*]; $($($rest)*)?)
+    };
+    ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*];
+        $($key:ident).+ = % $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!($cb $head [$($o)*] [$($inc)?]
+            [$($k,)* $crate::__tg4p_key!($($key).+)]
+            [$($v,)* $crate::__private::ArgRef::display(&$val)]; $($($rest)*)?)
+    };
+    ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*];
+        $($key:ident).+ = ? $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!($cb $head [$($o)*] [$($inc)?]
+            [$($k,)* $crate::__tg4p_key!($($key).+)]
+            [$($v,)* $crate::__private::ArgRef::debug(&$val)]; $($($rest)*)?)
+    };
+    ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*];
+        $($key:ident).+ = $val:literal $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!($cb $head [$($o)*] [$($inc)?]
+            [$($k,)* $crate::__tg4p_key!($($key).+)]
+            [$($v,)* $crate::__private::literal(&$val)]; $($($rest)*)?)
+    };
+    ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*];
+        $($key:ident).+ = $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!($cb $head [$($o)*] [$($inc)?]
+            [$($k,)* $crate::__tg4p_key!($($key).+)]
+            [$($v,)* $crate::__private::Probe::new(&$val).__tg4p_arg()]; $($($rest)*)?)
+    };
+    ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*];) => {
+        $crate::$cb!($head [$($o)*] [$($inc)?] [$($k),*] [$($v),*])
+    };
+    ($cb:ident $head:tt $o:tt $inc:tt $k:tt $v:tt; $($other:tt)*) => {
+        ::core::compile_error!(::core::concat!(
+            "expected `key = value`, `key = %value` (Display), `key = ?value` (Debug)",
+            " or (`instant!` only) `outgoing = n`, `incoming = ids`; found `",
+            ::core::stringify!($($other)*),
+            "`. With a track, a name known at run time goes in braces: `(TRACK, {name}, ..)`"
+        ))
+    };
+}
+
+/// An arg's key: its dotted parts joined.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tg4p_key {
+    ($first:ident $(. $rest:ident)*) => {
+        ::core::concat!(::core::stringify!($first) $(, ".", ::core::stringify!($rest))*)
+    };
+}
+
+/// The pieces of an event's name: the callsite's, and the run-time one.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tg4p_name {
+    (callsite lit $name:literal) => {
+        $name
+    };
+    (callsite expr $name:expr) => {
+        ::core::stringify!($name)
+    };
+    (runtime lit $name:literal) => {
+        ::core::option::Option::None
+    };
+    (runtime expr $name:expr) => {
+        ::core::option::Option::Some($crate::__private::runtime_name(&$name))
+    };
+    (check lit $name:literal) => {
+        ()
+    };
+    (check expr $name:expr) => {
+        let _: &str = $crate::__private::runtime_name(&$name);
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __instant {
-    (@ $track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*];
-        outgoing = $n2:expr $(, $($rest:tt)*)?) => {
-        $crate::__instant!(@ $track $name; [$n2]; [$($inc)?]; [$($k)*]; [$($v),*]; $($($rest)*)?)
-    };
-    (@ $track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*];
-        incoming = $inc2:expr $(, $($rest:tt)*)?) => {
-        $crate::__instant!(@ $track $name; [$n]; [$inc2]; [$($k)*]; [$($v),*]; $($($rest)*)?)
-    };
-    (@ $track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*];
-        $key:ident = $val:expr $(, $($rest:tt)*)?) => {
-        $crate::__instant!(@ $track $name; [$n]; [$($inc)?]; [$($k)* $key]; [$($v,)* $val]; $($($rest)*)?)
-    };
-    (@ $track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*];) => {
-        $crate::__instant_emit!($track $name; [$n]; [$($inc)?]; [$($k)*]; [$($v),*])
-    };
-    (@incoming) => { &[] };
-    (@incoming $inc:expr) => { &$inc };
+macro_rules! __tg4p_flow_ids {
+    () => { $crate::__private::flow_ids::<0>() };
+    (lit $n:literal) => { $crate::__private::flow_ids::<$n>() };
+    (expr $n:expr) => { $crate::__private::flow_id_vec($n) };
+    (off) => { [$crate::FlowId::from_raw(0); 0] };
+    (off lit $n:literal) => { [$crate::FlowId::from_raw(0); $n] };
+    (off expr $n:expr) => { ::std::vec![$crate::FlowId::from_raw(0); $n] };
 }
 
 #[cfg(feature = "enable")]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __instant_emit {
-    ($track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*]) => {{
+    (($track:tt ($($name:tt)*)) [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*]) => {{
         static __TG4P_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
-            $name,
+            $crate::__tg4p_name!(callsite $($name)*),
             $crate::__function!(),
             ::core::file!(),
             ::core::line!(),
-            &[$(::core::stringify!($k)),*],
+            &[$($k),*],
         );
-        $crate::__private::instant::<{ $n }>(
+        let __tg4p_ids = $crate::__tg4p_flow_ids!($($o)*);
+        $crate::__private::instant_values(
             &__TG4P_CALLSITE,
             $track,
-            &[$(&$v as &dyn ::core::fmt::Debug),*],
+            $crate::__tg4p_name!(runtime $($name)*),
+            &[$($v),*],
+            &__tg4p_ids,
             $crate::__instant!(@incoming $($inc)?),
-        )
+        );
+        __tg4p_ids
     }};
 }
 
@@ -75,19 +178,35 @@ macro_rules! __instant_emit {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __instant_emit {
-    ($track:tt $name:literal; [$n:expr]; [$($inc:expr)?]; [$($k:ident)*]; [$($v:expr),*]) => {{
+    (($track:tt ($($name:tt)*)) [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*]) => {{
         if false {
             let _: ::core::option::Option<&$crate::Track> = $track;
             let _: &[$crate::FlowId] = $crate::__instant!(@incoming $($inc)?);
-            $(let _: &dyn ::core::fmt::Debug = &$v;)*
+            $crate::__tg4p_name!(check $($name)*);
+            let _: &[$crate::__private::ArgRef<'_>] = &[$($v),*];
         }
-        [$crate::FlowId::from_raw(0); $n]
+        $crate::__tg4p_flow_ids!(off $($o)*)
     }};
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __instant {
+    (@incoming) => {
+        &[]
+    };
+    (@incoming $inc:expr) => {
+        &$inc
+    };
 }
 
 /// Starts a slice on the calling thread's track (or on a `static`
 /// [`Track`](crate::Track) given first), ended when the returned guard drops.
 /// Unlike the `span` methods, it records the enclosing function's name.
+///
+/// Arguments and names as in [`instant!`]: typed values, `%value` for `Display`,
+/// `?value` for `Debug`, dotted keys nested, and a name known at run time (in
+/// braces after a track).
 ///
 /// The guard is not `Send`: its slice belongs to the thread's track (or nests
 /// with this thread's spans on the custom track). Holding it across an `.await`
@@ -100,50 +219,71 @@ macro_rules! __instant_emit {
 /// let out = sort.outgoing(1);
 /// drop(sort);
 /// let _validate = tg4p::span!(TOP, "VALIDATE").incoming(&out);
-/// let _step = tg4p::span!("step", n = 3);
+/// let _step = tg4p::span!("step", n = 3, kind = "merge", http.status = 200u16);
+/// let route = String::from("/users");
+/// let _request = tg4p::span!(route.as_str(), user = ?Some(7));
+/// let _on_top = tg4p::span!(TOP, { &route });
 /// ```
 #[macro_export]
 macro_rules! span {
-    ($name:literal $(, $key:ident = $val:expr)* $(,)?) => {
-        $crate::__span!(::core::option::Option::None, $name $(, $key = $val)*)
+    ($name:literal $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!(__span_emit ((::core::option::Option::None) (lit $name)) [] [] [] []; $($($rest)*)?)
     };
-    ($track:path, $name:literal $(, $key:ident = $val:expr)* $(,)?) => {
-        $crate::__span!(::core::option::Option::Some(&$track), $name $(, $key = $val)*)
+    ($track:path, $name:literal $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!(__span_emit ((::core::option::Option::Some(&$track)) (lit $name)) [] [] [] []; $($($rest)*)?)
+    };
+    ($track:path, $name:block $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!(__span_emit ((::core::option::Option::Some(&$track)) (expr $name)) [] [] [] []; $($($rest)*)?)
+    };
+    ($name:expr $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!(__span_emit ((::core::option::Option::None) (expr $name)) [] [] [] []; $($($rest)*)?)
     };
 }
 
 #[cfg(feature = "enable")]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __span {
-    ($track:expr, $name:literal $(, $key:ident = $val:expr)*) => {{
+macro_rules! __span_emit {
+    (($track:tt ($($name:tt)*)) [] [] [$($k:expr),*] [$($v:expr),*]) => {{
         static __TG4P_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
-            $name,
+            $crate::__tg4p_name!(callsite $($name)*),
             $crate::__function!(),
             ::core::file!(),
             ::core::line!(),
-            &[$(::core::stringify!($key)),*],
+            &[$($k),*],
         );
-        $crate::__private::enter_span(
+        $crate::__private::span_values(
             &__TG4P_CALLSITE,
             $track,
-            &[$(&$val as &dyn ::core::fmt::Debug),*],
+            $crate::__tg4p_name!(runtime $($name)*),
+            &[$($v),*],
         )
     }};
+    ($head:tt $($flows:tt)*) => {
+        ::core::compile_error!(
+            "`span!` takes flows through its guard: `span!(..).incoming(&ids)`, `.outgoing(n)`"
+        )
+    };
 }
 
 /// Compiled out: an inert guard; the arguments are type-checked, never evaluated.
 #[cfg(not(feature = "enable"))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __span {
-    ($track:expr, $name:literal $(, $key:ident = $val:expr)*) => {{
+macro_rules! __span_emit {
+    (($track:tt ($($name:tt)*)) [] [] [$($k:expr),*] [$($v:expr),*]) => {{
         if false {
             let _: ::core::option::Option<&$crate::Track> = $track;
-            $(let _: &dyn ::core::fmt::Debug = &$val;)*
+            $crate::__tg4p_name!(check $($name)*);
+            let _: &[$crate::__private::ArgRef<'_>] = &[$($v),*];
         }
         $crate::__private::Span::off()
     }};
+    ($head:tt $($flows:tt)*) => {
+        ::core::compile_error!(
+            "`span!` takes flows through its guard: `span!(..).incoming(&ids)`, `.outgoing(n)`"
+        )
+    };
 }
 
 /// Starts a slice inside the traced future being polled, ended when the returned
@@ -169,43 +309,45 @@ macro_rules! __span {
 /// ```
 #[macro_export]
 macro_rules! async_span {
-    ($name:literal $(, $key:ident = $val:expr)* $(,)?) => {
-        $crate::__async_span!($name $(, $key = $val)*)
+    ($name:literal $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!(__async_span_emit ($name) [] [] [] []; $($($rest)*)?)
     };
 }
 
 #[cfg(feature = "enable")]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __async_span {
-    ($name:literal $(, $key:ident = $val:expr)*) => {{
+macro_rules! __async_span_emit {
+    (($name:literal) [] [] [$($k:expr),*] [$($v:expr),*]) => {{
         static __TG4P_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
             $name,
             $crate::__function!(),
             ::core::file!(),
             ::core::line!(),
-            &[$(::core::stringify!($key)),*],
+            &[$($k),*],
         );
         static __TG4P_POOL: $crate::__private::Track = $crate::__private::Track::pool($name);
-        $crate::__private::AsyncSpan::enter(
-            &__TG4P_CALLSITE,
-            &__TG4P_POOL,
-            &[$(&$val as &dyn ::core::fmt::Debug),*],
-        )
+        $crate::__private::AsyncSpan::enter(&__TG4P_CALLSITE, &__TG4P_POOL, &[$($v),*])
     }};
+    ($head:tt $($flows:tt)*) => {
+        ::core::compile_error!("`async_span!` takes no flows")
+    };
 }
 
 /// Compiled out: an inert guard; the arguments are type-checked, never evaluated.
 #[cfg(not(feature = "enable"))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __async_span {
-    ($name:literal $(, $key:ident = $val:expr)*) => {{
+macro_rules! __async_span_emit {
+    (($name:literal) [] [] [$($k:expr),*] [$($v:expr),*]) => {{
         if false {
-            $(let _: &dyn ::core::fmt::Debug = &$val;)*
+            let _ = [$($v),*];
         }
         $crate::__private::AsyncSpan::off()
     }};
+    ($head:tt $($flows:tt)*) => {
+        ::core::compile_error!("`async_span!` takes no flows")
+    };
 }
 
 /// Updates a counter and records a sample: `count!(C += 1)`, `count!(C -= 1)`,

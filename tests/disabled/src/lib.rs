@@ -88,7 +88,20 @@ pub fn macros() -> usize {
     tg4p::count!(ACTIVE -= 1);
     tg4p::count!(ACTIVE = 3);
     tg4p::count!("queue" = side_effect() as f64);
-    out.len()
+    // Typed, Display, Debug and dotted args, run-time names and flow counts.
+    let route = String::from("/users");
+    let fan_out = out.len() + 1; // a run-time count is evaluated: the ids are zeros
+    let ids: Vec<tg4p::FlowId> = tg4p::instant!(
+        route.as_str(),
+        outgoing = fan_out,
+        http.method = %side_effect(),
+        dbg = ?side_effect(),
+        lit = 3
+    );
+    tg4p::instant!(TOP, { &route }, incoming = ids, t = side_effect());
+    let _r = tg4p::span!(route.as_str(), x.y = side_effect());
+    let _t = tg4p::span!(TOP, { route.clone() }, s = %side_effect());
+    out.len() + fan_out - 2
 }
 
 /// Polls a future that never waits to completion (no executor needed here).

@@ -37,19 +37,27 @@ impl ArgText {
     /// Appends the bounded `Debug` text of each value.
     pub(crate) fn format(&mut self, values: &[&dyn Debug]) {
         for value in values.iter().take(MAX_ARGS) {
-            let start = self.text.len();
-            let mut w = Bounded {
-                out: &mut self.text,
-                start,
-                total: 0,
-            };
-            let _ = write!(w, "{value:?}");
-            let total = w.total;
-            if total > ARG_VALUE_LIMIT {
-                let _ = write!(self.text, "…[truncated, {total} bytes]");
-            }
+            self.push_bounded(format_args!("{value:?}"));
             self.ends.push(self.text.len());
         }
+    }
+
+    /// Appends the text of `args`, bounded by [`ARG_VALUE_LIMIT`] (with the
+    /// truncation marker past it); returns its byte range in `text`. Not an entry
+    /// of `ends`.
+    pub(crate) fn push_bounded(&mut self, args: fmt::Arguments<'_>) -> std::ops::Range<usize> {
+        let start = self.text.len();
+        let mut w = Bounded {
+            out: &mut self.text,
+            start,
+            total: 0,
+        };
+        let _ = w.write_fmt(args);
+        let total = w.total;
+        if total > ARG_VALUE_LIMIT {
+            let _ = write!(self.text, "…[truncated, {total} bytes]");
+        }
+        start..self.text.len()
     }
 }
 
@@ -77,6 +85,23 @@ impl Write for Bounded<'_> {
 
 thread_local! {
     static SCRATCH: RefCell<ArgText> = RefCell::new(ArgText::default());
+}
+
+/// Runs `f` on the thread's scratch buffer, cleared (a fresh buffer if it is in
+/// use: a `Debug` or `Display` impl re-entering).
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut ArgText) -> R) -> R {
+    let mut f = Some(f);
+    let res = SCRATCH.try_with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            scratch.clear();
+            Some((f.take().expect("called once"))(&mut scratch))
+        }
+        Err(_) => None,
+    });
+    match res {
+        Ok(Some(r)) => r,
+        _ => (f.take().expect("called once"))(&mut ArgText::default()),
+    }
 }
 
 /// Formats `values` into the thread's scratch buffer and runs `f` on the result

@@ -4,6 +4,7 @@ use super::handoff::generation;
 use super::local::with_local;
 use super::record::{Event, Sample};
 use super::registry;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -78,11 +79,37 @@ impl CounterNumber for f32 {
 /// name, so that every callsite updates the same value.
 #[doc(hidden)]
 pub fn named(name: &'static str) -> &'static Counter {
-    static BY_NAME: Mutex<Option<HashMap<&'static str, &'static Counter>>> = Mutex::new(None);
-    let mut map = super::shim::lock(&BY_NAME);
-    map.get_or_insert_with(HashMap::new)
-        .entry(name)
-        .or_insert_with(|| Box::leak(Box::new(Counter::new(name))))
+    Counter::named(name)
+}
+
+impl Counter {
+    /// The process-wide counter named `name`, a name known at run time: one per
+    /// distinct name (made on first use and kept for the program's life, so use it
+    /// for a bounded set of names), shared with `count!("name" ..)`.
+    ///
+    /// ```
+    /// use tg4p_core::runtime::Counter;
+    /// let queue = format!("queue {}", 3);
+    /// Counter::named(queue.clone()).add(2);
+    /// assert!(std::ptr::eq(Counter::named(queue), Counter::named("queue 3")));
+    /// ```
+    pub fn named(name: impl Into<Cow<'static, str>>) -> &'static Counter {
+        static BY_NAME: Mutex<Option<HashMap<Cow<'static, str>, &'static Counter>>> =
+            Mutex::new(None);
+        let name = name.into();
+        let mut map = super::shim::lock(&BY_NAME);
+        let map = map.get_or_insert_with(HashMap::new);
+        if let Some(c) = map.get(&name) {
+            return c;
+        }
+        let name: &'static str = match name {
+            Cow::Borrowed(s) => s,
+            Cow::Owned(s) => Box::leak(s.into_boxed_str()),
+        };
+        let counter: &'static Counter = Box::leak(Box::new(Counter::new(name)));
+        map.insert(Cow::Borrowed(name), counter);
+        counter
+    }
 }
 
 impl Counter {

@@ -37,17 +37,20 @@
 //! trace_processor links two events that share a flow id in whichever order it
 //! reads them, from the slice that began first (the creator) to the other, so the
 //! arrow is right whether the creator ends before or after the task starts.
+//! A future created with no recorded frame but inside a slice on the thread's
+//! track (a `#[trace]` function, a `span!`), whose records are written already,
+//! leaves its flow on a `spawn` instant written there and then.
 //!
 //! Overflow: a begin reserves no room for its end (the end may be written by
 //! another thread), so under the `Drop` policy a future's end can be dropped when
 //! memory runs out; the slice then shows as "did not end", and the drop is counted.
 
-use super::args::{self, ArgText};
 use super::handoff::generation;
 use super::local::with_local;
-use super::record::{Event, LaneRef};
+use super::record::{ArgValue, Event, LaneRef, TypedArg};
 use super::registry::Callsite;
 use super::track::Track;
+use super::values::{ArgRef, KeptArgs, with_typed};
 use crate::FlowId;
 use std::cell::RefCell;
 use std::fmt::Debug;
@@ -104,8 +107,9 @@ struct Origin {
 }
 
 impl Origin {
-    /// Leaves a flow id in the innermost polling frame.
-    fn here() -> Option<Origin> {
+    /// Leaves a flow id in the innermost polling frame; with none, in the slice
+    /// open on the thread's track (a `#[trace]` function, a `span!`), if any.
+    fn here(generation: u64, callsite: &'static Callsite) -> Option<Origin> {
         with_top(|f| {
             if f.spawned.len() >= MAX_SPAWN_FLOWS {
                 return None;
@@ -115,6 +119,33 @@ impl Origin {
             Some(Origin {
                 creator: f.token,
                 flow,
+            })
+        })
+        .unwrap_or_else(|| Origin::in_thread_slice(generation, callsite))
+    }
+
+    /// A thread-track slice's slices are written already: the flow leaves from a
+    /// `spawn` instant inside it (with the future's name as its `task` arg), where
+    /// the future is created. Its creator is no frame, so it is never reclaimed.
+    #[cold]
+    #[inline(never)]
+    fn in_thread_slice(generation: u64, callsite: &'static Callsite) -> Option<Origin> {
+        with_local(generation, |l| {
+            if l.thread_depth() == 0 {
+                return None;
+            }
+            let flow = [FlowId::new().raw()];
+            let task = [TypedArg {
+                name: "task",
+                value: ArgValue::Str(callsite.name),
+            }];
+            let spawn = Event::instant(callsite.id())
+                .named(Some("spawn"))
+                .typed(&task)
+                .flows(&flow, &[]);
+            l.write(&spawn, 0).then_some(Origin {
+                creator: 0,
+                flow: flow[0],
             })
         })
         .flatten()
@@ -142,8 +173,8 @@ pub struct FutureSlice {
     callsite: &'static Callsite,
     /// Its pool (or `track = X`): where it goes when nothing traced polls it.
     track: &'static Track,
-    /// Args, formatted when it was created.
-    args: ArgText,
+    /// Args, kept (typed, texts formatted) when it was created.
+    args: KeptArgs,
     origin: Option<Origin>,
     state: State,
 }
@@ -164,22 +195,23 @@ impl FutureSlice {
     /// The slice of a future of `callsite` created here, going on `track` (a pool
     /// or a custom track) when it is a task, with `values` as its args.
     #[inline]
-    pub fn new(
+    pub fn new<const N: usize>(
         callsite: &'static Callsite,
         track: &'static Track,
-        values: &[&dyn Debug],
+        values: &[ArgRef<'_>; N],
     ) -> FutureSlice {
         let mut slice = FutureSlice {
             callsite,
             track,
-            args: ArgText::default(),
+            args: KeptArgs::default(),
             origin: None,
             state: State::New,
         };
-        if generation() != 0 {
-            slice.origin = Origin::here();
-            if !values.is_empty() {
-                slice.args.format(values);
+        let generation = generation();
+        if generation != 0 {
+            slice.origin = Origin::here(generation, callsite);
+            if N > 0 {
+                slice.args = KeptArgs::keep(values);
             }
         }
         slice
@@ -197,7 +229,7 @@ impl FutureSlice {
     pub fn instrument_ret<F: Future>(
         self,
         future: F,
-        ret: fn(&F::Output) -> &dyn Debug,
+        ret: fn(&F::Output) -> ArgRef<'_>,
     ) -> impl Future<Output = F::Output> {
         self.run(future, Some(ret))
     }
@@ -207,7 +239,7 @@ impl FutureSlice {
         FutureSlice {
             callsite: &OFF_CALLSITE,
             track: &PLACEHOLDER,
-            args: ArgText::default(),
+            args: KeptArgs::default(),
             origin: None,
             state: State::Off,
         }
@@ -216,7 +248,7 @@ impl FutureSlice {
     async fn run<F: Future>(
         mut self,
         future: F,
-        ret: Option<fn(&F::Output) -> &dyn Debug>,
+        ret: Option<fn(&F::Output) -> ArgRef<'_>>,
     ) -> F::Output {
         let mut future = pin!(future);
         std::future::poll_fn(|cx| self.poll(future.as_mut(), cx, ret)).await
@@ -229,7 +261,7 @@ impl FutureSlice {
         &mut self,
         future: Pin<&mut F>,
         cx: &mut Context<'_>,
-        ret: Option<fn(&F::Output) -> &dyn Debug>,
+        ret: Option<fn(&F::Output) -> ArgRef<'_>>,
     ) -> Poll<F::Output> {
         if let State::New = self.state {
             self.begin();
@@ -287,21 +319,22 @@ impl FutureSlice {
         let track = nest.map_or(self.track, |(t, ..)| t);
         let id = track.id();
         let flows = spawn_flow.as_slice();
-        let args = (!self.args.ends.is_empty()).then_some(&self.args);
-        let begin = Event::begin(self.callsite.id())
-            .args(args)
-            .flows(flows, &[])
-            .on(LaneRef { track: id, lane: 0 });
-        let placed = with_local(generation, |l| {
-            let room = l.room(&begin, 0)?;
-            let (lane, tick) = match nest {
-                Some((_, lane, above, _)) => track.open_child(lane, above, token),
-                None => track.open_task(token),
-            };
-            room.write(&begin.on(LaneRef { track: id, lane }).at(tick));
-            Some(lane)
+        let placed = self.args.with(self.callsite.arg_names, |typed| {
+            let begin = Event::begin(self.callsite.id())
+                .typed(typed)
+                .flows(flows, &[])
+                .on(LaneRef { track: id, lane: 0 });
+            with_local(generation, |l| {
+                let room = l.room(&begin, 0)?;
+                let (lane, tick) = match nest {
+                    Some((_, lane, above, _)) => track.open_child(lane, above, token),
+                    None => track.open_task(token),
+                };
+                room.write(&begin.on(LaneRef { track: id, lane }).at(tick));
+                Some(lane)
+            })
         });
-        self.args = ArgText::default();
+        self.args = KeptArgs::default();
         if let Some(Some(lane)) = placed {
             self.state = State::On {
                 generation,
@@ -318,7 +351,7 @@ impl FutureSlice {
 
     /// Ends the slice (once), with `ret` as its `return` arg.
     #[inline(never)]
-    fn end(&mut self, ret: Option<&dyn Debug>) {
+    fn end(&mut self, ret: Option<ArgRef<'_>>) {
         let State::On { generation, frame } = std::mem::replace(&mut self.state, State::Done)
         else {
             return;
@@ -329,7 +362,7 @@ impl FutureSlice {
 
 /// Writes the end of `frame`'s slice (and of slices still open above it on its
 /// lane), with its spawn flows and `ret`.
-fn end_slice(generation: u64, frame: &Frame, ret: Option<&dyn Debug>) {
+fn end_slice(generation: u64, frame: &Frame, ret: Option<ArgRef<'_>>) {
     // The lane is released even if the session ended, so the track stays usable.
     let Some((tick, above)) = frame.track.close_slice(frame.lane, frame.token) else {
         return; // ended already, by a slice below it
@@ -341,7 +374,7 @@ fn end_slice(generation: u64, frame: &Frame, ret: Option<&dyn Debug>) {
         track: frame.track.id(),
         lane: frame.lane,
     };
-    let write = |text: Option<&ArgText>| {
+    let write = |typed: &[TypedArg<'_>]| {
         with_local(generation, |l| {
             for _ in 0..above {
                 l.write_unreserved_end(&Event::end().on(lane).at(tick));
@@ -350,13 +383,13 @@ fn end_slice(generation: u64, frame: &Frame, ret: Option<&dyn Debug>) {
                 .on(lane)
                 .at(tick)
                 .flows(&frame.spawned, &[])
-                .args(text);
+                .typed(typed);
             l.write_unreserved_end(&end);
         });
     };
     match ret {
-        Some(value) => args::with_formatted(&[value], |text| write(Some(text))),
-        None => write(None),
+        Some(value) => with_typed(&["return"], &[value], write),
+        None => write(&[]),
     }
 }
 
@@ -437,10 +470,10 @@ impl AsyncSpan {
     /// its innermost slice (or on a lane beneath it); with no traced future being
     /// polled, on a free track of `pool`.
     #[doc(hidden)]
-    pub fn enter(
+    pub fn enter<const N: usize>(
         callsite: &'static Callsite,
         pool: &'static Track,
-        values: &[&dyn Debug],
+        values: &[ArgRef<'_>; N],
     ) -> AsyncSpan {
         let generation = generation();
         if generation == 0 {
@@ -450,10 +483,9 @@ impl AsyncSpan {
         let parent = with_top(|top| (top.track, top.lane, top.innermost));
         let track = parent.map_or(pool, |(t, ..)| t);
         let id = track.id();
-        let placed = args::with_formatted(values, |text| {
-            let args = (!text.ends.is_empty()).then_some(text);
+        let placed = with_typed(callsite.arg_names, values, |typed| {
             let begin = Event::begin(callsite.id())
-                .args(args)
+                .typed(typed)
                 .on(LaneRef { track: id, lane: 0 });
             with_local(generation, |l| {
                 let room = l.room(&begin, 0)?;
@@ -561,7 +593,7 @@ impl<F: Future> Traced for F {
 #[must_use = "futures do nothing unless polled"]
 pub struct TracedFuture<F: Future> {
     slice: FutureSlice,
-    ret: Option<fn(&F::Output) -> &dyn Debug>,
+    ret: Option<fn(&F::Output) -> ArgRef<'_>>,
     future: Pin<Box<F>>,
 }
 
@@ -582,7 +614,7 @@ impl<F: Future> TracedFuture<F> {
     where
         F::Output: Debug,
     {
-        self.ret = Some(|v| v);
+        self.ret = Some(|v| ArgRef::Debug(v));
         self
     }
 }

@@ -126,6 +126,11 @@ impl Local {
         true
     }
 
+    /// How many slices are open on the thread's track.
+    pub(crate) fn thread_depth(&self) -> u32 {
+        self.depth
+    }
+
     /// Ends the innermost slice on the thread's track begun by
     /// [`begin_thread_slice`](Local::begin_thread_slice), in the room it reserved.
     #[inline(always)]

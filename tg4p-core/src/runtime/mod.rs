@@ -9,7 +9,8 @@
 //!   pools of task tracks; [`Traced`], [`AsyncSpan`]), `pool_span` (slices begun in
 //!   the past on a pool, for the `tracing` layer's spans entered more than once),
 //!   `counter` ([`Counter`], which records its own samples), `track` ([`Track`]
-//!   and its lanes), `checks` (compile-time checks for generated code).
+//!   and its lanes), `checks` (compile-time checks for generated code), `values`
+//!   (typed argument values, chosen from a value's type where a macro expands).
 //! - **What gets written**: `record`, every record kind, its encoding for the
 //!   recording side and its decoding for the writer, one next to the other.
 //! - **One thread's recording**: `local`, the thread-local state that writes
@@ -53,6 +54,7 @@ mod session;
 mod shim;
 mod span;
 mod track;
+mod values;
 mod writer;
 
 pub use args::{ARG_VALUE_LIMIT, MAX_ARGS};
@@ -81,9 +83,10 @@ pub mod private {
     pub use super::record::{ArgValue, Details, Sample, TypedArg};
     pub use super::registry::{Callsite, Function};
     pub use super::span::{
-        FnSpan, Span, enter, enter_args, enter_span, instant, instant_details, instant_named, now,
-        span_named,
+        FnSpan, Span, enter, enter_args, enter_span, enter_values, flow_id_vec, flow_ids, instant,
+        instant_details, instant_named, instant_values, now, runtime_name, span_named, span_values,
     };
     pub use super::track::Track;
+    pub use super::values::{ArgRef, Fallback, LiteralArg, Probe, Typed, literal};
     pub use crate::FlowId;
 }

@@ -753,7 +753,7 @@ mod tests {
             incoming: 3,
             value_dropped: false,
             typed: true,
-            named: false,
+            named: true,
         };
         assert_eq!(EventHeader::decode(h.encode()), h);
         assert_eq!(Head::of(h.encode()), Head::Event);

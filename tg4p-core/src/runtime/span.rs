@@ -4,11 +4,15 @@
 //! is described by `super::record` and written by `super::local`.
 
 use super::args::{self, ArgText};
+
+/// The name of the typed arg a slice's end records for `ret`.
+const RETURN_ARG: &str = "return";
 use super::handoff::generation;
 use super::local::{thread_key, with_local};
-use super::record::{Details, Event, LaneRef, THREAD_SLICE_WORDS};
+use super::record::{Args, Details, Event, LaneRef, THREAD_SLICE_WORDS};
 use super::registry::Callsite;
 use super::track::Track;
+use super::values::{ArgRef, with_typed};
 use crate::FlowId;
 use std::cell::RefCell;
 use std::fmt::Debug;
@@ -95,6 +99,41 @@ impl FnSpan {
         }
         args::with_formatted(&[value], |text| {
             let end = Event::end().args(Some(text));
+            with_local(generation, |l| l.write_end(&end, THREAD_SLICE_WORDS))
+        });
+    }
+}
+
+/// Starts a slice of `callsite` on the calling thread's track with typed `values`
+/// as its args (named after the callsite's arg names).
+#[inline]
+pub fn enter_values<const N: usize>(
+    callsite: &'static Callsite,
+    values: &[ArgRef<'_>; N],
+) -> FnSpan {
+    let generation = generation();
+    if generation == 0 {
+        return FnSpan::OFF;
+    }
+    let kept = with_typed(callsite.arg_names, values, |typed| {
+        let begin = Event::begin(callsite.id()).typed(typed);
+        with_local(generation, |l| l.write(&begin, THREAD_SLICE_WORDS))
+    });
+    FnSpan::kept(kept, generation)
+}
+
+impl FnSpan {
+    /// Ends the slice with `value` (typed) as the end event's `return` arg: what
+    /// `#[trace(ret)]` calls when the function returns. A guard dropped instead
+    /// (unwinding) ends the slice without it.
+    #[doc(hidden)]
+    pub fn end_value(mut self, value: ArgRef<'_>) {
+        let generation = std::mem::take(&mut self.generation);
+        if generation == 0 || super::handoff::generation() != generation {
+            return;
+        }
+        with_typed(&[RETURN_ARG], &[value], |typed| {
+            let end = Event::end().typed(typed);
             with_local(generation, |l| l.write_end(&end, THREAD_SLICE_WORDS))
         });
     }
@@ -198,6 +237,9 @@ struct SpanFlows {
 #[derive(Debug)]
 pub struct Span {
     generation: u64,
+    /// Begun as `#[trace]` begins a slice (a compact record the writer's templates
+    /// handle): on the thread's track, no args, no run-time name.
+    thread_slice: bool,
     track: Option<(&'static Track, u32)>,
     flows: RefCell<SpanFlows>,
     _not_send: PhantomData<*const ()>,
@@ -210,6 +252,7 @@ impl Span {
     pub const fn off() -> Span {
         Span {
             generation: 0,
+            thread_slice: false,
             track: None,
             flows: RefCell::new(SpanFlows {
                 outgoing: Vec::new(),
@@ -232,23 +275,52 @@ impl Span {
             return span;
         }
         if values.is_empty() {
-            span.open(generation, callsite, track, None);
+            span.open(generation, track, Event::begin(callsite.id()));
         } else {
             args::with_formatted(values, |text| {
-                span.open(generation, callsite, track, Some(text))
+                span.open(
+                    generation,
+                    track,
+                    Event::begin(callsite.id()).args(Some(text)),
+                )
             });
         }
         span
     }
 
-    fn open(
-        &mut self,
-        generation: u64,
+    /// Starts a slice of `callsite` on `track` or the thread's track, named `name`
+    /// if given (instead of after the callsite), with typed `values` as its args.
+    fn begin_values<const N: usize>(
         callsite: &'static Callsite,
         track: Option<&'static Track>,
-        text: Option<&ArgText>,
-    ) {
-        let mut begin = Event::begin(callsite.id()).args(text);
+        name: Option<&str>,
+        values: &[ArgRef<'_>; N],
+    ) -> Span {
+        let mut span = Span::off();
+        let generation = generation();
+        if generation == 0 {
+            return span;
+        }
+        if N == 0 && track.is_none() && name.is_none() {
+            // The common `span!("name")`: the record `#[trace]` writes.
+            let id = callsite.id();
+            if with_local(generation, |l| l.begin_thread_slice(id)) == Some(true) {
+                span.generation = generation;
+                span.thread_slice = true;
+            }
+            return span;
+        }
+        with_typed(callsite.arg_names, values, |typed| {
+            let begin = Event::begin(callsite.id()).named(name).typed(typed);
+            span.open(generation, track, begin)
+        });
+        span
+    }
+
+    /// Writes `begin` (of a slice on `track` or the thread's track) if there is
+    /// room for it and its end.
+    fn open(&mut self, generation: u64, track: Option<&'static Track>, begin: Event<'_>) {
+        let mut begin = begin;
         let mut end = Event::end();
         if let Some(t) = track {
             // The lane is known once the room is made: its size is the same.
@@ -316,11 +388,24 @@ impl Span {
         if self.generation == 0 || generation() != self.generation {
             return; // the drop releases the lane
         }
-        args::with_formatted(&[value], |text| self.close(Some(text)));
+        args::with_formatted(&[value], |text| self.close(Args::Text(text)));
         self.generation = 0;
     }
 
-    fn close(&mut self, ret: Option<&ArgText>) {
+    /// Ends the slice with `value` (typed) as the end event's `return` arg: what
+    /// `#[trace(ret, track = ..)]` calls when the function returns.
+    #[doc(hidden)]
+    pub fn end_value(mut self, value: ArgRef<'_>) {
+        if self.generation == 0 || generation() != self.generation {
+            return; // the drop releases the lane
+        }
+        with_typed(&[RETURN_ARG], &[value], |typed| {
+            self.close(Args::Typed(typed))
+        });
+        self.generation = 0;
+    }
+
+    fn close(&mut self, ret: Args<'_>) {
         if self.generation == 0 {
             return;
         }
@@ -340,6 +425,18 @@ impl Span {
             return;
         }
         let flows = self.flows.get_mut();
+        if self.thread_slice {
+            if flows.outgoing.is_empty() && flows.incoming.is_empty() && matches!(ret, Args::None) {
+                with_local(self.generation, |l| l.end_thread_slice());
+                return;
+            }
+            // The begin reserved a compact end; the flows were reserved as attached.
+            let mut end = Event::end().flows(&flows.outgoing, &flows.incoming);
+            let reserved = end.words() - Event::end().words() + THREAD_SLICE_WORDS;
+            end.args = ret;
+            with_local(self.generation, |l| l.write_end(&end, reserved));
+            return;
+        }
         let mut end = Event::end().flows(&flows.outgoing, &flows.incoming);
         if let Some((lane, tick)) = closed {
             end = end.on(lane).at(tick);
@@ -347,14 +444,14 @@ impl Span {
         // The begin reserved the end's words without flows, and the flows were
         // reserved as they were attached.
         let reserved = end.words();
-        let end = end.args(ret);
+        end.args = ret;
         with_local(self.generation, |l| l.write_end(&end, reserved));
     }
 }
 
 impl Drop for Span {
     fn drop(&mut self) {
-        self.close(None);
+        self.close(Args::None);
     }
 }
 
@@ -405,6 +502,69 @@ pub fn enter_span(
     values: &[&dyn Debug],
 ) -> Span {
     Span::begin(callsite, track, values)
+}
+
+/// Starts a slice of `callsite` on `track`, or on the calling thread's track,
+/// named `name` if given (a name known at run time, instead of the callsite's), with
+/// typed `values` as its arguments: what `span!` calls.
+#[inline]
+pub fn span_values<const N: usize>(
+    callsite: &'static Callsite,
+    track: Option<&'static Track>,
+    name: Option<&str>,
+    values: &[ArgRef<'_>; N],
+) -> Span {
+    Span::begin_values(callsite, track, name, values)
+}
+
+/// Records an instant of `callsite` on `track` (or the calling thread's track),
+/// named `name` if given, with typed `values` and the flows `outgoing` (leaving it)
+/// and `incoming` (ending at it): what `instant!` calls.
+pub fn instant_values<const N: usize>(
+    callsite: &'static Callsite,
+    track: Option<&'static Track>,
+    name: Option<&str>,
+    values: &[ArgRef<'_>; N],
+    outgoing: &[FlowId],
+    incoming: &[FlowId],
+) {
+    let generation = generation();
+    if generation == 0 {
+        return;
+    }
+    let raw = |ids: &[FlowId]| -> Vec<u64> {
+        ids.iter()
+            .take(u16::MAX as usize)
+            .map(|f| f.raw())
+            .collect()
+    };
+    let (out, inc) = (raw(outgoing), raw(incoming));
+    with_typed(callsite.arg_names, values, |typed| {
+        let details = Details {
+            name,
+            args: typed,
+            outgoing: &out,
+            incoming: &inc,
+        };
+        instant_details(callsite, track, &details);
+    });
+}
+
+/// `N` new flow ids (for `instant!(.., outgoing = N)` with a literal `N`).
+#[inline]
+pub fn flow_ids<const N: usize>() -> [FlowId; N] {
+    std::array::from_fn(|_| FlowId::new())
+}
+
+/// `n` new flow ids (for `instant!(.., outgoing = n)` with `n` known at run time).
+pub fn flow_id_vec(n: usize) -> Vec<FlowId> {
+    (0..n).map(|_| FlowId::new()).collect()
+}
+
+/// The name a `span!` or `instant!` given a run-time name records.
+#[inline(always)]
+pub fn runtime_name<T: AsRef<str> + ?Sized>(name: &T) -> &str {
+    name.as_ref()
 }
 
 /// Records an instant of `callsite` with arguments and flows; returns `N` new flow

@@ -108,6 +108,37 @@ impl Track {
         }
     }
 
+    /// The process-wide track named `name`, a name known at run time: one per
+    /// distinct name (made on first use and kept for the program's life, so use it
+    /// for a bounded set of names).
+    ///
+    /// ```
+    /// use tg4p_core::runtime::Track;
+    /// let shard = 3;
+    /// let track: &'static Track = Track::named(format!("shard {shard}"));
+    /// let _span = track.span("compact");
+    /// assert!(std::ptr::eq(track, Track::named("shard 3")));
+    /// ```
+    pub fn named(name: impl Into<std::borrow::Cow<'static, str>>) -> &'static Track {
+        use std::borrow::Cow;
+        use std::collections::HashMap;
+        static BY_NAME: Mutex<Option<HashMap<Cow<'static, str>, &'static Track>>> =
+            Mutex::new(None);
+        let name = name.into();
+        let mut map = super::shim::lock(&BY_NAME);
+        let map = map.get_or_insert_with(HashMap::new);
+        if let Some(t) = map.get(&name) {
+            return t;
+        }
+        let name: &'static str = match name {
+            Cow::Borrowed(s) => s,
+            Cow::Owned(s) => Box::leak(s.into_boxed_str()),
+        };
+        let track: &'static Track = Box::leak(Box::new(Track::new(name)));
+        map.insert(Cow::Borrowed(name), track);
+        track
+    }
+
     /// A pool of tracks named `name` for the tasks of a traced `async fn` (what
     /// `#[trace]` declares for it): one per task running at once, reused once free.
     /// As for any track, the first is the track itself (a child of the process

@@ -26,6 +26,7 @@ use super::registry::{Callsite, RegistryView};
 use super::shim::channel::RecvTimeoutError;
 use super::shim::{Arc, Ordering, lock};
 use super::track::Track;
+use crate::annotation::{MAX_DEPTH, Value};
 use crate::intern::{FxHashMap, InternTable};
 use crate::wire::{
     self, AnnotationList, AnnotationName, AnnotationValue, BuiltinClock, CounterDescriptor,
@@ -243,6 +244,33 @@ enum ArgVal {
     Uint(u64),
     Double(f64),
     Bool(bool),
+    /// The args with dotted names under one first part (`http.method`,
+    /// `http.status`): a dict of their other parts.
+    Tree(Value),
+}
+
+/// Adds `leaf` to dict `tree` at dotted `path` (`a.b`: entry `b` of entry `a`),
+/// creating the dicts on the way; parts past the depth limit stay in one name.
+fn insert_dotted(tree: &mut Value, path: &str, leaf: Value, depth: usize) {
+    let Value::Dict(entries) = tree else {
+        return;
+    };
+    match path.split_once('.') {
+        Some((key, rest)) if !key.is_empty() && !rest.is_empty() && depth + 2 < MAX_DEPTH => {
+            let at = match entries
+                .iter()
+                .position(|(k, v)| k == key && matches!(v, Value::Dict(_)))
+            {
+                Some(at) => at,
+                None => {
+                    entries.push((key.to_owned(), Value::Dict(Vec::new())));
+                    entries.len() - 1
+                }
+            };
+            insert_dotted(&mut entries[at].1, rest, leaf, depth + 1);
+        }
+        _ => entries.push((path.to_owned(), leaf)),
+    }
 }
 
 /// The recorded args of one event, written as debug annotations without building
@@ -262,6 +290,7 @@ impl RecordedArgs<'_> {
                 ArgVal::Uint(v) => AnnotationValue::Uint(*v),
                 ArgVal::Double(v) => AnnotationValue::Double(*v),
                 ArgVal::Bool(v) => AnnotationValue::Bool(*v),
+                ArgVal::Tree(t) => AnnotationValue::Tree(t),
             },
         })
     }
@@ -879,14 +908,10 @@ impl Writer {
             values.push(start..self.arg_text.len());
             self.values_dropped += 1;
         }
-        // Typed args: each with its own name, interned as a run-time name.
+        // Typed args: each with its own name, interned as a run-time name; dotted
+        // names (`http.method`) nest, as dicts under their first part.
         for arg in e.typed_args().take(MAX_ARGS) {
             let name = self.push_text(arg.name.0, arg.name.1);
-            let iid = intern_runtime(
-                &mut seq.runtime_arg_names,
-                &mut self.interned.runtime_arg_names,
-                &self.arg_text[name],
-            );
             let value = match arg.value {
                 DecodedValue::Int(v) => ArgVal::Int(v),
                 DecodedValue::Uint(v) => ArgVal::Uint(v),
@@ -894,7 +919,44 @@ impl Writer {
                 DecodedValue::Bool(v) => ArgVal::Bool(v),
                 DecodedValue::Str(len, words) => ArgVal::Text(self.push_text(len, words)),
             };
-            self.arg_items.push((iid, value));
+            let dotted = self.arg_text[name.clone()]
+                .split_once('.')
+                .filter(|(top, rest)| !top.is_empty() && !rest.is_empty())
+                .map(|(top, rest)| (top.to_owned(), rest.to_owned()));
+            let Some((top, rest)) = dotted else {
+                let iid = intern_runtime(
+                    &mut seq.runtime_arg_names,
+                    &mut self.interned.runtime_arg_names,
+                    &self.arg_text[name],
+                );
+                self.arg_items.push((iid, value));
+                continue;
+            };
+            let leaf = match value {
+                ArgVal::Text(r) => Value::Str(self.arg_text[r].to_owned()),
+                ArgVal::Int(v) => Value::Int(v),
+                ArgVal::Uint(v) => Value::Uint(v),
+                ArgVal::Double(v) => Value::Double(v),
+                ArgVal::Bool(v) => Value::Bool(v),
+                ArgVal::Tree(t) => t,
+            };
+            let iid = intern_runtime(
+                &mut seq.runtime_arg_names,
+                &mut self.interned.runtime_arg_names,
+                &top,
+            );
+            let tree = self.arg_items.iter_mut().find_map(|(i, v)| match v {
+                ArgVal::Tree(t) if *i == iid => Some(t),
+                _ => None,
+            });
+            match tree {
+                Some(tree) => insert_dotted(tree, &rest, leaf, 1),
+                None => {
+                    let mut tree = Value::Dict(Vec::new());
+                    insert_dotted(&mut tree, &rest, leaf, 1);
+                    self.arg_items.push((iid, ArgVal::Tree(tree)));
+                }
+            }
         }
         let mut track_uuid = match e.lane {
             Some(l) => Some(self.track_uuid(l.track, l.lane)?),
