@@ -87,13 +87,10 @@ fn steps(trace: &DecodedTrace) -> BTreeMap<u32, Vec<u64>> {
         if e.kind != EventKind::SliceBegin {
             continue;
         }
-        let Some(Arg::Str(i)) = e.arg("i") else {
-            panic!("step records i: {e:?}");
+        let Some(&Arg::Uint(i)) = e.arg("i") else {
+            panic!("step records i as a uint: {e:?}");
         };
-        by_seq
-            .entry(e.sequence)
-            .or_default()
-            .push(i.parse().unwrap());
+        by_seq.entry(e.sequence).or_default().push(i);
     }
     by_seq
 }
@@ -240,7 +237,7 @@ fn a_panic_hook_writes_what_led_to_the_panic() {
             .iter()
             .find(|(k, _)| k == "i")
             .map(|(_, v)| v),
-        Some(&Arg::Str(DOOMED_AT.to_string()))
+        Some(&Arg::Uint(DOOMED_AT))
     );
     assert!(doomed[0].end_ts.is_some(), "closed at the snapshot");
     let steps = steps(&trace);
@@ -372,7 +369,11 @@ fn a_ten_second_busy_run_keeps_exactly_the_newest_window() {
         sorted.sort_unstable();
         let longest_pause = sorted.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
         assert!(
-            first - window_start <= longest_pause.max(1_000_000),
+            // A loaded 2-core CI machine deschedules a busy thread for tens of
+            // ms: a start later than its longest pause by that much is still the
+            // window's start (a thread missing its oldest window would be seconds
+            // off).
+            first - window_start <= (2 * longest_pause).max(100_000_000),
             "sequence {seq} starts with the window: {} ns after it, longest pause {} ns",
             first - window_start,
             longest_pause
