@@ -1,12 +1,13 @@
-//! Cost of recording `tracing` spans and events through `tg4p::TracingLayer`,
-//! against tracing-perfetto-file's layer and tracing's own dispatch, on one workload:
+//! Cost of recording `tracing` spans and events through `tg4p::TracingLayer` and
+//! `tg4p::TracingSubscriber`, against tracing-perfetto-file's layer and tracing's
+//! own dispatch, on one workload:
 //! a span created, entered and exited around a trivial body (then closed), and an
 //! event with one integer field; on 1 thread and on 2 threads at once.
 //!
 //! `cargo bench --bench tracing_layer` runs criterion's benchmarks, then a summary
 //! measured in the same process, as ratios:
-//! - per span: tg4p's layer / tracing-perfetto-file's layer (target <= 1/3), and
-//!   tg4p's layer / tg4p's own `#[trace]` (target <= 2);
+//! - per span: tg4p's layer and subscriber / tracing-perfetto-file's layer (target
+//!   <= 1/3), and / tg4p's own `#[trace]` (target <= 2);
 //! - the same per event, and with 2 threads;
 //! - bytes per slice event in the file (target <= 20), events dropped (0: `Block`).
 //!
@@ -64,6 +65,7 @@ struct Subscribers {
     noop: Dispatch,
     registry: Dispatch,
     tg4p: Dispatch,
+    own: Dispatch,
     tpf: Dispatch,
     _tpf_guard: tracing_perfetto_file::FlushGuard,
     tpf_path: PathBuf,
@@ -81,6 +83,7 @@ impl Subscribers {
             noop: Dispatch::new(tracing::subscriber::NoSubscriber::default()),
             registry: Dispatch::new(tracing_subscriber::registry()),
             tg4p: Dispatch::new(tracing_subscriber::registry().with(tg4p::TracingLayer::new())),
+            own: Dispatch::new(tg4p::TracingSubscriber::new()),
             tpf: Dispatch::new(tracing_subscriber::registry().with(layer)),
             _tpf_guard: guard,
             tpf_path,
@@ -101,6 +104,7 @@ fn criterion_benches(c: &mut Criterion, subs: &Subscribers) {
         ("noop", &subs.noop),
         ("registry", &subs.registry),
         ("tg4p", &subs.tg4p),
+        ("tg4p_subscriber", &subs.own),
         ("tracing_perfetto_file", &subs.tpf),
     ] {
         tracing::dispatcher::with_default(d, || {
@@ -170,6 +174,8 @@ fn summary(subs: &Subscribers) {
         let trace_fn = ns_per_call(threads, &subs.noop, N, ROUNDS, |_| traced_empty());
         let tg4p_span = ns_per_call(threads, &subs.tg4p, N, ROUNDS, |_| span_op());
         let tg4p_event = ns_per_call(threads, &subs.tg4p, N, ROUNDS, event_op);
+        let own_span = ns_per_call(threads, &subs.own, N, ROUNDS, |_| span_op());
+        let own_event = ns_per_call(threads, &subs.own, N, ROUNDS, event_op);
         let r = s.finish().expect("finish");
         std::fs::remove_file(&r.path).ok();
         println!("-- {threads} thread(s) --");
@@ -178,29 +184,41 @@ fn summary(subs: &Subscribers) {
             ("span: registry, no layer", reg_span),
             ("span: tracing-perfetto-file", tpf_span),
             ("span: tg4p layer", tg4p_span),
+            ("span: tg4p subscriber", own_span),
             ("#[tg4p::trace] fn", trace_fn),
             ("event: noop subscriber", noop_event),
             ("event: registry, no layer", reg_event),
             ("event: tracing-perfetto-file", tpf_event),
             ("event: tg4p layer", tg4p_event),
+            ("event: tg4p subscriber", own_event),
         ] {
             println!("{name:<32} {ns:8.1} ns");
         }
-        println!(
-            "span  tg4p / tracing-perfetto-file = {:.3} (target <= 0.333)",
-            tg4p_span / tpf_span
-        );
-        println!(
-            "span  tg4p / #[tg4p::trace]        = {:.3} (target <= 2)",
-            tg4p_span / trace_fn
-        );
+        for (name, span) in [("layer", tg4p_span), ("subscriber", own_span)] {
+            println!(
+                "span  tg4p {name:<10} / tracing-perfetto-file = {:.3} (target <= 0.333)",
+                span / tpf_span
+            );
+            println!(
+                "span  tg4p {name:<10} / #[tg4p::trace]        = {:.3} (target <= 2)",
+                span / trace_fn
+            );
+            println!(
+                "span  tg4p {name:<10} / noop subscriber       = {:.3}",
+                span / noop_span
+            );
+        }
         println!(
             "span  (tg4p - registry) / (tpf - registry) = {:.3}: the layers' own cost",
             (tg4p_span - reg_span) / (tpf_span - reg_span)
         );
         println!(
-            "event tg4p / tracing-perfetto-file = {:.3}",
+            "event tg4p layer      / tracing-perfetto-file = {:.3}",
             tg4p_event / tpf_event
+        );
+        println!(
+            "event tg4p subscriber / tracing-perfetto-file = {:.3}",
+            own_event / tpf_event
         );
         println!(
             "(session: {} events written, {} dropped)",
@@ -210,20 +228,23 @@ fn summary(subs: &Subscribers) {
     bytes_per_event(subs);
 }
 
-/// 1M spans with no fields through the layer: bytes per slice event in the file.
+/// 1M spans with no fields through the layer and the subscriber: bytes per slice
+/// event in the file.
 fn bytes_per_event(subs: &Subscribers) {
     const SPANS: u64 = 1_000_000;
-    let s = session("bytes");
-    tracing::dispatcher::with_default(&subs.tg4p, || (0..SPANS).for_each(|_| span_op()));
-    let r = s.finish().expect("finish");
-    let size = std::fs::metadata(&r.path).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "1M spans, no fields: {} events written, {} dropped (target 0); {:.2} bytes per slice event (target <= 20)",
-        r.events_written,
-        r.events_dropped,
-        size as f64 / (2 * SPANS) as f64
-    );
-    std::fs::remove_file(&r.path).ok();
+    for (name, d) in [("layer", &subs.tg4p), ("subscriber", &subs.own)] {
+        let s = session("bytes");
+        tracing::dispatcher::with_default(d, || (0..SPANS).for_each(|_| span_op()));
+        let r = s.finish().expect("finish");
+        let size = std::fs::metadata(&r.path).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "{name}: 1M spans, no fields: {} events written, {} dropped (target 0); {:.2} bytes per slice event (target <= 20)",
+            r.events_written,
+            r.events_dropped,
+            size as f64 / (2 * SPANS) as f64
+        );
+        std::fs::remove_file(&r.path).ok();
+    }
 }
 
 fn main() {

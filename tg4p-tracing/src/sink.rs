@@ -59,15 +59,22 @@ pub(crate) fn end_thread(
 /// A slice open on a track of a pool (`Send`: it may end on any thread).
 pub(crate) struct PoolSlice(PoolSpan);
 
-/// Begins a slice of `site` at tick `since` on a free track of its pool.
-pub(crate) fn begin_pool(site: &'static Site, since: u64, fields: &Fields) -> PoolSlice {
+/// Begins a slice of `site` at tick `since`: under `parent`'s slice (on a child
+/// track of its track) if given, else on a free track of the site's pool.
+pub(crate) fn begin_pool(
+    site: &'static Site,
+    since: u64,
+    fields: &Fields,
+    parent: Option<&PoolSlice>,
+) -> PoolSlice {
     with_args(fields, None, |args| {
-        PoolSlice(PoolSpan::begin_since(
-            site.callsite,
-            site.pool,
-            since,
-            &details(None, args, &[], &[]),
-        ))
+        let details = details(None, args, &[], &[]);
+        PoolSlice(match parent {
+            Some(parent) => {
+                PoolSpan::begin_under(site.callsite, site.pool, &parent.0, since, &details)
+            }
+            None => PoolSpan::begin_since(site.callsite, site.pool, since, &details),
+        })
     })
 }
 

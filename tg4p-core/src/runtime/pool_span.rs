@@ -40,33 +40,24 @@ impl PoolSpan {
         since: u64,
         details: &Details<'_>,
     ) -> PoolSpan {
-        let generation = generation();
-        let off = PoolSpan {
-            generation: 0,
-            track,
-            lane: 0,
-        };
-        if generation == 0 {
-            return off;
+        begin(callsite, track, None, since, details)
+    }
+
+    /// Starts a slice of `callsite` at tick `since` nested under `parent`'s slice:
+    /// on a lane beneath `parent`'s lane of `parent`'s track (a child track of it),
+    /// so that it shows under its parent and never overlaps another slice. On a
+    /// track of `track`'s pool if `parent` records nothing.
+    pub fn begin_under(
+        callsite: &'static Callsite,
+        track: &'static Track,
+        parent: &PoolSpan,
+        since: u64,
+        details: &Details<'_>,
+    ) -> PoolSpan {
+        if parent.generation == 0 || parent.generation != generation() {
+            return begin(callsite, track, None, since, details);
         }
-        let id = track.id();
-        let begin = Event::begin(callsite.id())
-            .with(details)
-            .on(LaneRef { track: id, lane: 0 });
-        let lane = with_local(generation, |l| {
-            let room = l.room(&begin, 0)?;
-            let lane = track.open_lane_since(since);
-            room.write(&begin.on(LaneRef { track: id, lane }).at(since));
-            Some(lane)
-        });
-        match lane {
-            Some(Some(lane)) => PoolSpan {
-                generation,
-                track,
-                lane,
-            },
-            _ => off,
-        }
+        begin(callsite, parent.track, Some(parent.lane), since, details)
     }
 
     /// Ends the slice with `details`' typed args and flows (its name is the
@@ -74,6 +65,46 @@ impl PoolSpan {
     pub fn end_details(mut self, details: &Details<'_>) {
         let generation = std::mem::take(&mut self.generation);
         end(generation, self.track, self.lane, details);
+    }
+}
+
+/// Begins a slice on a track of `track`'s pool, or beneath lane `under` of `track`.
+fn begin(
+    callsite: &'static Callsite,
+    track: &'static Track,
+    under: Option<u32>,
+    since: u64,
+    details: &Details<'_>,
+) -> PoolSpan {
+    let generation = generation();
+    let off = PoolSpan {
+        generation: 0,
+        track,
+        lane: 0,
+    };
+    if generation == 0 {
+        return off;
+    }
+    let id = track.id();
+    let begin = Event::begin(callsite.id())
+        .with(details)
+        .on(LaneRef { track: id, lane: 0 });
+    let lane = with_local(generation, |l| {
+        let room = l.room(&begin, 0)?;
+        let lane = match under {
+            Some(parent) => track.open_child_since(parent, since),
+            None => track.open_lane_since(since),
+        };
+        room.write(&begin.on(LaneRef { track: id, lane }).at(since));
+        Some(lane)
+    });
+    match lane {
+        Some(Some(lane)) => PoolSpan {
+            generation,
+            track,
+            lane,
+        },
+        _ => off,
     }
 }
 
