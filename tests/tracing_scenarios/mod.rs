@@ -539,3 +539,86 @@ fn drop_counts_and_marks_what_it_loses() {
         assert!(trace.dropped_markers > 0, "loss is marked in the trace");
     }
 }
+
+/// The slices named `name` that are not on the thread track of `thread`: a span's
+/// pool slices (its whole life), wherever they went.
+fn off_thread<'a>(trace: &'a DecodedTrace, name: &str, thread: &Track) -> Vec<&'a Slice> {
+    trace
+        .slices_named(name)
+        .into_iter()
+        .filter(|s| s.track != thread.uuid)
+        .collect()
+}
+
+/// No two slices on one track overlap unless one holds the other.
+fn assert_nested_on_each_track(trace: &DecodedTrace) {
+    for t in trace.tracks.values() {
+        let mut slices = trace.slices_on(t.uuid);
+        slices.sort_by_key(|s| (s.begin_ts, s.depth));
+        let mut open: Vec<u64> = Vec::new(); // ends of enclosing slices
+        for s in slices {
+            let end = s.end_ts.expect("every slice ends");
+            while open.last().is_some_and(|&e| e <= s.begin_ts) {
+                open.pop();
+            }
+            if let Some(&outer) = open.last() {
+                assert!(end <= outer, "{s:?} overlaps its enclosing slice");
+            }
+            open.push(end);
+        }
+    }
+}
+
+#[test]
+fn a_pool_slice_nests_under_its_parent_spans_pool_slice() {
+    let _g = serial();
+    let trace = record("nested-pools", "nested-pools-worker", || {
+        let parent = tracing::info_span!("parent_pool");
+        parent.in_scope(|| {}); // entered twice: a pool slice
+        parent.in_scope(|| {
+            let a = tracing::info_span!("child_a");
+            let b = tracing::info_span!("child_b");
+            // Both entered twice while the other is alive: two pool slices at once.
+            a.in_scope(traced_leaf);
+            b.in_scope(traced_leaf);
+            a.in_scope(traced_leaf);
+            b.in_scope(traced_leaf);
+            drop(a);
+            drop(b);
+            let c = tracing::info_span!("child_c");
+            c.in_scope(|| {});
+            c.in_scope(|| {});
+        });
+        drop(parent);
+        // A span with no parent keeps its own pool.
+        let root = tracing::info_span!(parent: None, "root_pool");
+        root.in_scope(|| {});
+        root.in_scope(|| {});
+    });
+    assert_nested_on_each_track(&trace);
+    let thread = thread_track(&trace, "nested-pools-worker");
+    let parent = off_thread(&trace, "parent_pool", thread);
+    assert_eq!(parent.len(), 1, "one slice for the parent's life");
+    let parent = parent[0];
+    let parent_track = &trace.tracks[&parent.track];
+    let mut lanes = Vec::new();
+    for name in ["child_a", "child_b", "child_c"] {
+        let child = off_thread(&trace, name, thread);
+        assert_eq!(child.len(), 1, "{name}: one slice for its life");
+        let child = child[0];
+        // On a child track of the parent's track: shown under the parent.
+        let track = &trace.tracks[&child.track];
+        assert_ne!(child.track, parent.track, "{name}");
+        assert_eq!(track.parent, Some(parent_track.uuid), "{name}: {track:?}");
+        assert!(
+            parent.begin_ts <= child.begin_ts && child.end_ts <= parent.end_ts,
+            "{name} within its parent's slice"
+        );
+        lanes.push(child.track);
+    }
+    // a and b were alive at once: two lanes; c came after them and reuses one.
+    assert_ne!(lanes[0], lanes[1]);
+    assert!(lanes[2] == lanes[0] || lanes[2] == lanes[1], "{lanes:?}");
+    // The parentless span's pool track is the process's child, as before.
+    assert_eq!(pool_slices(&trace, "root_pool").len(), 1);
+}

@@ -22,7 +22,10 @@
 //!   re-entered after an `.await`, a span entered on several threads) also gets one
 //!   slice for its whole life, from its first enter to its close, on a track of a
 //!   pool per callsite (children of the process track, named after the span, reused
-//!   when free), like `#[trace]`'s traced futures; its fields are on that slice's
+//!   when free), like `#[trace]`'s traced futures; if its parent span has such a
+//!   slice already, it goes beneath it instead, on a child track of the parent's
+//!   track (one per child alive at once, named like lanes: `PARENT #2`, ...), as
+//!   a traced future's concurrent children do; its fields are on that slice's
 //!   begin, values recorded after its first enter on its end. Its enters are the
 //!   slices on the threads that ran it ("polls").
 //! - A span that is never entered records nothing (its creation alone is not work

@@ -7,6 +7,9 @@
 //! that owns it says when it began (a tick read at the first enter) and when it
 //! ends. Its lane is taken with [`Track::open_lane_since`], so it never overlaps
 //! the lane's previous slice, and released by [`Track::close_lane`] on any thread.
+//! A slice whose parent span has a pool slice goes on a lane beneath the parent's
+//! lane instead ([`PoolSpan::begin_under`], [`Track::open_child_since`]): a child
+//! track of it, as a traced future's concurrent children are.
 //!
 //! Overflow: the begin reserves no room for the end (the end may be written by
 //! another thread), so under the `Drop` policy the end can be dropped when memory
