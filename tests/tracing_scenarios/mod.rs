@@ -622,3 +622,56 @@ fn a_pool_slice_nests_under_its_parent_spans_pool_slice() {
     // The parentless span's pool track is the process's child, as before.
     assert_eq!(pool_slices(&trace, "root_pool").len(), 1);
 }
+
+#[tracing::instrument]
+async fn child_request(i: u64) -> u64 {
+    tokio::task::yield_now().await;
+    i
+}
+
+#[tracing::instrument]
+async fn handler() -> u64 {
+    tokio::task::yield_now().await;
+    let (a, b) = tokio::join!(child_request(1), child_request(2));
+    a + b
+}
+
+#[test]
+fn instrumented_children_of_an_instrumented_future_nest_under_it() {
+    let _g = serial();
+    let trace = record("nested-futures", "nested-futures-main", || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("nested-w")
+            .build()
+            .unwrap();
+        let sum = rt.block_on(async { tokio::spawn(handler()).await.unwrap() });
+        assert_eq!(sum, 3);
+    });
+    assert_nested_on_each_track(&trace);
+    // The handler's pool slice is on a track of its pool; each child's (polled
+    // twice, concurrently with its sibling) on a child track of that track.
+    let handler = pool_slices(&trace, "handler");
+    let handler: Vec<_> = handler
+        .into_iter()
+        .filter(|s| s.name.as_deref() == Some("handler"))
+        .collect();
+    assert_eq!(handler.len(), 1);
+    let handler = handler[0];
+    let children: Vec<&Slice> = trace
+        .slices_named("child_request")
+        .into_iter()
+        .filter(|s| {
+            trace.tracks[&s.track].parent == Some(handler.track)
+                && !matches!(trace.tracks[&s.track].kind, TrackKind::Thread { .. })
+        })
+        .collect();
+    assert_eq!(children.len(), 2, "both children under the handler");
+    assert_ne!(
+        children[0].track, children[1].track,
+        "concurrent: two lanes"
+    );
+    for c in &children {
+        assert!(handler.begin_ts <= c.begin_ts && c.end_ts <= handler.end_ts);
+    }
+}
