@@ -247,6 +247,27 @@ fn bytes_per_event(subs: &Subscribers) {
     }
 }
 
+/// `TG4P_BENCH_PROFILE=WHAT` (`layer`, `subscriber`, `event-layer`,
+/// `event-subscriber`): only 5M operations of that kind on one thread in a session,
+/// to run under `perf record`.
+fn profile(subs: &Subscribers, which: &str) {
+    let s = session("profile");
+    let (d, f): (&Dispatch, fn(u64)) = match which {
+        "layer" => (&subs.tg4p, |_| span_op()),
+        "subscriber" => (&subs.own, |_| span_op()),
+        "event-layer" => (&subs.tg4p, event_op),
+        "event-subscriber" => (&subs.own, event_op),
+        other => panic!("TG4P_BENCH_PROFILE={other}: not a workload"),
+    };
+    let ns = ns_per_call(1, d, 5_000_000, 1, f);
+    let r = s.finish().expect("finish");
+    println!(
+        "{which}: {ns:.1} ns per operation; {} events written",
+        r.events_written
+    );
+    std::fs::remove_file(&r.path).ok();
+}
+
 fn main() {
     let secs: f64 = std::env::var("TG4P_BENCH_SECS")
         .ok()
@@ -257,6 +278,9 @@ fn main() {
         .warm_up_time(Duration::from_millis(300))
         .configure_from_args();
     let subs = Subscribers::new();
+    if let Ok(which) = std::env::var("TG4P_BENCH_PROFILE") {
+        return profile(&subs, &which);
+    }
     criterion_benches(&mut c, &subs);
     c.final_summary();
     summary(&subs);

@@ -10,6 +10,7 @@ use crate::state::SpanState;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
+use tracing::span::Attributes;
 
 /// Segment `k` holds `FIRST << k` slots: 24 segments hold about 2^32 of them.
 const FIRST: usize = 256;
@@ -29,8 +30,20 @@ pub(crate) struct SlotInner {
     generation: u32,
     /// Handles to the span (`clone_span` adds one, `try_close` takes one).
     refs: u32,
-    /// The recorder's state, if the span was created while a session was open.
-    pub(crate) state: Option<SpanState>,
+    /// Whether `state` is the span's: it was created while a session was open.
+    recording: bool,
+    /// The recorder's state: the span's if `recording`, else what is left of an
+    /// earlier span's, kept to be reset in place (no move of the state, no
+    /// allocation for its fields).
+    state: Option<SpanState>,
+}
+
+impl SlotInner {
+    /// The span's recorder state, if it has one.
+    #[inline]
+    pub(crate) fn state(&mut self) -> Option<&mut SpanState> {
+        self.state.as_mut().filter(|_| self.recording)
+    }
 }
 
 static SEGMENT: [OnceLock<Box<[Slot]>>; SEGMENTS] = [const { OnceLock::new() }; SEGMENTS];
@@ -127,10 +140,11 @@ fn give_free(index: u32) {
     }
 }
 
-/// A new span's id, its slot holding `state` and one handle. `None` only when
-/// 2^32 spans are open at once.
+/// A new span's id, its slot holding one handle and, if `recorded` is given (the
+/// span's attributes and parent), its recorder state. `None` only when 2^32 spans
+/// are open at once.
 #[inline]
-pub(crate) fn insert(state: Option<SpanState>) -> Option<u64> {
+pub(crate) fn insert(recorded: Option<(&Attributes<'_>, Option<u64>)>) -> Option<u64> {
     let (index, slot) = match take_free().and_then(|i| Some((i, slot(i)?))) {
         Some(found) => found,
         None => {
@@ -144,7 +158,14 @@ pub(crate) fn insert(state: Option<SpanState>) -> Option<u64> {
     };
     let mut inner = lock(&slot.inner);
     inner.refs = 1;
-    inner.state = state;
+    inner.recording = false;
+    if let Some((attrs, parent)) = recorded {
+        match &mut inner.state {
+            Some(state) => state.reset(attrs, parent),
+            none => *none = Some(SpanState::new(attrs, parent)),
+        }
+        inner.recording = true;
+    }
     Some(((inner.generation as u64) << 32) | (index as u64 + 1))
 }
 
@@ -163,21 +184,26 @@ pub(crate) fn clone(id: u64) {
     }
 }
 
-/// One handle fewer to span `id`: if it was the last, the span closes, its slot is
-/// freed and its state returned (`Some(None)` if it had none); `None` while the
+/// One handle fewer to span `id`: if it was the last, the span closes (its state
+/// is closed: a pool slice ends) and its slot is freed: `true`. `false` while the
 /// span lives on (or for an unknown id).
 #[inline]
-pub(crate) fn release(id: u64) -> Option<Option<SpanState>> {
-    let mut inner = get(id)?;
+pub(crate) fn release(id: u64) -> bool {
+    let Some(mut inner) = get(id) else {
+        return false;
+    };
     inner.refs -= 1;
     if inner.refs > 0 {
-        return None;
+        return false;
     }
     inner.generation = inner.generation.wrapping_add(1);
-    let state = inner.state.take();
+    if let Some(state) = inner.state() {
+        state.close_in_place();
+    }
+    inner.recording = false;
     drop(inner);
     give_free((id as u32) - 1);
-    Some(state)
+    true
 }
 
 #[cfg(test)]
@@ -200,16 +226,16 @@ mod tests {
         let id = insert(None).unwrap();
         assert!(get(id).is_some());
         clone(id);
-        assert!(release(id).is_none()); // one handle left
-        assert!(matches!(release(id), Some(None)));
+        assert!(!release(id)); // one handle left
+        assert!(release(id));
         assert!(get(id).is_none(), "closed: a stale id");
-        assert!(release(id).is_none());
+        assert!(!release(id));
         assert!(get(0).is_none());
         assert!(get(u64::MAX).is_none());
         // The slot is reused under a new generation.
         let again = insert(None).unwrap();
         assert_ne!(again, id);
         assert!(get(id).is_none());
-        assert!(matches!(release(again), Some(None)));
+        assert!(release(again));
     }
 }

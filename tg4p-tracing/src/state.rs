@@ -80,6 +80,29 @@ impl SpanState {
         }
     }
 
+    /// Makes this (closed) state the state of a new span created with `attrs`, in
+    /// place: the vectors keep their capacity, and the site is looked up only if
+    /// the callsite differs from the last span's (a slot reused by the same
+    /// callsite, as in a loop, keeps it).
+    #[inline]
+    pub(crate) fn reset(&mut self, attrs: &Attributes<'_>, parent: Option<u64>) {
+        let meta = attrs.metadata();
+        if !std::ptr::eq(self.site.meta, meta) {
+            self.site = site(meta);
+        }
+        self.parent = parent;
+        self.fields.items.clear();
+        if !attrs.values().is_empty() {
+            attrs.record(&mut self.fields);
+        }
+        self.recorded.items.clear();
+        self.enters = 0;
+        self.first_enter = 0;
+        self.outgoing.clear();
+        self.incoming.clear();
+        debug_assert!(self.pool.is_none() && !self.pending);
+    }
+
     /// Counts the span in [`PENDING`] (once).
     fn mark_pending(&mut self) {
         if !self.pending {
@@ -194,6 +217,12 @@ impl SpanState {
 
     /// The span closed: its pool slice (if any) ends, on the calling thread.
     pub(crate) fn close(mut self) {
+        self.close_in_place();
+    }
+
+    /// [`close`](SpanState::close), leaving the state to be [`reset`](SpanState::reset).
+    #[inline]
+    pub(crate) fn close_in_place(&mut self) {
         self.clear_pending();
         if let Some(pool) = self.pool.take() {
             POOLS.fetch_sub(1, Ordering::Relaxed);

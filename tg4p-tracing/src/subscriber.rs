@@ -3,7 +3,7 @@
 
 use crate::sink;
 use crate::slots;
-use crate::state::{self, ExitEnd, SpanState};
+use crate::state::{self, ExitEnd};
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
@@ -88,15 +88,15 @@ impl Subscriber for TracingSubscriber {
 
     #[inline]
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
-        let state = sink::recording().then(|| {
+        let recorded = sink::recording().then(|| {
             let parent = if attrs.is_contextual() {
                 state::innermost_open()
             } else {
                 attrs.parent().map(Id::into_u64)
             };
-            SpanState::new(attrs, parent)
+            (attrs, parent)
         });
-        match slots::insert(state) {
+        match slots::insert(recorded) {
             Some(id) => Id::from_u64(id),
             // 2^32 spans open at once: this one shares an id that no slot
             // matches, and records nothing.
@@ -105,10 +105,7 @@ impl Subscriber for TracingSubscriber {
     }
 
     fn record(&self, span: &Id, values: &Record<'_>) {
-        if let Some(state) = slots::get(span.into_u64())
-            .as_mut()
-            .and_then(|s| s.state.as_mut())
-        {
+        if let Some(state) = slots::get(span.into_u64()).as_mut().and_then(|s| s.state()) {
             state.record(values);
         }
     }
@@ -121,15 +118,12 @@ impl Subscriber for TracingSubscriber {
             let Some(mut cause) = slots::get(follows.into_u64()) else {
                 return;
             };
-            let Some(cause) = cause.state.as_mut() else {
+            let Some(cause) = cause.state() else {
                 return;
             };
             cause.flow_out(follows.into_u64())
         };
-        if let Some(state) = slots::get(span.into_u64())
-            .as_mut()
-            .and_then(|s| s.state.as_mut())
-        {
+        if let Some(state) = slots::get(span.into_u64()).as_mut().and_then(|s| s.state()) {
             state.flow_in(flow);
         }
     }
@@ -151,12 +145,12 @@ impl Subscriber for TracingSubscriber {
             let Some(mut slot) = slots::get(key) else {
                 return;
             };
-            let Some(state) = slot.state.as_mut() else {
+            let Some(state) = slot.state() else {
                 return;
             };
             state.enter(|parent, begin| {
-                let parent = parent.and_then(slots::get);
-                begin(parent.as_ref().and_then(|p| p.state.as_ref()?.pool()))
+                let mut parent = parent.and_then(slots::get);
+                begin(parent.as_mut().and_then(|p| p.state()?.pool()))
             })
         };
         state::push_open(key, slice);
@@ -171,7 +165,7 @@ impl Subscriber for TracingSubscriber {
         if !state::exits_pending() {
             return ExitEnd::plain(slice).write();
         }
-        let end = match slots::get(key).as_mut().and_then(|s| s.state.as_mut()) {
+        let end = match slots::get(key).as_mut().and_then(|s| s.state()) {
             Some(state) => state.exit(slice),
             None => ExitEnd::plain(slice),
         };
@@ -185,22 +179,14 @@ impl Subscriber for TracingSubscriber {
 
     #[inline]
     fn try_close(&self, id: Id) -> bool {
-        match slots::release(id.into_u64()) {
-            Some(state) => {
-                if let Some(state) = state {
-                    state.close();
-                }
-                true
-            }
-            None => false,
-        }
+        slots::release(id.into_u64())
     }
 
     fn current_span(&self) -> Current {
         let Some(key) = state::innermost_open() else {
             return Current::none();
         };
-        match slots::get(key).as_ref().and_then(|s| s.state.as_ref()) {
+        match slots::get(key).as_mut().and_then(|s| s.state()) {
             Some(state) => Current::new(Id::from_u64(key), state.site.meta),
             None => Current::none(),
         }
