@@ -12,7 +12,8 @@
 //! - bytes per slice event in the file (target <= 20), events dropped (0: `Block`).
 //!
 //! Baselines: `noop` is tracing's no-op subscriber (`NoSubscriber`: the macros'
-//! dispatch and nothing else); `registry` is `tracing_subscriber::registry()` with
+//! dispatch and nothing else; its callsites are disabled); `floor` a subscriber
+//! that enables everything and does nothing (tracing's own cost per span); `registry` is `tracing_subscriber::registry()` with
 //! no layer (the span bookkeeping every layer sits on).
 //! `TG4P_BENCH_SECS` (default 1) sets criterion's measurement time per benchmark.
 
@@ -59,10 +60,37 @@ fn session(name: &str) -> tg4p::Session {
         .expect("open a bench session")
 }
 
+/// The floor of any `tracing::Subscriber` that records spans: one that enables
+/// every callsite, hands out one id and does nothing with it. What `tracing`'s own
+/// protocol (callsite check, `Span` with its `Dispatch` clone, new_span, enter,
+/// exit, try_close) costs before a subscriber does any work.
+struct Floor;
+
+impl tracing::Subscriber for Floor {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::Id {
+        tracing::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::Id, _: &tracing::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        black_box(event);
+    }
+    fn enter(&self, span: &tracing::Id) {
+        black_box(span);
+    }
+    fn exit(&self, span: &tracing::Id) {
+        black_box(span);
+    }
+}
+
 /// The subscribers compared. tracing-perfetto-file records what tg4p's layer
 /// records: fields as debug annotations, and source locations.
 struct Subscribers {
     noop: Dispatch,
+    floor: Dispatch,
     registry: Dispatch,
     tg4p: Dispatch,
     own: Dispatch,
@@ -81,6 +109,7 @@ impl Subscribers {
             .build();
         Subscribers {
             noop: Dispatch::new(tracing::subscriber::NoSubscriber::default()),
+            floor: Dispatch::new(Floor),
             registry: Dispatch::new(tracing_subscriber::registry()),
             tg4p: Dispatch::new(tracing_subscriber::registry().with(tg4p::TracingLayer::new())),
             own: Dispatch::new(tg4p::TracingSubscriber::new()),
@@ -160,27 +189,55 @@ fn ns_per_call(threads: usize, dispatch: &Dispatch, n: u64, rounds: u32, f: fn(u
 }
 
 fn summary(subs: &Subscribers) {
-    const N: u64 = 200_000;
-    const ROUNDS: u32 = 7;
-    println!("\n== tracing layer summary (ns per operation, best of {ROUNDS}) ==");
+    const N: u64 = 100_000;
+    const ROUNDS: u32 = 15;
+    println!(
+        "\n== tracing layer summary (ns per operation, best of {ROUNDS} rounds; each round runs every workload once, in turn) =="
+    );
     for threads in [1, 2] {
-        let noop_span = ns_per_call(threads, &subs.noop, N, ROUNDS, |_| span_op());
-        let reg_span = ns_per_call(threads, &subs.registry, N, ROUNDS, |_| span_op());
-        let tpf_span = ns_per_call(threads, &subs.tpf, N, ROUNDS, |_| span_op());
-        let tpf_event = ns_per_call(threads, &subs.tpf, N, ROUNDS, event_op);
-        let noop_event = ns_per_call(threads, &subs.noop, N, ROUNDS, event_op);
-        let reg_event = ns_per_call(threads, &subs.registry, N, ROUNDS, event_op);
+        // Interleaved: on a shared, loaded machine every workload sees the same
+        // conditions, and the best round of each is compared.
+        let workloads: [(&Dispatch, fn(u64)); 12] = [
+            (&subs.noop, |_| span_op()),
+            (&subs.floor, |_| span_op()),
+            (&subs.registry, |_| span_op()),
+            (&subs.tpf, |_| span_op()),
+            (&subs.tpf, event_op),
+            (&subs.noop, event_op),
+            (&subs.registry, event_op),
+            (&subs.noop, |_| traced_empty()),
+            (&subs.tg4p, |_| span_op()),
+            (&subs.tg4p, event_op),
+            (&subs.own, |_| span_op()),
+            (&subs.own, event_op),
+        ];
         let s = session("ratios");
-        let trace_fn = ns_per_call(threads, &subs.noop, N, ROUNDS, |_| traced_empty());
-        let tg4p_span = ns_per_call(threads, &subs.tg4p, N, ROUNDS, |_| span_op());
-        let tg4p_event = ns_per_call(threads, &subs.tg4p, N, ROUNDS, event_op);
-        let own_span = ns_per_call(threads, &subs.own, N, ROUNDS, |_| span_op());
-        let own_event = ns_per_call(threads, &subs.own, N, ROUNDS, event_op);
+        let mut best = [f64::INFINITY; 12];
+        for _ in 0..ROUNDS {
+            for (b, (d, f)) in best.iter_mut().zip(workloads) {
+                *b = b.min(ns_per_call(threads, d, N, 1, f));
+            }
+        }
+        let [
+            noop_span,
+            floor_span,
+            reg_span,
+            tpf_span,
+            tpf_event,
+            noop_event,
+            reg_event,
+            trace_fn,
+            tg4p_span,
+            tg4p_event,
+            own_span,
+            own_event,
+        ] = best;
         let r = s.finish().expect("finish");
         std::fs::remove_file(&r.path).ok();
         println!("-- {threads} thread(s) --");
         for (name, ns) in [
             ("span: noop subscriber", noop_span),
+            ("span: floor (a Subscriber doing nothing)", floor_span),
             ("span: registry, no layer", reg_span),
             ("span: tracing-perfetto-file", tpf_span),
             ("span: tg4p layer", tg4p_span),
@@ -192,7 +249,7 @@ fn summary(subs: &Subscribers) {
             ("event: tg4p layer", tg4p_event),
             ("event: tg4p subscriber", own_event),
         ] {
-            println!("{name:<32} {ns:8.1} ns");
+            println!("{name:<40} {ns:8.1} ns");
         }
         for (name, span) in [("layer", tg4p_span), ("subscriber", own_span)] {
             println!(
@@ -206,6 +263,10 @@ fn summary(subs: &Subscribers) {
             println!(
                 "span  tg4p {name:<10} / noop subscriber       = {:.3}",
                 span / noop_span
+            );
+            println!(
+                "span  (tg4p {name:<10} - floor) / #[tg4p::trace] = {:.3}: its cost beyond tracing's own",
+                (span - floor_span) / trace_fn
             );
         }
         println!(

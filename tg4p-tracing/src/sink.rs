@@ -24,6 +24,20 @@ pub(crate) fn now() -> u64 {
 /// A slice open on the calling thread's track (not `Send`: it ends on this thread).
 pub(crate) struct ThreadSlice(FnSpan);
 
+/// Begins a slice of `site` on the calling thread's track with `fields` as args,
+/// and returns the tick it begins at (0 if not recorded).
+#[inline]
+pub(crate) fn begin_thread_since(site: &'static Site, fields: &Fields) -> (ThreadSlice, u64) {
+    let (slice, tick) = if fields.is_empty() {
+        rt::enter_since(site.callsite)
+    } else {
+        with_args(fields, None, |args| {
+            rt::begin_details_since(site.callsite, &details(None, args, &[], &[]))
+        })
+    };
+    (ThreadSlice(slice), tick)
+}
+
 /// Begins a slice of `site` on the calling thread's track with `fields` as args.
 #[inline]
 pub(crate) fn begin_thread(site: &'static Site, fields: &Fields) -> ThreadSlice {

@@ -167,10 +167,15 @@ impl SpanState {
     {
         self.enters = self.enters.saturating_add(1);
         if self.enters == 1 {
-            self.first_enter = sink::now();
-            return sink::begin_thread(self.site, &self.fields);
+            let (slice, tick) = sink::begin_thread_since(self.site, &self.fields);
+            self.first_enter = tick;
+            return slice;
         }
         if self.pool.is_none() {
+            if self.first_enter == 0 {
+                // The first enter saw no session (it ended, another opened since).
+                self.first_enter = sink::now();
+            }
             let (site, since, fields) = (self.site, self.first_enter, &self.fields);
             let begin = |parent: Option<&PoolSlice>| sink::begin_pool(site, since, fields, parent);
             let pool = in_parent(self.parent, &begin);

@@ -17,9 +17,38 @@
 
 use super::handoff::generation;
 use super::local::with_local;
-use super::record::{Details, Event, LaneRef};
+use super::record::{Details, Event, LaneRef, THREAD_SLICE_WORDS};
 use super::registry::Callsite;
+use super::span::FnSpan;
 use super::track::Track;
+
+/// Starts a slice of `callsite` on the calling thread's track, as `#[trace]`
+/// does, and returns the tick it begins at (0 if nothing is recorded): where a
+/// [`PoolSpan`] of the same `tracing` span begins ([`PoolSpan::begin_since`]) if
+/// the span is entered again. One clock read for both.
+#[inline]
+pub fn enter_since(callsite: &'static Callsite) -> (FnSpan, u64) {
+    let generation = generation();
+    if generation == 0 {
+        return (FnSpan::kept(None, 0), 0);
+    }
+    let tick = super::clock::ticks();
+    let kept = with_local(generation, |l| l.begin_thread_slice_at(callsite.id(), tick));
+    (FnSpan::kept(kept, generation), tick)
+}
+
+/// [`enter_since`] with `details` (a run-time name, typed args, flows), as
+/// [`FnSpan::begin_details`].
+pub fn begin_details_since(callsite: &'static Callsite, details: &Details<'_>) -> (FnSpan, u64) {
+    let generation = generation();
+    if generation == 0 {
+        return (FnSpan::kept(None, 0), 0);
+    }
+    let tick = super::clock::ticks();
+    let begin = Event::begin(callsite.id()).with(details).at(tick);
+    let kept = with_local(generation, |l| l.write(&begin, THREAD_SLICE_WORDS));
+    (FnSpan::kept(kept, generation), tick)
+}
 
 /// Guard of a slice on a track of `track`'s pool that began at a known tick. `Send`
 /// and `Sync`; the slice ends when [`end_details`](PoolSpan::end_details) is
