@@ -4,18 +4,13 @@
 //!
 //! A span id is `generation << 32 | (index + 1)`: never 0, and a stale id (a span
 //! closed, its slot reused) finds a different generation and is ignored, as is an
-//! id made up by hand. A slot is found through `OnceLock`ed segments.
-//!
-//! Each slot's lock is a spin lock of our own ([`SlotLock`]), the one `unsafe` here:
-//! a span takes it three times (create, enter, close), each for a few
-//! instructions, and almost never contended; releasing it is a plain store, where
-//! `std::sync::Mutex` swaps (an atomic read-modify-write) to look for waiters.
-//! The `tracing_layer` bench's span went from about 150 to about N ns with it.
+//! id made up by hand. No `unsafe`: a slot is found through `OnceLock`ed
+//! segments, and locked with `std::sync::Mutex` (a spin lock of our own, tried,
+//! measured no faster in the `tracing_layer` bench).
 
 use crate::state::SpanState;
 use std::cell::RefCell;
-use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use tracing::span::Attributes;
 
@@ -33,84 +28,19 @@ pub(crate) struct Slot {
     inner: SlotLock,
 }
 
-/// A spin lock around a slot's [`SlotInner`].
+/// A slot's lock, held by a span's own operations for a few instructions each.
 #[derive(Default)]
 struct SlotLock {
-    locked: AtomicBool,
-    inner: UnsafeCell<SlotInner>,
+    m: Mutex<SlotInner>,
 }
 
-// SAFETY: `inner` is reached only through a `SlotGuard`, and at most one guard of
-// a lock exists at a time (`lock` makes one only after it swapped `locked` from
-// false to true; the guard's drop stores false). `SlotInner` is `Send`, so the
-// guard may hand it to whichever thread holds the lock.
-unsafe impl Sync for SlotLock {}
-
-/// The held lock of a slot; released when dropped (also during unwinding).
-pub(crate) struct SlotGuard {
-    lock: &'static SlotLock,
-}
+/// The held lock of a slot.
+pub(crate) type SlotGuard = MutexGuard<'static, SlotInner>;
 
 impl SlotLock {
     #[inline]
     fn lock(&'static self) -> SlotGuard {
-        if self
-            .locked
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            self.lock_contended();
-        }
-        SlotGuard { lock: self }
-    }
-
-    /// Another thread holds the lock (a span used from two threads at once): spin
-    /// a little, then yield, until it is free.
-    #[cold]
-    fn lock_contended(&self) {
-        let mut spins = 0u32;
-        loop {
-            while self.locked.load(Ordering::Relaxed) {
-                if spins < 100 {
-                    spins += 1;
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
-            }
-            if self
-                .locked
-                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                return;
-            }
-        }
-    }
-}
-
-impl std::ops::Deref for SlotGuard {
-    type Target = SlotInner;
-    #[inline]
-    fn deref(&self) -> &SlotInner {
-        // SAFETY: this guard holds the lock (see `SlotLock`'s `Sync`): no other
-        // reference to `inner` exists while it lives.
-        unsafe { &*self.lock.inner.get() }
-    }
-}
-
-impl std::ops::DerefMut for SlotGuard {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut SlotInner {
-        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
-        unsafe { &mut *self.lock.inner.get() }
-    }
-}
-
-impl Drop for SlotGuard {
-    #[inline]
-    fn drop(&mut self) {
-        self.lock.locked.store(false, Ordering::Release);
+        lock(&self.m)
     }
 }
 
