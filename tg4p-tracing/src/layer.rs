@@ -9,8 +9,8 @@
 //!   which trace_processor merges into the slice's args. The span's level is its
 //!   second category: `slice.category` reads `"TARGET,LEVEL"` (see `sites.rs`).
 //! - An event is an instant named by its message (else by its callsite's name),
-//!   in its target as category, with its fields as typed args and its level as the
-//!   `level` arg.
+//!   in its target and level as categories (as a span's), with its fields as
+//!   typed args.
 //!
 //! # Where a span goes
 //! - Every enter..exit of a span is a slice on the entering thread's track: it

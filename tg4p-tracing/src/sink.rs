@@ -102,19 +102,9 @@ pub(crate) fn end_pool(slice: PoolSlice, recorded: &Fields, outgoing: &[u64], in
 }
 
 /// Records an instant of `site` (named `name` if given, else after the site) on the
-/// calling thread's track, with `fields` (and `level`) as args and flows leaving it.
-pub(crate) fn instant(
-    site: &'static Site,
-    name: Option<&str>,
-    level: Option<&'static str>,
-    fields: &Fields,
-    outgoing: &[u64],
-) {
-    let level = level.map(|l| TypedArg {
-        name: "level",
-        value: ArgValue::Str(l),
-    });
-    with_args(fields, level, |args| {
+/// calling thread's track, with `fields` as args and flows leaving it.
+pub(crate) fn instant(site: &'static Site, name: Option<&str>, fields: &Fields, outgoing: &[u64]) {
+    with_args(fields, None, |args| {
         rt::instant_details(site.callsite, None, &details(name, args, outgoing, &[]))
     })
 }

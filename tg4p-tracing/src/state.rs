@@ -140,7 +140,7 @@ impl SpanState {
         } else {
             // Nothing of the cause is open here (it ran already, or runs elsewhere,
             // or never did).
-            sink::instant(self.site, None, None, NO_FIELDS, &[flow]);
+            sink::instant(self.site, None, NO_FIELDS, &[flow]);
         }
         flow
     }
@@ -330,13 +330,8 @@ pub(crate) fn event(event: &Event<'_>) {
         fields.items.clear();
         event.record(fields);
         let message = fields.take_message();
-        sink::instant(
-            site(meta),
-            message.as_deref(),
-            Some(meta.level().as_str()),
-            fields,
-            &[],
-        );
+        // The level is in the site's category: no arg per event.
+        sink::instant(site(meta), message.as_deref(), fields, &[]);
     };
     // The thread's scratch fields keep their capacity: no allocation per event
     // (a fresh one if an event is recorded from inside a field's formatting).
