@@ -188,6 +188,9 @@ fn ns_per_call(threads: usize, dispatch: &Dispatch, n: u64, rounds: u32, f: fn(u
         .fold(f64::INFINITY, f64::min)
 }
 
+/// A dispatch and the operation run under it.
+type Workload<'a> = (&'a Dispatch, fn(u64));
+
 fn summary(subs: &Subscribers) {
     const N: u64 = 100_000;
     const ROUNDS: u32 = 15;
@@ -197,7 +200,7 @@ fn summary(subs: &Subscribers) {
     for threads in [1, 2] {
         // Interleaved: on a shared, loaded machine every workload sees the same
         // conditions, and the best round of each is compared.
-        let workloads: [(&Dispatch, fn(u64)); 12] = [
+        let workloads: [Workload<'_>; 12] = [
             (&subs.noop, |_| span_op()),
             (&subs.floor, |_| span_op()),
             (&subs.registry, |_| span_op()),
