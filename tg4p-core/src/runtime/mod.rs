@@ -79,7 +79,7 @@ pub mod private {
     pub use super::counter::{Counter, CounterNumber, named as named_counter};
     pub use super::future::{AsyncSpan, FutureSlice};
     pub use super::handoff::enabled;
-    pub use super::pool_span::PoolSpan;
+    pub use super::pool_span::{PoolSpan, begin_details_since, enter_since};
     pub use super::record::{ArgValue, Details, Sample, TypedArg};
     pub use super::registry::{Callsite, Function};
     pub use super::span::{

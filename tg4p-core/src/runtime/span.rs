@@ -36,7 +36,7 @@ impl FnSpan {
         _not_send: PhantomData,
     };
 
-    fn kept(kept: Option<bool>, generation: u64) -> FnSpan {
+    pub(super) fn kept(kept: Option<bool>, generation: u64) -> FnSpan {
         FnSpan {
             generation: if kept == Some(true) { generation } else { 0 },
             _not_send: PhantomData,

@@ -308,6 +308,29 @@ impl Track {
         i as u32
     }
 
+    /// Opens a slice that no thread owns and that began at tick `since` (as
+    /// [`open_lane_since`](Track::open_lane_since)) on a lane beneath lane
+    /// `parent`, a child track of it: a free one whose last slice ended before
+    /// `since`, else a new one. What a `tracing` span's slice takes when its parent
+    /// span's slice is open on lane `parent` of this track.
+    pub(crate) fn open_child_since(&self, parent: u32, since: u64) -> u32 {
+        let me = thread_key();
+        let mut lanes = self.lock();
+        let free = lanes.iter().position(|l| {
+            l.depth == 0
+                && l.children
+                && l.parent == Some(parent)
+                && (l.last_end == 0
+                    || (l.last_closer == me && l.last_end < since)
+                    || l.last_end.saturating_add(LANE_REUSE_GAP) < since)
+        });
+        let i = free.unwrap_or_else(|| push_lane(&mut lanes, parent, true));
+        let lane = &mut lanes[i];
+        lane.owner = 0;
+        lane.depth = 1;
+        i as u32
+    }
+
     /// Closes the innermost slice on `lane` and reads its tick.
     pub(crate) fn close_lane(&self, lane: u32) -> u64 {
         let mut lanes = super::shim::lock(&self.lanes);
