@@ -12,6 +12,10 @@
 //!   in its target as category, with its fields as typed args and its level as the
 //!   `level` arg.
 //!
+//! - Targets are categories, so the session's category pattern
+//!   (`SessionBuilder::categories`, `TG4P_CATEGORIES`) selects them: a span or
+//!   event whose target it leaves out records nothing (`"my_app*,-my_app::noisy"`).
+//!
 //! # Where a span goes
 //! - Every enter..exit of a span is a slice on the entering thread's track: it
 //!   nests in whatever is open on that thread (`#[trace]` functions, enclosing
@@ -167,13 +171,19 @@ where
         if !sink::recording() {
             return;
         }
+        let site = site(attrs.metadata());
+        // The span's category is its target: a span of a target the session's
+        // pattern leaves out keeps no state, so nothing of it is recorded.
+        if !site.callsite.category_on() {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let mut fields = Fields::default();
         if !attrs.values().is_empty() {
             attrs.record(&mut fields);
         }
         span.extensions_mut().replace(SpanState {
-            site: site(attrs.metadata()),
+            site,
             fields,
             recorded: Fields::default(),
             enters: 0,
@@ -323,12 +333,16 @@ where
             return;
         }
         let meta = event.metadata();
+        let site = site(meta);
+        if !site.callsite.category_on() {
+            return; // its target is left out by the session's category pattern
+        }
         let record = |fields: &mut Fields| {
             fields.items.clear();
             event.record(fields);
             let message = fields.take_message();
             sink::instant(
-                site(meta),
+                site,
                 message.as_deref(),
                 Some(meta.level().as_str()),
                 fields,
