@@ -392,10 +392,7 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
         return func.into_token_stream();
     }
 
-    let with_category = opts
-        .category
-        .as_ref()
-        .map(|c| quote!(.with_category(#c)));
+    let with_category = opts.category.as_ref().map(|c| quote!(.with_category(#c)));
     let callsite = quote! {
         static __TG4P_CALLSITE: #p::Callsite = #p::Callsite::new(
             #name,

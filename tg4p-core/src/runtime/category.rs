@@ -143,9 +143,10 @@ impl Filter {
                     pattern: pattern.to_owned(),
                 });
             }
-            if let Some(found) = glob.chars().find(|&c| {
-                !(c.is_alphanumeric() || matches!(c, '_' | '.' | ':' | '-' | '/' | '*'))
-            }) {
+            if let Some(found) = glob
+                .chars()
+                .find(|&c| !(c.is_alphanumeric() || matches!(c, '_' | '.' | ':' | '-' | '/' | '*')))
+            {
                 return Err(CategoryError::BadCharacter {
                     item: raw.to_owned(),
                     found,

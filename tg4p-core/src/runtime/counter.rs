@@ -1,8 +1,8 @@
 //! Counters: a value over time, drawn as a graph on its own track.
 
+use super::category::Gate;
 use super::handoff::generation;
 use super::local::with_local;
-use super::category::Gate;
 use super::record::{Event, Sample};
 use super::registry;
 use std::borrow::Cow;

@@ -1,8 +1,8 @@
 //! Custom tracks: named rows of the trace that any thread can record on.
 
+use super::category::Gate;
 use super::clock::ticks;
 use super::local::thread_key;
-use super::category::Gate;
 use super::registry;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
