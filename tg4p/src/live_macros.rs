@@ -58,6 +58,14 @@ macro_rules! __tg4p_fields {
         category = $c:literal $(, $($rest:tt)*)?) => {
         $crate::__tg4p_fields!($cb ($($head)* (category $c)) $o $inc $k $v; $($($rest)*)?)
     };
+    ($cb:ident $head:tt $o:tt $inc:tt $k:tt $v:tt;
+        category = $other:expr $(, $($rest:tt)*)?) => {
+        ::core::compile_error!(::core::concat!(
+            "`category` takes a string literal, known at compile time: `category = \"db\"`; found `",
+            ::core::stringify!($other),
+            "`"
+        ))
+    };
     ($cb:ident $head:tt $o:tt $inc:tt $k:tt $v:tt; category = $($other:tt)*) => {
         ::core::compile_error!(::core::concat!(
             "`category` takes a string literal, known at compile time: `category = \"db\"`; found `",
