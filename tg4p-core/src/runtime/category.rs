@@ -49,13 +49,33 @@ impl Gate {
     /// Whether events of `category` (this gate's, always the same) are recorded now.
     #[inline(always)]
     pub(crate) fn open(&'static self, category: &'static str) -> bool {
+        match self.state() {
+            Decision::Off => false,
+            Decision::Undecided => self.decide(category),
+            Decision::On => true,
+        }
+    }
+
+    /// The gate's decision so far: the hot path's one load. (Callers whose
+    /// category is a field of the same `static` pass it only to
+    /// [`decide`](Gate::decide), so that the compiler does not load it first.)
+    #[inline(always)]
+    pub(crate) fn state(&self) -> Decision {
         // Relaxed: the decision is a plain value; what an event writes is ordered
         // by the session's own hand-off (the gate only says whether to write).
         match self.state.load(Ordering::Relaxed) {
-            0 => false,
-            UNDECIDED => decide(self, category),
-            _ => true,
+            0 => Decision::Off,
+            UNDECIDED => Decision::Undecided,
+            _ => Decision::On,
         }
+    }
+
+    /// Decides the gate at its first use (of `category`, always the same), from
+    /// the open session's filter.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn decide(&'static self, category: &'static str) -> bool {
+        decide(self, category)
     }
 }
 
@@ -63,6 +83,17 @@ impl Default for Gate {
     fn default() -> Self {
         Gate::new()
     }
+}
+
+/// What a [`Gate`] says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Not recorded (or no session).
+    Off,
+    /// Recorded by the open session.
+    On,
+    /// Not used since the process started: to decide.
+    Undecided,
 }
 
 /// One item of a pattern.
@@ -237,8 +268,6 @@ fn gates() -> std::sync::MutexGuard<'static, Gates> {
 }
 
 /// Decides `gate` at its first use, from the open session's filter.
-#[cold]
-#[inline(never)]
 fn decide(gate: &'static Gate, category: &'static str) -> bool {
     let mut all = gates();
     // Another thread may have decided it while this one waited for the lock.

@@ -6,7 +6,7 @@
 //! The registry knows only [`Callsite`]s (defined here); tracks and counters
 //! register themselves as any `'static` value.
 
-use super::category::Gate;
+use super::category::{Decision, Gate};
 use crate::intern::FxHashMap;
 use std::any::Any;
 use std::panic::Location;
@@ -82,7 +82,13 @@ impl Callsite {
     /// categorized ones.
     #[inline(always)]
     pub fn category_on(&'static self) -> bool {
-        self.gate.open(self.category)
+        match self.gate.state() {
+            Decision::Off => false,
+            // The category is read here only, so that the hot path loads the
+            // gate alone.
+            Decision::Undecided => self.gate.decide(self.category),
+            Decision::On => true,
+        }
     }
 
     /// The callsite's id, registering it on first use.
