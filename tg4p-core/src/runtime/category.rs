@@ -34,13 +34,13 @@ const UNDECIDED: u64 = u64::MAX;
 /// generation, then one load and one branch. Generated code declares one per
 /// categorized callsite (inside its `Callsite`).
 #[derive(Debug)]
-pub struct Gate {
+pub(crate) struct Gate {
     state: AtomicU64,
 }
 
 impl Gate {
     /// A gate not decided yet.
-    pub const fn new() -> Gate {
+    pub(crate) const fn new() -> Gate {
         Gate {
             state: AtomicU64::new(UNDECIDED),
         }
