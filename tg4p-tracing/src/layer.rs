@@ -12,6 +12,10 @@
 //!   in its target and level as categories (as a span's), with its fields as
 //!   typed args.
 //!
+//! - Targets are categories, so the session's category pattern
+//!   (`SessionBuilder::categories`, `TG4P_CATEGORIES`) selects them: a span or
+//!   event whose target it leaves out records nothing (`"my_app*,-my_app::noisy"`).
+//!
 //! # Where a span goes
 //! - Every enter..exit of a span is a slice on the entering thread's track: it
 //!   nests in whatever is open on that thread (`#[trace]` functions, enclosing
@@ -107,6 +111,12 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if !sink::recording() {
+            return;
+        }
+        let site = site(attrs.metadata());
+        // The span's category is its target: a span of a target the session's
+        // pattern leaves out keeps no state, so nothing of it is recorded.
+        if !site.callsite.category_on() {
             return;
         }
         let Some(span) = ctx.span(id) else { return };

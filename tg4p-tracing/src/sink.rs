@@ -24,6 +24,13 @@ pub(crate) fn now() -> u64 {
 /// A slice open on the calling thread's track (not `Send`: it ends on this thread).
 pub(crate) struct ThreadSlice(FnSpan);
 
+impl ThreadSlice {
+    /// A slice that records nothing.
+    pub(crate) fn off() -> ThreadSlice {
+        ThreadSlice(FnSpan::off())
+    }
+}
+
 /// Begins a slice of `site` on the calling thread's track with `fields` as args,
 /// and returns the tick it begins at (0 if not recorded).
 #[inline]

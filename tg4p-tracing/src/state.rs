@@ -165,6 +165,10 @@ impl SpanState {
     where
         P: FnOnce(Option<u64>, &dyn Fn(Option<&PoolSlice>) -> PoolSlice) -> PoolSlice,
     {
+        if !self.site.callsite.category_on() {
+            // Its target (or level) is left out by the session's category pattern.
+            return ThreadSlice::off();
+        }
         self.enters = self.enters.saturating_add(1);
         if self.enters == 1 {
             let (slice, tick) = sink::begin_thread_since(self.site, &self.fields);
@@ -325,13 +329,16 @@ pub(crate) fn innermost_open() -> Option<u64> {
 
 /// An event: an instant on the calling thread's track.
 pub(crate) fn event(event: &Event<'_>) {
-    let meta = event.metadata();
+    let site = site(event.metadata());
+    if !site.callsite.category_on() {
+        return; // its target (or level) is left out by the session's category pattern
+    }
     let record = |fields: &mut Fields| {
         fields.items.clear();
         event.record(fields);
         let message = fields.take_message();
         // The level is in the site's category: no arg per event.
-        sink::instant(site(meta), message.as_deref(), fields, &[]);
+        sink::instant(site, message.as_deref(), fields, &[]);
     };
     // The thread's scratch fields keep their capacity: no allocation per event
     // (a fresh one if an event is recorded from inside a field's formatting).

@@ -278,11 +278,11 @@ pub use tg4p_core::annotation::{MAX_DEPTH, Value};
 // --- Live tracing (tg4p_core::runtime, tg4p_macros) ---
 
 pub use tg4p_core::runtime::{
-    ARG_VALUE_LIMIT, AsyncSpan, CHUNK_BYTES, Counter, CounterNumber, DEFAULT_DRAIN_INTERVAL,
-    DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, InstantBuilder, LOSS_MARKER, MAX_ARGS, MAX_THREAD_DEPTH,
-    MIN_RING_BYTES, Overflow, Report, Session, SessionBuilder, SessionError, SnapshotError,
-    SnapshotHandle, Span, TRACE_ENV, TraceGuard, Traced, TracedFuture, Track, enabled,
-    init_from_env, open,
+    ARG_VALUE_LIMIT, AsyncSpan, CATEGORIES_ENV, CHUNK_BYTES, CategoryError, Counter, CounterNumber,
+    DEFAULT_DRAIN_INTERVAL, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, InstantBuilder, LOSS_MARKER,
+    MAX_ARGS, MAX_THREAD_DEPTH, MIN_RING_BYTES, Overflow, Report, Session, SessionBuilder,
+    SessionError, SnapshotError, SnapshotHandle, Span, TRACE_ENV, TraceGuard, Traced, TracedFuture,
+    Track, enabled, init_from_env, open,
 };
 pub use tg4p_macros::{trace, trace_args};
 /// Records `tracing` spans and events (and `log` records through tracing-log) into

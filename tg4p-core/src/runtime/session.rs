@@ -2,6 +2,7 @@
 //! writer ([`Session`]), finishing with a [`Report`].
 
 use super::buffer::CHUNK_BYTES;
+use super::category::{self, CategoryError, Filter};
 use super::handoff::{self, Opening, Overflow, Shared};
 use super::shim::Arc;
 use super::writer::{Writer, Written};
@@ -60,6 +61,9 @@ pub enum SessionError {
         /// The smallest size accepted, [`MIN_RING_BYTES`].
         minimum: usize,
     },
+    /// The category pattern given to [`SessionBuilder::categories`] (or in
+    /// `TG4P_CATEGORIES`) cannot be read; no session was opened.
+    Categories(CategoryError),
 }
 
 impl fmt::Display for SessionError {
@@ -82,6 +86,7 @@ impl fmt::Display for SessionError {
                 f,
                 "a tg4p ring of {bytes} bytes is too small: it needs at least {minimum}"
             ),
+            SessionError::Categories(e) => e.fmt(f),
         }
     }
 }
@@ -93,6 +98,7 @@ impl std::error::Error for SessionError {
                 Some(source)
             }
             SessionError::Spawn(e) => Some(e),
+            SessionError::Categories(e) => Some(e),
             _ => None,
         }
     }
@@ -158,6 +164,7 @@ pub struct SessionBuilder {
     memory_limit: usize,
     overflow: Overflow,
     drain_interval: Duration,
+    categories: String,
 }
 
 impl fmt::Debug for SessionBuilder {
@@ -168,6 +175,7 @@ impl fmt::Debug for SessionBuilder {
             .field("memory_limit", &self.memory_limit)
             .field("overflow", &self.overflow)
             .field("drain_interval", &self.drain_interval)
+            .field("categories", &self.categories)
             .finish()
     }
 }
@@ -293,6 +301,34 @@ impl SessionBuilder {
         self
     }
 
+    /// The categories to record: names and globs separated by commas, `-` in front
+    /// of the ones to leave out; `*` matches any run of characters. A category is
+    /// recorded when it matches no `-` item and, if the pattern has other items, one
+    /// of them: `"db,net*"` records only `db` and the `net` categories, `"-noisy"`
+    /// all but `noisy`, `"net*,-net.poll"` the `net` ones but `net.poll`. Default
+    /// (or `""`): every category.
+    ///
+    /// Events without a category (`#[trace]` with no `category = ..`) are recorded
+    /// whatever the pattern: they are governed by the session alone. A `tracing`
+    /// event's category is its target, so the same pattern selects targets.
+    ///
+    /// A pattern that cannot be read makes [`start`](SessionBuilder::start) fail
+    /// with [`SessionError::Categories`].
+    ///
+    /// ```
+    /// use tg4p_core::runtime::Session;
+    /// let session = Session::builder()
+    ///     .writer(std::io::sink())
+    ///     .categories("db,net*,-net.noisy")
+    ///     .start()?;
+    /// session.finish()?;
+    /// # Ok::<(), tg4p_core::runtime::SessionError>(())
+    /// ```
+    pub fn categories(mut self, pattern: impl Into<String>) -> Self {
+        self.categories = pattern.into();
+        self
+    }
+
     /// Opens the session: creates the file, starts the writer, opens the gate.
     /// Fails if another session is open ([`SessionError::AlreadyOpen`]), or the
     /// file cannot be created, or the writer thread cannot be started.
@@ -312,6 +348,7 @@ impl SessionBuilder {
                 minimum: MIN_RING_BYTES,
             });
         }
+        let filter = Filter::parse(&self.categories).map_err(SessionError::Categories)?;
         let Some(opening) = Opening::take() else {
             return Err(SessionError::AlreadyOpen);
         };
@@ -333,6 +370,8 @@ impl SessionBuilder {
             .name("tg4p-writer".into())
             .spawn(move || writer.run())
             .map_err(SessionError::Spawn)?;
+        // Every known categorized callsite is decided before the gate opens.
+        category::open(generation, filter);
         opening.open(shared.clone());
         Ok(Session {
             generation,
@@ -390,6 +429,7 @@ impl Session {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             overflow: Overflow::Drop,
             drain_interval: DEFAULT_DRAIN_INTERVAL,
+            categories: String::new(),
         }
     }
 
@@ -480,6 +520,7 @@ impl Session {
         writer: std::thread::JoinHandle<std::io::Result<Written>>,
     ) -> Result<Report, SessionError> {
         handoff::close(self.generation);
+        category::close(self.generation);
         self.shared.finish();
         let written = match writer.join() {
             Ok(Ok(written)) => written,

@@ -855,14 +855,20 @@ impl Writer {
     /// The iid of `cs`'s category on `seq` (`None`: it has none), queued in
     /// `self.interned` when new.
     fn category(&mut self, seq: &mut Sequence, cs: &'static Callsite) -> Option<u64> {
-        if cs.category.is_empty() {
+        self.category_named(seq, cs.category)
+    }
+
+    /// The iid of category `category` on `seq` (`None` for `""`), queued in
+    /// `self.interned` when new.
+    fn category_named(&mut self, seq: &mut Sequence, category: &'static str) -> Option<u64> {
+        if category.is_empty() {
             return None;
         }
-        let (iid, new) = seq.categories.intern(&cs.category);
+        let (iid, new) = seq.categories.intern(&category);
         if new {
             self.interned.categories.push(InternedString {
                 iid,
-                name: cs.category,
+                name: category,
             });
         }
         Some(iid)
@@ -972,6 +978,13 @@ impl Writer {
                     return Some(Learned::Nothing); // unknown callsite: skip the event
                 };
                 category = self.category(seq, cs);
+                // An event with no category of its own is in its track's.
+                if category.is_none()
+                    && let Some(l) = e.lane
+                    && let Some(track) = self.registry.get::<Track>(l.track)
+                {
+                    category = self.category_named(seq, track.category);
+                }
                 name = Some(EventName::Iid(iid));
                 location = Some(iid);
                 if let Some((len, words)) = e.name {
@@ -1003,6 +1016,9 @@ impl Writer {
             }
             Ty::Counter => {
                 let uuid = self.counter_uuid(e.id)?;
+                if let Some(counter) = self.registry.get::<Counter>(e.id) {
+                    category = self.category_named(seq, counter.category);
+                }
                 learned = Learned::CounterTrack {
                     counter: e.id,
                     uuid,
