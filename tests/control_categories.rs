@@ -423,6 +423,7 @@ fn the_tracing_layers_targets_are_categories_the_pattern_selects() {
         tracing::subscriber::with_default(subscriber, || {
             tracing::info_span!(target: "app::db", "db span").in_scope(|| {
                 tracing::info!(target: "app::db", rows = 3, "db event");
+                tracing::debug!(target: "app::db", "debug event");
                 tracing::info!(target: "app::noisy", "noisy event");
             });
             tracing::info_span!(target: "app::noisy", "noisy span").in_scope(|| {
@@ -434,11 +435,13 @@ fn the_tracing_layers_targets_are_categories_the_pattern_selects() {
         std::fs::remove_file(&path).ok();
         trace
     };
+    // A span's or event's categories are its target and its level.
     let all = record("tracing-all", "");
-    assert_eq!(categories_of(&all, "db span"), ["app::db"]);
-    assert_eq!(categories_of(&all, "db event"), ["app::db"]);
-    assert_eq!(categories_of(&all, "noisy span"), ["app::noisy"]);
-    assert_eq!(categories_of(&all, "other event"), ["other"]);
+    assert_eq!(categories_of(&all, "db span"), ["app::db,INFO"]);
+    assert_eq!(categories_of(&all, "db event"), ["app::db,INFO"]);
+    assert_eq!(categories_of(&all, "debug event"), ["app::db,DEBUG"]);
+    assert_eq!(categories_of(&all, "noisy span"), ["app::noisy,INFO"]);
+    assert_eq!(categories_of(&all, "other event"), ["other,INFO"]);
 
     let some = record("tracing-some", "app::*,-app::noisy");
     let names = recorded(&some);
@@ -448,5 +451,12 @@ fn the_tracing_layers_targets_are_categories_the_pattern_selects() {
     assert_eq!(names.get("noisy span"), None);
     // An event inside a span left out is judged by its own target.
     assert_eq!(names.get("other event"), None);
+    assert_eq!(names.get("debug event"), Some(&1));
     assert!(inside(&some, "db event", "db span"));
+
+    // Levels are categories too: `-DEBUG` leaves out debug-level events only.
+    let quiet = recorded(&record("tracing-quiet", "-DEBUG"));
+    assert_eq!(quiet.get("debug event"), None);
+    assert_eq!(quiet.get("db event"), Some(&1));
+    assert_eq!(quiet.get("noisy span"), Some(&1));
 }

@@ -61,6 +61,7 @@
 //! guards are not `Send`); each thread keeps a stack of its open enters.
 
 use crate::sink;
+use crate::sites::site;
 use crate::state::{self, ExitEnd, SpanState};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
@@ -114,7 +115,7 @@ where
             return;
         }
         let site = site(attrs.metadata());
-        // The span's category is its target: a span of a target the session's
+        // The span's categories are its target and level: a span the session's
         // pattern leaves out keeps no state, so nothing of it is recorded.
         if !site.callsite.category_on() {
             return;
