@@ -15,6 +15,8 @@
 //!   `Instant::now()` (`TG4P_BENCH_VALUES_ONLY=1` runs only this; pin it to one
 //!   core with `taskset -c 1` to pay the writer on the same core).
 //!
+//! The summary also times `span` in ring mode (`SessionBuilder::ring`).
+//!
 //! `TG4P_BENCH_SECS` (default 1) sets criterion's measurement time per benchmark.
 
 use criterion::Criterion;
@@ -107,9 +109,20 @@ fn summary() {
     let args = ns_per_call(N, 7, || traced_args(black_box(42), black_box("ab")));
     let r = s.finish().expect("finish");
     std::fs::remove_file(&r.path).ok();
+    // The same span in ring mode (the flight recorder): the same recording path;
+    // the ring (8 MiB) overflows many times, so buffers are recycled as they fill.
+    let ring = tg4p::Session::builder()
+        .path(bench_path("ring"))
+        .ring(8 << 20)
+        .start()
+        .expect("open a ring session");
+    let span_ring = ns_per_call(N, 7, traced_empty);
+    let rr = ring.finish().expect("finish");
+    std::fs::remove_file(&rr.path).ok();
     println!("\n== recorder summary (ratio to one Instant::now() = {base:.1} ns) ==");
     for (name, ns, target) in [
         ("span (BEGIN+END)", span, "<= 1.4"),
+        ("span, ring mode", span_ring, "(flight recorder: as span)"),
         (
             "span_disabled",
             disabled,

@@ -1,17 +1,19 @@
-//! Cost of recording `tracing` spans and events through `tg4p::TracingLayer`,
-//! against tracing-perfetto-file's layer and tracing's own dispatch, on one workload:
+//! Cost of recording `tracing` spans and events through `tg4p::TracingLayer` and
+//! `tg4p::TracingSubscriber`, against tracing-perfetto-file's layer and tracing's
+//! own dispatch, on one workload:
 //! a span created, entered and exited around a trivial body (then closed), and an
 //! event with one integer field; on 1 thread and on 2 threads at once.
 //!
 //! `cargo bench --bench tracing_layer` runs criterion's benchmarks, then a summary
 //! measured in the same process, as ratios:
-//! - per span: tg4p's layer / tracing-perfetto-file's layer (target <= 1/3), and
-//!   tg4p's layer / tg4p's own `#[trace]` (target <= 2);
+//! - per span: tg4p's layer and subscriber / tracing-perfetto-file's layer (target
+//!   <= 1/3), and / tg4p's own `#[trace]` (target <= 2);
 //! - the same per event, and with 2 threads;
 //! - bytes per slice event in the file (target <= 20), events dropped (0: `Block`).
 //!
 //! Baselines: `noop` is tracing's no-op subscriber (`NoSubscriber`: the macros'
-//! dispatch and nothing else); `registry` is `tracing_subscriber::registry()` with
+//! dispatch and nothing else; its callsites are disabled); `floor` a subscriber
+//! that enables everything and does nothing (tracing's own cost per span); `registry` is `tracing_subscriber::registry()` with
 //! no layer (the span bookkeeping every layer sits on).
 //! `TG4P_BENCH_SECS` (default 1) sets criterion's measurement time per benchmark.
 
@@ -58,12 +60,40 @@ fn session(name: &str) -> tg4p::Session {
         .expect("open a bench session")
 }
 
+/// The floor of any `tracing::Subscriber` that records spans: one that enables
+/// every callsite, hands out one id and does nothing with it. What `tracing`'s own
+/// protocol (callsite check, `Span` with its `Dispatch` clone, new_span, enter,
+/// exit, try_close) costs before a subscriber does any work.
+struct Floor;
+
+impl tracing::Subscriber for Floor {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::Id {
+        tracing::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::Id, _: &tracing::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        black_box(event);
+    }
+    fn enter(&self, span: &tracing::Id) {
+        black_box(span);
+    }
+    fn exit(&self, span: &tracing::Id) {
+        black_box(span);
+    }
+}
+
 /// The subscribers compared. tracing-perfetto-file records what tg4p's layer
 /// records: fields as debug annotations, and source locations.
 struct Subscribers {
     noop: Dispatch,
+    floor: Dispatch,
     registry: Dispatch,
     tg4p: Dispatch,
+    own: Dispatch,
     tpf: Dispatch,
     _tpf_guard: tracing_perfetto_file::FlushGuard,
     tpf_path: PathBuf,
@@ -79,8 +109,10 @@ impl Subscribers {
             .build();
         Subscribers {
             noop: Dispatch::new(tracing::subscriber::NoSubscriber::default()),
+            floor: Dispatch::new(Floor),
             registry: Dispatch::new(tracing_subscriber::registry()),
             tg4p: Dispatch::new(tracing_subscriber::registry().with(tg4p::TracingLayer::new())),
+            own: Dispatch::new(tg4p::TracingSubscriber::new()),
             tpf: Dispatch::new(tracing_subscriber::registry().with(layer)),
             _tpf_guard: guard,
             tpf_path,
@@ -101,6 +133,7 @@ fn criterion_benches(c: &mut Criterion, subs: &Subscribers) {
         ("noop", &subs.noop),
         ("registry", &subs.registry),
         ("tg4p", &subs.tg4p),
+        ("tg4p_subscriber", &subs.own),
         ("tracing_perfetto_file", &subs.tpf),
     ] {
         tracing::dispatcher::with_default(d, || {
@@ -155,52 +188,104 @@ fn ns_per_call(threads: usize, dispatch: &Dispatch, n: u64, rounds: u32, f: fn(u
         .fold(f64::INFINITY, f64::min)
 }
 
+/// A dispatch and the operation run under it.
+type Workload<'a> = (&'a Dispatch, fn(u64));
+
 fn summary(subs: &Subscribers) {
-    const N: u64 = 200_000;
-    const ROUNDS: u32 = 7;
-    println!("\n== tracing layer summary (ns per operation, best of {ROUNDS}) ==");
+    // Short rounds (at most a few ms each), many of them: on a shared, loaded
+    // machine the best round of each workload is one the scheduler left alone,
+    // whatever the workload's cost (long rounds favour the cheapest workloads).
+    const N: u64 = 20_000;
+    const ROUNDS: u32 = 60;
+    println!(
+        "\n== tracing layer summary (ns per operation, best of {ROUNDS} rounds; each round runs every workload once, in turn) =="
+    );
     for threads in [1, 2] {
-        let noop_span = ns_per_call(threads, &subs.noop, N, ROUNDS, |_| span_op());
-        let reg_span = ns_per_call(threads, &subs.registry, N, ROUNDS, |_| span_op());
-        let tpf_span = ns_per_call(threads, &subs.tpf, N, ROUNDS, |_| span_op());
-        let tpf_event = ns_per_call(threads, &subs.tpf, N, ROUNDS, event_op);
-        let noop_event = ns_per_call(threads, &subs.noop, N, ROUNDS, event_op);
-        let reg_event = ns_per_call(threads, &subs.registry, N, ROUNDS, event_op);
+        // Interleaved: on a shared, loaded machine every workload sees the same
+        // conditions, and the best round of each is compared.
+        let workloads: [Workload<'_>; 12] = [
+            (&subs.noop, |_| span_op()),
+            (&subs.floor, |_| span_op()),
+            (&subs.registry, |_| span_op()),
+            (&subs.tpf, |_| span_op()),
+            (&subs.tpf, event_op),
+            (&subs.noop, event_op),
+            (&subs.registry, event_op),
+            (&subs.noop, |_| traced_empty()),
+            (&subs.tg4p, |_| span_op()),
+            (&subs.tg4p, event_op),
+            (&subs.own, |_| span_op()),
+            (&subs.own, event_op),
+        ];
         let s = session("ratios");
-        let trace_fn = ns_per_call(threads, &subs.noop, N, ROUNDS, |_| traced_empty());
-        let tg4p_span = ns_per_call(threads, &subs.tg4p, N, ROUNDS, |_| span_op());
-        let tg4p_event = ns_per_call(threads, &subs.tg4p, N, ROUNDS, event_op);
+        let mut best = [f64::INFINITY; 12];
+        for _ in 0..ROUNDS {
+            for (b, (d, f)) in best.iter_mut().zip(workloads) {
+                *b = b.min(ns_per_call(threads, d, N, 1, f));
+            }
+        }
+        let [
+            noop_span,
+            floor_span,
+            reg_span,
+            tpf_span,
+            tpf_event,
+            noop_event,
+            reg_event,
+            trace_fn,
+            tg4p_span,
+            tg4p_event,
+            own_span,
+            own_event,
+        ] = best;
         let r = s.finish().expect("finish");
         std::fs::remove_file(&r.path).ok();
         println!("-- {threads} thread(s) --");
         for (name, ns) in [
             ("span: noop subscriber", noop_span),
+            ("span: floor (a Subscriber doing nothing)", floor_span),
             ("span: registry, no layer", reg_span),
             ("span: tracing-perfetto-file", tpf_span),
             ("span: tg4p layer", tg4p_span),
+            ("span: tg4p subscriber", own_span),
             ("#[tg4p::trace] fn", trace_fn),
             ("event: noop subscriber", noop_event),
             ("event: registry, no layer", reg_event),
             ("event: tracing-perfetto-file", tpf_event),
             ("event: tg4p layer", tg4p_event),
+            ("event: tg4p subscriber", own_event),
         ] {
-            println!("{name:<32} {ns:8.1} ns");
+            println!("{name:<40} {ns:8.1} ns");
         }
-        println!(
-            "span  tg4p / tracing-perfetto-file = {:.3} (target <= 0.333)",
-            tg4p_span / tpf_span
-        );
-        println!(
-            "span  tg4p / #[tg4p::trace]        = {:.3} (target <= 2)",
-            tg4p_span / trace_fn
-        );
+        for (name, span) in [("layer", tg4p_span), ("subscriber", own_span)] {
+            println!(
+                "span  tg4p {name:<10} / tracing-perfetto-file = {:.3} (target <= 0.333)",
+                span / tpf_span
+            );
+            println!(
+                "span  tg4p {name:<10} / #[tg4p::trace]        = {:.3} (target <= 2)",
+                span / trace_fn
+            );
+            println!(
+                "span  tg4p {name:<10} / noop subscriber       = {:.3}",
+                span / noop_span
+            );
+            println!(
+                "span  (tg4p {name:<10} - floor) / #[tg4p::trace] = {:.3}: its cost beyond tracing's own",
+                (span - floor_span) / trace_fn
+            );
+        }
         println!(
             "span  (tg4p - registry) / (tpf - registry) = {:.3}: the layers' own cost",
             (tg4p_span - reg_span) / (tpf_span - reg_span)
         );
         println!(
-            "event tg4p / tracing-perfetto-file = {:.3}",
+            "event tg4p layer      / tracing-perfetto-file = {:.3}",
             tg4p_event / tpf_event
+        );
+        println!(
+            "event tg4p subscriber / tracing-perfetto-file = {:.3}",
+            own_event / tpf_event
         );
         println!(
             "(session: {} events written, {} dropped)",
@@ -210,18 +295,42 @@ fn summary(subs: &Subscribers) {
     bytes_per_event(subs);
 }
 
-/// 1M spans with no fields through the layer: bytes per slice event in the file.
+/// 1M spans with no fields through the layer and the subscriber: bytes per slice
+/// event in the file.
 fn bytes_per_event(subs: &Subscribers) {
     const SPANS: u64 = 1_000_000;
-    let s = session("bytes");
-    tracing::dispatcher::with_default(&subs.tg4p, || (0..SPANS).for_each(|_| span_op()));
+    for (name, d) in [("layer", &subs.tg4p), ("subscriber", &subs.own)] {
+        let s = session("bytes");
+        tracing::dispatcher::with_default(d, || (0..SPANS).for_each(|_| span_op()));
+        let r = s.finish().expect("finish");
+        let size = std::fs::metadata(&r.path).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "{name}: 1M spans, no fields: {} events written, {} dropped (target 0); {:.2} bytes per slice event (target <= 20)",
+            r.events_written,
+            r.events_dropped,
+            size as f64 / (2 * SPANS) as f64
+        );
+        std::fs::remove_file(&r.path).ok();
+    }
+}
+
+/// `TG4P_BENCH_PROFILE=WHAT` (`layer`, `subscriber`, `event-layer`,
+/// `event-subscriber`): only 5M operations of that kind on one thread in a session,
+/// to run under `perf record`.
+fn profile(subs: &Subscribers, which: &str) {
+    let s = session("profile");
+    let (d, f): (&Dispatch, fn(u64)) = match which {
+        "layer" => (&subs.tg4p, |_| span_op()),
+        "subscriber" => (&subs.own, |_| span_op()),
+        "event-layer" => (&subs.tg4p, event_op),
+        "event-subscriber" => (&subs.own, event_op),
+        other => panic!("TG4P_BENCH_PROFILE={other}: not a workload"),
+    };
+    let ns = ns_per_call(1, d, 5_000_000, 1, f);
     let r = s.finish().expect("finish");
-    let size = std::fs::metadata(&r.path).map(|m| m.len()).unwrap_or(0);
     println!(
-        "1M spans, no fields: {} events written, {} dropped (target 0); {:.2} bytes per slice event (target <= 20)",
-        r.events_written,
-        r.events_dropped,
-        size as f64 / (2 * SPANS) as f64
+        "{which}: {ns:.1} ns per operation; {} events written",
+        r.events_written
     );
     std::fs::remove_file(&r.path).ok();
 }
@@ -236,6 +345,9 @@ fn main() {
         .warm_up_time(Duration::from_millis(300))
         .configure_from_args();
     let subs = Subscribers::new();
+    if let Ok(which) = std::env::var("TG4P_BENCH_PROFILE") {
+        return profile(&subs, &which);
+    }
     criterion_benches(&mut c, &subs);
     c.final_summary();
     summary(&subs);

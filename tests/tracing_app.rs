@@ -128,18 +128,19 @@ fn tracing_app_trace_has_the_expected_tree() {
     assert_eq!(l.arg("port"), Some(&Arg::Int(8080)));
     assert_eq!(l.arg("ready"), Some(&Arg::Bool(true)));
     assert_eq!(l.arg("load"), Some(&Arg::Double(0.25)));
-    assert_eq!(l.arg("level"), Some(&Arg::Str("INFO".into())));
+    // The level is the second category, after the target (`slice.category`
+    // reads `TARGET,LEVEL`), for events as for spans.
+    let level = |e: &tg4p_oracle::Event| e.categories.last().cloned().unwrap_or_default();
+    assert!(level(l).ends_with(",INFO"), "{:?}", l.categories);
+    assert_eq!(l.arg("level"), None, "no per-event arg for it");
     let slow: Vec<_> = trace.events_named("slow request").collect();
     assert_eq!(slow.len(), 2);
-    assert!(
-        slow.iter()
-            .all(|e| e.arg("level") == Some(&Arg::Str("WARN".into())))
-    );
+    assert!(slow.iter().all(|e| level(e).ends_with(",WARN")));
     assert_eq!(trace.events_named("parsed").count(), 8);
     assert!(
         trace
             .events_named("parsed")
-            .all(|e| e.arg("level") == Some(&Arg::Str("DEBUG".into())))
+            .all(|e| level(e).ends_with(",DEBUG"))
     );
     assert_eq!(
         trace

@@ -70,8 +70,13 @@ use syn::{FnArg, Ident, ItemFn, LitStr, Pat, Path, ReturnType, Type, TypeParamBo
 /// ends its slice without it. The return type must be `Debug`; `()` is recorded
 /// as `()`.
 ///
-/// Options: `name = ".."`, `track = PATH`, `ret`, `future`, `crate = PATH` (where
-/// the facade is, for re-exports).
+/// Options: `name = ".."`, `category = ".."`, `track = PATH`, `ret`, `future`,
+/// `crate = PATH` (where the facade is, for re-exports).
+///
+/// With `category = "db"` (a string literal), the slice is in that Perfetto category
+/// and is recorded only while the session's category pattern enables it (see
+/// `SessionBuilder::categories`); while it does not, a call costs one load and one
+/// branch.
 ///
 /// A function returning `impl Future` without `future` gets a compile-time warning
 /// (its slice would time only the call that builds the future): add `future`.
@@ -149,6 +154,7 @@ struct Options {
     serde: Vec<Ident>,
     future: Option<Span>,
     ret: bool,
+    category: Option<LitStr>,
 }
 
 fn parse_options(attr: TokenStream2, with_args: bool) -> syn::Result<Options> {
@@ -164,6 +170,21 @@ fn parse_options(attr: TokenStream2, with_args: bool) -> syn::Result<Options> {
             opts.future = Some(meta.path.span());
         } else if meta.path.is_ident("ret") {
             opts.ret = true;
+        } else if meta.path.is_ident("category") {
+            let value: syn::Expr = meta.value()?.parse()?;
+            match value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(lit),
+                    ..
+                }) => opts.category = Some(lit),
+                other => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "`category` takes a string literal, known at compile time: \
+                         `category = \"db\"`",
+                    ));
+                }
+            }
         } else if with_args && meta.path.is_ident("skip") {
             meta.parse_nested_meta(|inner| {
                 match inner.path.get_ident() {
@@ -189,9 +210,9 @@ fn parse_options(attr: TokenStream2, with_args: bool) -> syn::Result<Options> {
             ));
         } else {
             let expected = if with_args {
-                "`name = \"..\"`, `track = PATH`, `skip(a, b)`, `skip_all`, `serde(a, b)`, `ret`, `future` or `crate = PATH`"
+                "`name = \"..\"`, `category = \"..\"`, `track = PATH`, `skip(a, b)`, `skip_all`, `serde(a, b)`, `ret`, `future` or `crate = PATH`"
             } else {
-                "`name = \"..\"`, `track = PATH`, `ret`, `future` or `crate = PATH`"
+                "`name = \"..\"`, `category = \"..\"`, `track = PATH`, `ret`, `future` or `crate = PATH`"
             };
             return Err(meta.error(format!("unknown tg4p option; expected {expected}")));
         }
@@ -391,6 +412,7 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
         return func.into_token_stream();
     }
 
+    let with_category = opts.category.as_ref().map(|c| quote!(.with_category(#c)));
     let callsite = quote! {
         static __TG4P_CALLSITE: #p::Callsite = #p::Callsite::new(
             #name,
@@ -413,7 +435,7 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
             ::core::file!(),
             #line,
             &[#(#arg_names),*],
-        );
+        ) #with_category;
     };
     // With `ret`: the declared return type for `returning::<T, _>` (`T, `, or
     // `_, ` when it names an `impl Trait`, which cannot be written in the body),
@@ -460,6 +482,16 @@ fn expand(attr: TokenStream2, item: TokenStream2, with_args: bool) -> TokenStrea
                     ::core::option::Option::None,
                     #values
                 )),
+            };
+            // A category: its gate first (one load and one branch when off).
+            let guard = match (&opts.category, &track) {
+                (None, _) => guard,
+                (Some(_), None) => quote! {
+                    if __TG4P_CALLSITE.category_on() { #guard } else { #p::FnSpan::off() }
+                },
+                (Some(_), Some(_)) => quote! {
+                    if __TG4P_CALLSITE.category_on() { #guard } else { #p::Span::off() }
+                },
             };
             match &ret {
                 None => quote! {{

@@ -6,11 +6,15 @@
 //!   args: `i64`/`u64` (and `i128`/`u128` that fit) as ints, `f64` as doubles,
 //!   `bool` as bools, `&str` as strings, `?x`/`%x` and errors as their (bounded)
 //!   text. Values recorded later (`Span::record`) are args of the slice's end,
-//!   which trace_processor merges into the slice's args. The span's level is not
-//!   recorded (filter by level with a per-layer filter).
+//!   which trace_processor merges into the slice's args. The span's level is its
+//!   second category: `slice.category` reads `"TARGET,LEVEL"` (see `sites.rs`).
 //! - An event is an instant named by its message (else by its callsite's name),
-//!   in its target as category, with its fields as typed args and its level as the
-//!   `level` arg.
+//!   in its target and level as categories (as a span's), with its fields as
+//!   typed args.
+//!
+//! - Targets are categories, so the session's category pattern
+//!   (`SessionBuilder::categories`, `TG4P_CATEGORIES`) selects them: a span or
+//!   event whose target it leaves out records nothing (`"my_app*,-my_app::noisy"`).
 //!
 //! # Where a span goes
 //! - Every enter..exit of a span is a slice on the entering thread's track: it
@@ -22,7 +26,10 @@
 //!   re-entered after an `.await`, a span entered on several threads) also gets one
 //!   slice for its whole life, from its first enter to its close, on a track of a
 //!   pool per callsite (children of the process track, named after the span, reused
-//!   when free), like `#[trace]`'s traced futures; its fields are on that slice's
+//!   when free), like `#[trace]`'s traced futures; if its parent span has such a
+//!   slice already, it goes beneath it instead, on a child track of the parent's
+//!   track (one per child alive at once, named like lanes: `PARENT #2`, ...), as
+//!   a traced future's concurrent children do; its fields are on that slice's
 //!   begin, values recorded after its first enter on its end. Its enters are the
 //!   slices on the threads that ran it ("polls").
 //! - A span that is never entered records nothing (its creation alone is not work
@@ -45,18 +52,17 @@
 //!
 //! # tracing's rules
 //! Span ids are reused after close: the layer's state of a span lives in the
-//! registry's extensions of that span, which the registry drops at close. A span may
+//! registry's extensions of that span, which the registry drops at close
+//! ([`TracingSubscriber`](crate::TracingSubscriber) keeps it in slots of its own,
+//! with a generation in the id). A span may
 //! close on another thread than it was entered on, and `on_close` may come long
 //! after the last exit (a clone held elsewhere): only the pool slice ends at close,
 //! and it may end on any thread. Exits happen on the entering thread (tracing's
 //! guards are not `Send`); each thread keeps a stack of its open enters.
 
-use crate::fields::Fields;
-use crate::sink::{self, PoolSlice, ThreadSlice};
-use crate::sites::{Site, site};
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tg4p_core::FlowId;
+use crate::sink;
+use crate::sites::site;
+use crate::state::{self, ExitEnd, SpanState};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -68,6 +74,11 @@ use tracing_subscriber::registry::LookupSpan;
 /// With no session open it records nothing and costs a load and a branch per
 /// callback. Spans created while a session is open are recorded; spans created
 /// before it are not.
+///
+/// A layer sits on `tracing_subscriber`'s registry, whose own span bookkeeping
+/// costs more per span than the layer's recording; when no other layer is
+/// needed, [`TracingSubscriber`](crate::TracingSubscriber) records the same trace
+/// several times cheaper.
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;
@@ -95,70 +106,6 @@ impl TracingLayer {
     }
 }
 
-/// The layer's state of one span, kept in the registry's extensions of the span.
-struct SpanState {
-    site: &'static Site,
-    /// Field values given at creation (and recorded before the first enter).
-    fields: Fields,
-    /// Values recorded after the first enter: written on the end of the span's slice.
-    recorded: Fields,
-    /// How many times the span was entered.
-    enters: u32,
-    /// The tick of the first enter: where a pool slice begins.
-    first_enter: u64,
-    /// The slice of a span entered more than once, from its first enter to its close.
-    pool: Option<PoolSlice>,
-    /// Flows (`follows_from`) leaving this span, written on its next slice end.
-    outgoing: Vec<u64>,
-    /// Flows arriving at this span, written on its next slice end.
-    incoming: Vec<u64>,
-    /// Whether this span counts in [`PENDING`].
-    pending: bool,
-}
-
-/// Spans with values or flows waiting for a slice end, and open pool slices: while
-/// both are 0 (sync code without `record` or `follows_from`), exits and closes need
-/// not look at the span's state. Relaxed: a count that is read late only makes an
-/// exit look (a span's own updates happen under its extensions' lock, and a span
-/// is exited on the thread that entered it).
-static PENDING: AtomicUsize = AtomicUsize::new(0);
-static POOLS: AtomicUsize = AtomicUsize::new(0);
-
-impl SpanState {
-    /// Counts the span in [`PENDING`] (once).
-    fn mark_pending(&mut self) {
-        if !self.pending {
-            self.pending = true;
-            PENDING.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    fn clear_pending(&mut self) {
-        if self.pending {
-            self.pending = false;
-            PENDING.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
-thread_local! {
-    /// The calling thread's open enters, innermost last: (span id, its slice).
-    static OPEN: RefCell<Vec<(u64, ThreadSlice)>> = const { RefCell::new(Vec::new()) };
-    /// The calling thread's scratch fields for events.
-    static EVENT_FIELDS: RefCell<Fields> = const { RefCell::new(Fields { items: Vec::new() }) };
-}
-
-/// Whether span `key` is entered on the calling thread now.
-fn entered_here(key: u64) -> bool {
-    OPEN.try_with(|open| {
-        open.try_borrow()
-            .is_ok_and(|open| open.iter().any(|(k, _)| *k == key))
-    })
-    .unwrap_or(false)
-}
-
-const NO_FIELDS: &Fields = &Fields { items: Vec::new() };
-
 impl<S> Layer<S> for TracingLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -167,35 +114,21 @@ where
         if !sink::recording() {
             return;
         }
-        let Some(span) = ctx.span(id) else { return };
-        let mut fields = Fields::default();
-        if !attrs.values().is_empty() {
-            attrs.record(&mut fields);
+        let site = site(attrs.metadata());
+        // The span's categories are its target and level: a span the session's
+        // pattern leaves out keeps no state, so nothing of it is recorded.
+        if !site.callsite.category_on() {
+            return;
         }
-        span.extensions_mut().replace(SpanState {
-            site: site(attrs.metadata()),
-            fields,
-            recorded: Fields::default(),
-            enters: 0,
-            first_enter: 0,
-            pool: None,
-            outgoing: Vec::new(),
-            incoming: Vec::new(),
-            pending: false,
-        });
+        let Some(span) = ctx.span(id) else { return };
+        // The registry knows the parent: looked up only for a pool slice.
+        span.extensions_mut().replace(SpanState::new(attrs, None));
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut ext = span.extensions_mut();
-        let Some(state) = ext.get_mut::<SpanState>() else {
-            return;
-        };
-        if state.enters == 0 {
-            values.record(&mut state.fields);
-        } else {
-            values.record(&mut state.recorded);
-            state.mark_pending();
+        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+            state.record(values);
         }
     }
 
@@ -206,26 +139,15 @@ where
         let (Some(span), Some(cause)) = (ctx.span(id), ctx.span(follows)) else {
             return;
         };
-        let flow = FlowId::new().raw();
-        {
-            let mut ext = cause.extensions_mut();
-            let Some(cause) = ext.get_mut::<SpanState>() else {
-                return;
-            };
-            if cause.pool.is_some() || entered_here(follows.into_u64()) {
-                // The arrow leaves from the end of its slice open now.
-                cause.outgoing.push(flow);
-                cause.mark_pending();
-            } else {
-                // Nothing of the cause is open here (it ran already, or runs
-                // elsewhere, or never did): the arrow leaves from an instant named
-                // after it, here and now.
-                sink::instant(cause.site, None, None, NO_FIELDS, &[flow]);
-            }
-        }
+        let Some(flow) = cause
+            .extensions_mut()
+            .get_mut::<SpanState>()
+            .map(|c| c.flow_out(follows.into_u64()))
+        else {
+            return;
+        };
         if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
-            state.incoming.push(flow);
-            state.mark_pending();
+            state.flow_in(flow);
         }
     }
 
@@ -238,83 +160,42 @@ where
         let Some(state) = ext.get_mut::<SpanState>() else {
             return;
         };
-        state.enters = state.enters.saturating_add(1);
-        let slice = if state.enters == 1 {
-            state.first_enter = sink::now();
-            sink::begin_thread(state.site, &state.fields)
-        } else {
-            if state.pool.is_none() {
-                let pool = sink::begin_pool(state.site, state.first_enter, &state.fields);
-                state.pool = Some(pool);
-                POOLS.fetch_add(1, Ordering::Relaxed);
-            }
-            sink::begin_thread(state.site, NO_FIELDS)
-        };
-        drop(ext);
-        let _ = OPEN.try_with(|open| {
-            if let Ok(mut open) = open.try_borrow_mut() {
-                open.push((id.into_u64(), slice));
-            }
+        let slice = state.enter(|_, begin| {
+            let parent = span.parent();
+            let ext = parent.as_ref().map(|p| p.extensions());
+            begin(ext.as_ref().and_then(|e| e.get::<SpanState>()?.pool()))
         });
+        drop(ext);
+        state::push_open(id.into_u64(), slice);
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        let key = id.into_u64();
-        let Some(slice) = OPEN
-            .try_with(|open| {
-                let mut open = open.try_borrow_mut().ok()?;
-                let i = open.iter().rposition(|(k, _)| *k == key)?;
-                Some(open.remove(i).1)
-            })
-            .ok()
-            .flatten()
-        else {
+        let Some(slice) = state::pop_open(id.into_u64()) else {
             return;
         };
-        if PENDING.load(Ordering::Relaxed) == 0 {
-            return sink::end_thread(slice, NO_FIELDS, &[], &[]);
+        if !state::exits_pending() {
+            return ExitEnd::plain(slice).write();
         }
         let Some(span) = ctx.span(id) else {
-            return sink::end_thread(slice, NO_FIELDS, &[], &[]);
+            return ExitEnd::plain(slice).write();
         };
         let mut ext = span.extensions_mut();
-        let Some(state) = ext.get_mut::<SpanState>().filter(|s| s.pending) else {
-            drop(ext);
-            return sink::end_thread(slice, NO_FIELDS, &[], &[]);
+        let end = match ext.get_mut::<SpanState>() {
+            Some(state) => state.exit(slice),
+            None => ExitEnd::plain(slice),
         };
-        // A span with no pool slice ends its flows and later values here; one with
-        // a pool slice keeps its outgoing flows and values for the pool slice's end.
-        let solo = state.pool.is_none();
-        let recorded = if solo && state.enters == 1 {
-            std::mem::take(&mut state.recorded)
-        } else {
-            Fields::default()
-        };
-        let outgoing = if solo {
-            std::mem::take(&mut state.outgoing)
-        } else {
-            Vec::new()
-        };
-        let incoming = std::mem::take(&mut state.incoming);
-        if state.recorded.is_empty() && state.outgoing.is_empty() {
-            state.clear_pending();
-        }
         drop(ext);
-        sink::end_thread(slice, &recorded, &outgoing, &incoming);
+        end.write();
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if POOLS.load(Ordering::Relaxed) == 0 && PENDING.load(Ordering::Relaxed) == 0 {
+        if !state::closes_pending() {
             return; // nothing to end: the registry drops the state
         }
         let Some(span) = ctx.span(&id) else { return };
-        let Some(mut state) = span.extensions_mut().remove::<SpanState>() else {
-            return;
-        };
-        state.clear_pending();
-        if let Some(pool) = state.pool.take() {
-            POOLS.fetch_sub(1, Ordering::Relaxed);
-            sink::end_pool(pool, &state.recorded, &state.outgoing, &state.incoming);
+        let state = span.extensions_mut().remove::<SpanState>();
+        if let Some(state) = state {
+            state.close();
         }
     }
 
@@ -322,26 +203,6 @@ where
         if !sink::recording() {
             return;
         }
-        let meta = event.metadata();
-        let record = |fields: &mut Fields| {
-            fields.items.clear();
-            event.record(fields);
-            let message = fields.take_message();
-            sink::instant(
-                site(meta),
-                message.as_deref(),
-                Some(meta.level().as_str()),
-                fields,
-                &[],
-            );
-        };
-        // The thread's scratch fields keep their capacity: no allocation per event
-        // (a fresh one if an event is recorded from inside a field's formatting).
-        let reused = EVENT_FIELDS
-            .try_with(|f| f.try_borrow_mut().map(|mut f| record(&mut f)).is_ok())
-            .unwrap_or(false);
-        if !reused {
-            record(&mut Fields::default());
-        }
+        state::event(event);
     }
 }

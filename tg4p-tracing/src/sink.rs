@@ -24,6 +24,27 @@ pub(crate) fn now() -> u64 {
 /// A slice open on the calling thread's track (not `Send`: it ends on this thread).
 pub(crate) struct ThreadSlice(FnSpan);
 
+impl ThreadSlice {
+    /// A slice that records nothing.
+    pub(crate) fn off() -> ThreadSlice {
+        ThreadSlice(FnSpan::off())
+    }
+}
+
+/// Begins a slice of `site` on the calling thread's track with `fields` as args,
+/// and returns the tick it begins at (0 if not recorded).
+#[inline]
+pub(crate) fn begin_thread_since(site: &'static Site, fields: &Fields) -> (ThreadSlice, u64) {
+    let (slice, tick) = if fields.is_empty() {
+        rt::enter_since(site.callsite)
+    } else {
+        with_args(fields, None, |args| {
+            rt::begin_details_since(site.callsite, &details(None, args, &[], &[]))
+        })
+    };
+    (ThreadSlice(slice), tick)
+}
+
 /// Begins a slice of `site` on the calling thread's track with `fields` as args.
 #[inline]
 pub(crate) fn begin_thread(site: &'static Site, fields: &Fields) -> ThreadSlice {
@@ -59,15 +80,22 @@ pub(crate) fn end_thread(
 /// A slice open on a track of a pool (`Send`: it may end on any thread).
 pub(crate) struct PoolSlice(PoolSpan);
 
-/// Begins a slice of `site` at tick `since` on a free track of its pool.
-pub(crate) fn begin_pool(site: &'static Site, since: u64, fields: &Fields) -> PoolSlice {
+/// Begins a slice of `site` at tick `since`: under `parent`'s slice (on a child
+/// track of its track) if given, else on a free track of the site's pool.
+pub(crate) fn begin_pool(
+    site: &'static Site,
+    since: u64,
+    fields: &Fields,
+    parent: Option<&PoolSlice>,
+) -> PoolSlice {
     with_args(fields, None, |args| {
-        PoolSlice(PoolSpan::begin_since(
-            site.callsite,
-            site.pool,
-            since,
-            &details(None, args, &[], &[]),
-        ))
+        let details = details(None, args, &[], &[]);
+        PoolSlice(match parent {
+            Some(parent) => {
+                PoolSpan::begin_under(site.callsite, site.pool, &parent.0, since, &details)
+            }
+            None => PoolSpan::begin_since(site.callsite, site.pool, since, &details),
+        })
     })
 }
 
@@ -81,19 +109,9 @@ pub(crate) fn end_pool(slice: PoolSlice, recorded: &Fields, outgoing: &[u64], in
 }
 
 /// Records an instant of `site` (named `name` if given, else after the site) on the
-/// calling thread's track, with `fields` (and `level`) as args and flows leaving it.
-pub(crate) fn instant(
-    site: &'static Site,
-    name: Option<&str>,
-    level: Option<&'static str>,
-    fields: &Fields,
-    outgoing: &[u64],
-) {
-    let level = level.map(|l| TypedArg {
-        name: "level",
-        value: ArgValue::Str(l),
-    });
-    with_args(fields, level, |args| {
+/// calling thread's track, with `fields` as args and flows leaving it.
+pub(crate) fn instant(site: &'static Site, name: Option<&str>, fields: &Fields, outgoing: &[u64]) {
+    with_args(fields, None, |args| {
         rt::instant_details(site.callsite, None, &details(name, args, outgoing, &[]))
     })
 }

@@ -1,6 +1,16 @@
 //! tg4p's view of a `tracing` callsite: the tg4p callsite its slices and instants are
-//! recorded under (name, source location, category: the target), and the pool of tracks its
-//! spans take when they are entered more than once.
+//! recorded under (name, source location, categories: the target and the level), and
+//! the pool of tracks its spans take when they are entered more than once.
+//!
+//! # The level
+//! Perfetto's TrackEvent has no level field. The level is recorded in the category,
+//! as a second category after the target: the callsite's category string is
+//! `"TARGET,LEVEL"` (e.g. `"my_app::db,DEBUG"`), interned once per callsite like
+//! every category, so it costs no byte per event. trace_processor joins an event's
+//! categories with `,` into `slice.category`, so the slice reads exactly as if the
+//! target and the level had been interned as two categories (`category GLOB
+//! '*,DEBUG'` selects by level); a debug annotation would instead cost each slice
+//! an interned name and a value.
 //!
 //! One [`Site`] per `tracing` callsite (`&'static Metadata`), made on first use and
 //! kept for the program's life, like the `static`s `#[trace]` declares: there are
@@ -17,6 +27,8 @@ use tracing::Metadata;
 /// What tg4p records a `tracing` callsite's spans and events under.
 #[derive(Debug)]
 pub(crate) struct Site {
+    /// The `tracing` callsite's metadata (for `Subscriber::current_span`).
+    pub(crate) meta: &'static Metadata<'static>,
     pub(crate) callsite: &'static Callsite,
     /// The pool of tracks of this callsite's spans that are entered more than once
     /// (one track per such span open at a time), named after the span.
@@ -25,6 +37,9 @@ pub(crate) struct Site {
 
 impl Site {
     fn new(meta: &'static Metadata<'static>) -> Site {
+        // Once per callsite, kept for the program's life (finitely many).
+        let category: &'static str =
+            Box::leak(format!("{},{}", meta.target(), meta.level()).into_boxed_str());
         let callsite = Callsite::new(
             meta.name(),
             Function::Path(meta.module_path().unwrap_or("")),
@@ -32,8 +47,9 @@ impl Site {
             meta.line().unwrap_or(0),
             &[], // fields are typed args, each with its name
         )
-        .with_category(meta.target());
+        .with_category(category);
         Site {
+            meta,
             callsite: Box::leak(Box::new(callsite)),
             pool: Box::leak(Box::new(Track::pool(meta.name()))),
         }

@@ -57,7 +57,9 @@
 //! costs one relaxed atomic load. Memory is bounded
 //! ([`SessionBuilder::memory_limit`]); when the bound is reached, events are dropped
 //! and counted (the default) or producers wait ([`Overflow::Block`]); the [`Report`]
-//! that [`Session::finish`] returns says how many.
+//! that [`Session::finish`] returns says how many. A long-running service can keep
+//! only its newest events instead, a flight recorder ([`SessionBuilder::ring`]), and
+//! write them whenever it likes ([`Session::snapshot`], [`SnapshotHandle`]).
 //!
 //! # The attributes
 //!
@@ -280,16 +282,22 @@ pub use tg4p_core::annotation::{SERDE_DEPTH_LIMIT, SERDE_NODE_LIMIT, Serde, serd
 // --- Live tracing (tg4p_core::runtime, tg4p_macros) ---
 
 pub use tg4p_core::runtime::{
-    ARG_VALUE_LIMIT, AsyncSpan, CHUNK_BYTES, Counter, CounterNumber, DEFAULT_DRAIN_INTERVAL,
-    DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, InstantBuilder, LOSS_MARKER, MAX_ARGS, MAX_THREAD_DEPTH,
-    Overflow, Report, Session, SessionBuilder, SessionError, Span, TRACE_ENV, TraceGuard, Traced,
-    TracedFuture, Track, enabled, init_from_env, open,
+    ARG_VALUE_LIMIT, AsyncSpan, CATEGORIES_ENV, CHUNK_BYTES, CategoryError, Counter, CounterNumber,
+    DEFAULT_DRAIN_INTERVAL, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, InstantBuilder, LOSS_MARKER,
+    MAX_ARGS, MAX_THREAD_DEPTH, MIN_RING_BYTES, Overflow, Report, Session, SessionBuilder,
+    SessionError, SnapshotError, SnapshotHandle, Span, TRACE_ENV, TraceGuard, Traced, TracedFuture,
+    Track, enabled, init_from_env, open,
 };
 pub use tg4p_macros::{trace, trace_args};
 /// Records `tracing` spans and events (and `log` records through tracing-log) into
 /// the session's trace: a `tracing_subscriber::Layer` (the `tracing` feature).
 #[cfg(feature = "tracing")]
 pub use tg4p_tracing::TracingLayer;
+/// Records `tracing` spans and events into the session's trace like
+/// [`TracingLayer`], as a `tracing::Subscriber` of its own (no registry, no other
+/// layers; several times cheaper per span). The `tracing` feature.
+#[cfg(feature = "tracing")]
+pub use tg4p_tracing::TracingSubscriber;
 mod live_macros;
 
 /// What generated code calls. Not a public API: it changes without notice.

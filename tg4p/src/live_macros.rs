@@ -54,6 +54,25 @@ macro_rules! instant {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __tg4p_fields {
+    ($cb:ident ($($head:tt)*) $o:tt $inc:tt $k:tt $v:tt;
+        category = $c:literal $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!($cb ($($head)* (category $c)) $o $inc $k $v; $($($rest)*)?)
+    };
+    ($cb:ident $head:tt $o:tt $inc:tt $k:tt $v:tt;
+        category = $other:expr $(, $($rest:tt)*)?) => {
+        ::core::compile_error!(::core::concat!(
+            "`category` takes a string literal, known at compile time: `category = \"db\"`; found `",
+            ::core::stringify!($other),
+            "`"
+        ))
+    };
+    ($cb:ident $head:tt $o:tt $inc:tt $k:tt $v:tt; category = $($other:tt)*) => {
+        ::core::compile_error!(::core::concat!(
+            "`category` takes a string literal, known at compile time: `category = \"db\"`; found `",
+            ::core::stringify!($($other)*),
+            "`"
+        ))
+    };
     ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*];
         outgoing = $n:literal $(, $($rest:tt)*)?) => {
         $crate::__tg4p_fields!($cb $head [lit $n] [$($inc)?] [$($k),*] [$($v),*]; $($($rest)*)?)
@@ -96,7 +115,7 @@ macro_rules! __tg4p_fields {
     ($cb:ident $head:tt $o:tt $inc:tt $k:tt $v:tt; $($other:tt)*) => {
         ::core::compile_error!(::core::concat!(
             "expected `key = value`, `key = %value` (Display), `key = ?value` (Debug)",
-            " or (`instant!` only) `outgoing = n`, `incoming = ids`; found `",
+            ", `category = \"..\"` or (`instant!` only) `outgoing = n`, `incoming = ids`; found `",
             ::core::stringify!($($other)*),
             "`. With a track, a name known at run time goes in braces: `(TRACK, {name}, ..)`"
         ))
@@ -136,6 +155,35 @@ macro_rules! __tg4p_name {
     };
 }
 
+/// The callsite `static` of an event, in its category if it has one.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tg4p_callsite {
+    ($name:expr, [$($k:expr),*] $(, $cat:literal)?) => {
+        $crate::__private::Callsite::new(
+            $name,
+            $crate::__function!(),
+            ::core::file!(),
+            ::core::line!(),
+            &[$($k),*],
+        )
+        $(.with_category($cat))?
+    };
+}
+
+/// Whether a callsite's event is recorded as far as its category goes: one load
+/// and one branch for a categorized one, nothing for one without a category.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tg4p_category_on {
+    ($callsite:ident) => {
+        true
+    };
+    ($callsite:ident $cat:literal) => {
+        $callsite.category_on()
+    };
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __tg4p_flow_ids {
@@ -151,23 +199,20 @@ macro_rules! __tg4p_flow_ids {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __instant_emit {
-    (($track:tt ($($name:tt)*)) [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*]) => {{
-        static __TG4P_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
-            $crate::__tg4p_name!(callsite $($name)*),
-            $crate::__function!(),
-            ::core::file!(),
-            ::core::line!(),
-            &[$($k),*],
-        );
+    (($track:tt ($($name:tt)*) $((category $cat:literal))?) [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*]) => {{
+        static __TG4P_CALLSITE: $crate::__private::Callsite =
+            $crate::__tg4p_callsite!($crate::__tg4p_name!(callsite $($name)*), [$($k),*] $(, $cat)?);
         let __tg4p_ids = $crate::__tg4p_flow_ids!($($o)*);
-        $crate::__private::instant_values(
-            &__TG4P_CALLSITE,
-            $track,
-            $crate::__tg4p_name!(runtime $($name)*),
-            &[$($v),*],
-            &__tg4p_ids,
-            $crate::__instant!(@incoming $($inc)?),
-        );
+        if $crate::__tg4p_category_on!(__TG4P_CALLSITE $($cat)?) {
+            $crate::__private::instant_values(
+                &__TG4P_CALLSITE,
+                $track,
+                $crate::__tg4p_name!(runtime $($name)*),
+                &[$($v),*],
+                &__tg4p_ids,
+                $crate::__instant!(@incoming $($inc)?),
+            );
+        }
         __tg4p_ids
     }};
 }
@@ -178,8 +223,9 @@ macro_rules! __instant_emit {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __instant_emit {
-    (($track:tt ($($name:tt)*)) [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*]) => {{
+    (($track:tt ($($name:tt)*) $((category $cat:literal))?) [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*]) => {{
         if false {
+            $(let _: &str = $cat;)?
             let _: ::core::option::Option<&$crate::Track> = $track;
             let _: &[$crate::FlowId] = $crate::__instant!(@incoming $($inc)?);
             $crate::__tg4p_name!(check $($name)*);
@@ -244,20 +290,19 @@ macro_rules! span {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __span_emit {
-    (($track:tt ($($name:tt)*)) [] [] [$($k:expr),*] [$($v:expr),*]) => {{
-        static __TG4P_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
-            $crate::__tg4p_name!(callsite $($name)*),
-            $crate::__function!(),
-            ::core::file!(),
-            ::core::line!(),
-            &[$($k),*],
-        );
-        $crate::__private::span_values(
-            &__TG4P_CALLSITE,
-            $track,
-            $crate::__tg4p_name!(runtime $($name)*),
-            &[$($v),*],
-        )
+    (($track:tt ($($name:tt)*) $((category $cat:literal))?) [] [] [$($k:expr),*] [$($v:expr),*]) => {{
+        static __TG4P_CALLSITE: $crate::__private::Callsite =
+            $crate::__tg4p_callsite!($crate::__tg4p_name!(callsite $($name)*), [$($k),*] $(, $cat)?);
+        if $crate::__tg4p_category_on!(__TG4P_CALLSITE $($cat)?) {
+            $crate::__private::span_values(
+                &__TG4P_CALLSITE,
+                $track,
+                $crate::__tg4p_name!(runtime $($name)*),
+                &[$($v),*],
+            )
+        } else {
+            $crate::__private::Span::off()
+        }
     }};
     ($head:tt $($flows:tt)*) => {
         ::core::compile_error!(
@@ -271,8 +316,9 @@ macro_rules! __span_emit {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __span_emit {
-    (($track:tt ($($name:tt)*)) [] [] [$($k:expr),*] [$($v:expr),*]) => {{
+    (($track:tt ($($name:tt)*) $((category $cat:literal))?) [] [] [$($k:expr),*] [$($v:expr),*]) => {{
         if false {
+            $(let _: &str = $cat;)?
             let _: ::core::option::Option<&$crate::Track> = $track;
             $crate::__tg4p_name!(check $($name)*);
             let _: &[$crate::__private::ArgRef<'_>] = &[$($v),*];
@@ -318,16 +364,15 @@ macro_rules! async_span {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __async_span_emit {
-    (($name:literal) [] [] [$($k:expr),*] [$($v:expr),*]) => {{
-        static __TG4P_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
-            $name,
-            $crate::__function!(),
-            ::core::file!(),
-            ::core::line!(),
-            &[$($k),*],
-        );
+    (($name:literal $((category $cat:literal))?) [] [] [$($k:expr),*] [$($v:expr),*]) => {{
+        static __TG4P_CALLSITE: $crate::__private::Callsite =
+            $crate::__tg4p_callsite!($name, [$($k),*] $(, $cat)?);
         static __TG4P_POOL: $crate::__private::Track = $crate::__private::Track::pool($name);
-        $crate::__private::AsyncSpan::enter(&__TG4P_CALLSITE, &__TG4P_POOL, &[$($v),*])
+        if $crate::__tg4p_category_on!(__TG4P_CALLSITE $($cat)?) {
+            $crate::__private::AsyncSpan::enter(&__TG4P_CALLSITE, &__TG4P_POOL, &[$($v),*])
+        } else {
+            $crate::__private::AsyncSpan::off()
+        }
     }};
     ($head:tt $($flows:tt)*) => {
         ::core::compile_error!("`async_span!` takes no flows")
@@ -339,8 +384,9 @@ macro_rules! __async_span_emit {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __async_span_emit {
-    (($name:literal) [] [] [$($k:expr),*] [$($v:expr),*]) => {{
+    (($name:literal $((category $cat:literal))?) [] [] [$($k:expr),*] [$($v:expr),*]) => {{
         if false {
+            $(let _: &str = $cat;)?
             let _ = [$($v),*];
         }
         $crate::__private::AsyncSpan::off()
@@ -365,24 +411,61 @@ macro_rules! __async_span_emit {
 #[cfg(feature = "enable")]
 #[macro_export]
 macro_rules! count {
+    ($name:literal = $v:expr, category = $cat:literal) => { $crate::__named_counter!($name, $cat).set($v) };
+    ($name:literal += $v:expr, category = $cat:literal) => { $crate::__named_counter!($name, $cat).add($v) };
+    ($name:literal -= $v:expr, category = $cat:literal) => { $crate::__named_counter!($name, $cat).sub($v) };
     ($name:literal = $v:expr) => { $crate::__named_counter!($name).set($v) };
     ($name:literal += $v:expr) => { $crate::__named_counter!($name).add($v) };
     ($name:literal -= $v:expr) => { $crate::__named_counter!($name).sub($v) };
     ($($c:ident)::+ = $v:expr) => { $crate::__counter!($($c)::+).set($v) };
     ($($c:ident)::+ += $v:expr) => { $crate::__counter!($($c)::+).add($v) };
     ($($c:ident)::+ -= $v:expr) => { $crate::__counter!($($c)::+).sub($v) };
+    ($($any:tt)*) => { $crate::__count_misuse!($($any)*) };
 }
 
 /// Compiled out: the update is type-checked in a branch that never runs.
 #[cfg(not(feature = "enable"))]
 #[macro_export]
 macro_rules! count {
+    ($name:literal = $v:expr, category = $cat:literal) => { if false { $crate::__named_counter!($name, $cat).set($v) } };
+    ($name:literal += $v:expr, category = $cat:literal) => { if false { $crate::__named_counter!($name, $cat).add($v) } };
+    ($name:literal -= $v:expr, category = $cat:literal) => { if false { $crate::__named_counter!($name, $cat).sub($v) } };
     ($name:literal = $v:expr) => { if false { $crate::__named_counter!($name).set($v) } };
     ($name:literal += $v:expr) => { if false { $crate::__named_counter!($name).add($v) } };
     ($name:literal -= $v:expr) => { if false { $crate::__named_counter!($name).sub($v) } };
     ($($c:ident)::+ = $v:expr) => { if false { $crate::__counter!($($c)::+).set($v) } };
     ($($c:ident)::+ += $v:expr) => { if false { $crate::__counter!($($c)::+).add($v) } };
     ($($c:ident)::+ -= $v:expr) => { if false { $crate::__counter!($($c)::+).sub($v) } };
+    ($($any:tt)*) => { $crate::__count_misuse!($($any)*) };
+}
+
+/// `count!` given something it does not take: a category that is not a literal, or
+/// a category on a `static` counter (which has its own).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __count_misuse {
+    ($name:literal $op:tt $v:expr, category = $($other:tt)*) => {
+        ::core::compile_error!(::core::concat!(
+            "`category` takes a string literal, known at compile time: `category = \"db\"`; found `",
+            ::core::stringify!($($other)*),
+            "`"
+        ))
+    };
+    ($($c:ident)::+ $op:tt $v:expr, category = $($other:tt)*) => {
+        ::core::compile_error!(
+            "a `static` counter has its category where it is declared: \
+             `Counter::new(\"name\").category(\"db\")`"
+        )
+    };
+    ($($other:tt)*) => {
+        ::core::compile_error!(::core::concat!(
+            "`count!` takes `COUNTER += n`, `COUNTER -= n`, `COUNTER = n` (a `static` \
+             `tg4p::Counter`) or `\"name\" = n` (and `+=`, `-=`), optionally followed by \
+             `, category = \"..\"` for a named counter; found `",
+            ::core::stringify!($($other)*),
+            "`"
+        ))
+    };
 }
 
 /// The `static` counter `count!` was given, through [`AsCounter`], so that anything
@@ -420,6 +503,11 @@ macro_rules! __named_counter {
         static __TG4P_COUNTER: ::std::sync::OnceLock<&'static $crate::__private::Counter> =
             ::std::sync::OnceLock::new();
         *__TG4P_COUNTER.get_or_init(|| $crate::__private::named_counter($name))
+    }};
+    ($name:literal, $cat:literal) => {{
+        static __TG4P_COUNTER: ::std::sync::OnceLock<&'static $crate::__private::Counter> =
+            ::std::sync::OnceLock::new();
+        *__TG4P_COUNTER.get_or_init(|| $crate::__private::named_counter_in($name, $cat))
     }};
 }
 

@@ -76,6 +76,9 @@ pub fn later(x: u32) -> impl Future<Output = u32> {
     async move { y }
 }
 
+#[tg4p::trace(category = "db")]
+fn in_category() {}
+
 /// Every `macro_rules!` form, with arguments that would count if evaluated.
 pub fn macros() -> usize {
     let [a, b] = tg4p::instant!("INVOKE", outgoing = 2, v = side_effect());
@@ -101,6 +104,12 @@ pub fn macros() -> usize {
     tg4p::instant!(TOP, { &route }, incoming = ids, t = side_effect());
     let _r = tg4p::span!(route.as_str(), x.y = side_effect());
     let _t = tg4p::span!(TOP, { route.clone() }, s = %side_effect());
+    // Categories.
+    let _c = tg4p::span!("C", category = "db", n = side_effect());
+    tg4p::instant!("I", category = "db", w = side_effect());
+    let _a = tg4p::async_span!("A", category = "db", n = side_effect());
+    tg4p::count!("categorized" += side_effect(), category = "db");
+    in_category();
     out.len() + fan_out - 2
 }
 

@@ -1,5 +1,6 @@
 //! Counters: a value over time, drawn as a graph on its own track.
 
+use super::category::Gate;
 use super::handoff::generation;
 use super::local::with_local;
 use super::record::{Event, Sample};
@@ -28,6 +29,9 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 #[derive(Debug)]
 pub struct Counter {
     pub(crate) name: &'static str,
+    /// The samples' category (`""`: none).
+    pub(crate) category: &'static str,
+    gate: Gate,
     id: AtomicU32,
     int: AtomicI64,
     float: AtomicU64,
@@ -82,6 +86,13 @@ pub fn named(name: &'static str) -> &'static Counter {
     Counter::named(name)
 }
 
+/// As [`named`], a counter made in category `category` if this is its first use
+/// (`count!("name" = .., category = "..")`): a name's first use decides its category.
+#[doc(hidden)]
+pub fn named_in(name: &'static str, category: &'static str) -> &'static Counter {
+    Counter::by_name(name.into(), category)
+}
+
 impl Counter {
     /// The process-wide counter named `name`, a name known at run time: one per
     /// distinct name (made on first use and kept for the program's life, so use it
@@ -94,9 +105,12 @@ impl Counter {
     /// assert!(std::ptr::eq(Counter::named(queue), Counter::named("queue 3")));
     /// ```
     pub fn named(name: impl Into<Cow<'static, str>>) -> &'static Counter {
+        Counter::by_name(name.into(), "")
+    }
+
+    fn by_name(name: Cow<'static, str>, category: &'static str) -> &'static Counter {
         static BY_NAME: Mutex<Option<HashMap<Cow<'static, str>, &'static Counter>>> =
             Mutex::new(None);
-        let name = name.into();
         let mut map = super::shim::lock(&BY_NAME);
         let map = map.get_or_insert_with(HashMap::new);
         if let Some(c) = map.get(&name) {
@@ -106,7 +120,7 @@ impl Counter {
             Cow::Borrowed(s) => s,
             Cow::Owned(s) => Box::leak(s.into_boxed_str()),
         };
-        let counter: &'static Counter = Box::leak(Box::new(Counter::new(name)));
+        let counter: &'static Counter = Box::leak(Box::new(Counter::new(name).category(category)));
         map.insert(Cow::Borrowed(name), counter);
         counter
     }
@@ -117,10 +131,31 @@ impl Counter {
     pub const fn new(name: &'static str) -> Counter {
         Counter {
             name,
+            category: "",
+            gate: Gate::new(),
             id: AtomicU32::new(0),
             int: AtomicI64::new(0),
             float: AtomicU64::new(0),
         }
+    }
+
+    /// The same counter, its samples in category `category`: recorded as their
+    /// Perfetto category, and only while the session's category pattern enables
+    /// it (see [`SessionBuilder::categories`](super::SessionBuilder::categories)).
+    /// The value is kept either way.
+    ///
+    /// ```
+    /// use tg4p_core::runtime::{Counter, Session};
+    /// static POOL: Counter = Counter::new("db connections").category("db");
+    /// let session = Session::builder().writer(std::io::sink()).categories("-db").start()?;
+    /// POOL.add(1); // kept, not recorded
+    /// assert_eq!(session.finish()?.events_written, 0);
+    /// # Ok::<(), tg4p_core::runtime::SessionError>(())
+    /// ```
+    pub const fn category(self, category: &'static str) -> Counter {
+        let mut counter = self;
+        counter.category = category;
+        counter
     }
 
     /// The counter's name.
@@ -184,6 +219,9 @@ impl Counter {
 /// Records a sample of `counter`.
 #[inline]
 fn record_counter(counter: &'static Counter, sample: Sample) {
+    if !counter.category.is_empty() && !counter.gate.open(counter.category) {
+        return;
+    }
     let generation = generation();
     if generation == 0 {
         return;

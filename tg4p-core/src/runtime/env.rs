@@ -11,6 +11,11 @@ use std::sync::{Mutex, MutexGuard, Once};
 /// write. Unset or empty: no session.
 pub const TRACE_ENV: &str = "TG4P_TRACE";
 
+/// The environment variable [`init_from_env`] reads for the categories to record:
+/// a pattern as [`SessionBuilder::categories`](super::SessionBuilder::categories)
+/// takes (`db,net*,-noisy`). Unset or empty: every category.
+pub const CATEGORIES_ENV: &str = "TG4P_CATEGORIES";
+
 /// The session [`init_from_env`] opened, until its guard or the process's exit
 /// finishes it (whichever comes first).
 static ENV_SESSION: Mutex<Option<Session>> = Mutex::new(None);
@@ -43,8 +48,9 @@ extern "C" fn finish_at_exit() {
 }
 
 /// Opens a session writing to the file named by the `TG4P_TRACE` environment
-/// variable ([`TRACE_ENV`]), with the default options; returns `Ok(None)` and
-/// records nothing when it is unset or empty. Put it first in `main`:
+/// variable ([`TRACE_ENV`]), with the default options and the categories named by
+/// `TG4P_CATEGORIES` ([`CATEGORIES_ENV`]); returns `Ok(None)` and records nothing
+/// when `TG4P_TRACE` is unset or empty. Put it first in `main`:
 ///
 /// ```
 /// let _trace = tg4p_core::runtime::init_from_env();
@@ -55,7 +61,8 @@ extern "C" fn finish_at_exit() {
 /// included; an abort or a signal still leaves a trace that decodes, holding what
 /// was written up to the last drain). An error is returned, and also written to
 /// stderr so that a discarded result does not hide it: a path that cannot be
-/// created, or another session already open. Errors when finishing go to stderr
+/// created, a category pattern that cannot be read, or another session already
+/// open. Errors when finishing go to stderr
 /// too ([`TraceGuard::finish`] returns them instead).
 ///
 /// ```
@@ -80,8 +87,17 @@ pub fn init_from_env() -> Result<Option<TraceGuard>, SessionError> {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => return Ok(None),
     };
-    let session = match Session::builder().path(&path).start() {
+    let categories = std::env::var_os(CATEGORIES_ENV).unwrap_or_default();
+    let session = match Session::builder()
+        .path(&path)
+        .categories(categories.to_string_lossy())
+        .start()
+    {
         Ok(s) => s,
+        Err(e @ SessionError::Categories(_)) => {
+            say(format_args!("{CATEGORIES_ENV}={categories:?}: {e}"));
+            return Err(e);
+        }
         Err(e) => {
             say(format_args!("{TRACE_ENV}={}: {e}", path.display()));
             return Err(e);

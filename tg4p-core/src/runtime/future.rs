@@ -304,6 +304,15 @@ impl FutureSlice {
         if generation == 0 {
             return;
         }
+        // The function's category (`#[trace(category = ..)]`), else its track's.
+        let category_on = if self.callsite.category.is_empty() {
+            self.track.category_on()
+        } else {
+            self.callsite.category_on()
+        };
+        if !category_on {
+            return;
+        }
         let token = next_token();
         // The parent: the innermost frame polling this future.
         let parent = with_top(|top| {

@@ -71,6 +71,12 @@ pub enum Overflow {
     /// can stall while the writer catches up. (Nesting deeper than one buffer can
     /// hold, about 4000 levels, is still dropped.)
     Block,
+    /// A flight recorder: keep only the newest events, within the memory limit,
+    /// and write them at [`Session::finish`](super::Session::finish) or on demand
+    /// ([`Session::snapshot`](super::Session::snapshot)). Set it with
+    /// [`SessionBuilder::ring`](super::SessionBuilder::ring), which also sets the
+    /// ring's size; see there.
+    Ring,
 }
 
 /// A recording thread as the writer sees it: its identity, its sequence and
@@ -105,6 +111,12 @@ pub(crate) enum Msg {
     },
     /// Drain everything, write, and stop.
     Finish,
+    /// Ring mode: write the window held now to `file` and reply with what was
+    /// written (the ring is kept).
+    Snapshot {
+        file: Box<dyn std::io::Write + Send>,
+        reply: std::sync::mpsc::Sender<std::io::Result<super::writer::Written>>,
+    },
 }
 
 /// State shared by the recording threads and the writer of one session.
@@ -172,7 +184,9 @@ impl Shared {
         self.allocated.fetch_sub(1, Ordering::Relaxed);
         match self.overflow {
             Overflow::Drop => None,
-            Overflow::Block => loop {
+            // A ring's writer frees its oldest buffer as soon as it receives a full
+            // one, so threads wait only while it writes a snapshot.
+            Overflow::Block | Overflow::Ring => loop {
                 match self.free.recv_timeout(Duration::from_millis(10)) {
                     Ok(c) => return Some(c),
                     Err(RecvTimeoutError::Timeout) => {
@@ -243,6 +257,17 @@ impl Shared {
     /// Asks the writer to drain everything and stop.
     pub(crate) fn finish(&self) {
         let _ = self.to_writer.send(Msg::Finish);
+    }
+
+    /// A way to send the writer messages that keeps nothing else of the session
+    /// alive (its buffers are freed when it ends).
+    pub(crate) fn writer_sender(&self) -> Sender<Msg> {
+        self.to_writer.clone()
+    }
+
+    /// The most chunks the session may allocate.
+    pub(crate) fn max_chunks(&self) -> usize {
+        self.max_chunks
     }
 
     /// The live slots.

@@ -112,6 +112,14 @@ impl Local {
     /// end. False: it was dropped (and counted).
     #[inline(always)]
     pub(crate) fn begin_thread_slice(&mut self, callsite: u32) -> bool {
+        self.begin_thread_slice_at(callsite, clock::ticks())
+    }
+
+    /// [`begin_thread_slice`](Local::begin_thread_slice) at tick `tick`, read by the
+    /// caller (who needs it too: a `tracing` span's first enter, where its pool
+    /// slice begins if it is entered again).
+    #[inline(always)]
+    pub(crate) fn begin_thread_slice_at(&mut self, callsite: u32, tick: u64) -> bool {
         if self.depth >= MAX_THREAD_DEPTH || !self.ensure(THREAD_SLICE_WORDS, THREAD_SLICE_WORDS) {
             self.dropped(2);
             return false;
@@ -119,7 +127,7 @@ impl Local {
         let Some(chunk) = &self.chunk else {
             return false;
         };
-        self.pos = record::put_thread_begin(chunk, self.pos, callsite, clock::ticks());
+        self.pos = record::put_thread_begin(chunk, self.pos, callsite, tick);
         chunk.publish(self.pos);
         self.depth += 1;
         self.reserved += THREAD_SLICE_WORDS;
@@ -263,7 +271,7 @@ impl Local {
             let Some(shared) = self.shared.clone() else {
                 return false;
             };
-            if shared.overflow == Overflow::Block && self.chunk.is_some() {
+            if matches!(shared.overflow, Overflow::Block | Overflow::Ring) && self.chunk.is_some() {
                 // Hand the full chunk to the writer before waiting for a free one:
                 // if every thread kept its full chunk while waiting, nothing would
                 // ever be recycled (all buffers held, all producers stalled).

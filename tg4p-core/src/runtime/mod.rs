@@ -24,7 +24,8 @@
 //!   [`Report`], [`SessionError`]), which starts the writer:
 //! - **The other side**: `writer`, records to packets to the file (`writer/
 //!   templates.rs`: the pre-encoded packets of its fast path).
-//! - **Leaves**: `buffer` (the lock-free chunk of words), `clock` (TSC ticks and
+//! - **Leaves**: `category` (category patterns, and the per-callsite gate
+//!   decided once per session), `buffer` (the lock-free chunk of words), `clock` (TSC ticks and
 //!   their calibration to BOOTTIME), `args` (bounded `Debug` text), `registry`
 //!   (ids of callsites, tracks and counters, knowing none of their types), `shim`
 //!   (the hand-off's atomics, locks and channels: std or loom).
@@ -40,6 +41,7 @@
 
 mod args;
 mod buffer;
+mod category;
 mod checks;
 mod clock;
 mod counter;
@@ -59,14 +61,15 @@ mod writer;
 
 pub use args::{ARG_VALUE_LIMIT, MAX_ARGS};
 pub use buffer::CHUNK_BYTES;
+pub use category::CategoryError;
 pub use counter::{Counter, CounterNumber};
-pub use env::{TRACE_ENV, TraceGuard, init_from_env};
+pub use env::{CATEGORIES_ENV, TRACE_ENV, TraceGuard, init_from_env};
 pub use future::{AsyncSpan, Traced, TracedFuture};
 pub use handoff::{Overflow, enabled};
 pub use local::MAX_THREAD_DEPTH;
 pub use session::{
-    DEFAULT_DRAIN_INTERVAL, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, Report, Session, SessionBuilder,
-    SessionError, open,
+    DEFAULT_DRAIN_INTERVAL, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, MIN_RING_BYTES, Report, Session,
+    SessionBuilder, SessionError, SnapshotError, SnapshotHandle, open,
 };
 pub use span::{InstantBuilder, Span};
 pub use track::Track;
@@ -76,10 +79,12 @@ pub use writer::LOSS_MARKER;
 #[doc(hidden)]
 pub mod private {
     pub use super::checks::{ArgDebug, AsTrack, RetDebug, returning, returning_future};
-    pub use super::counter::{Counter, CounterNumber, named as named_counter};
+    pub use super::counter::{
+        Counter, CounterNumber, named as named_counter, named_in as named_counter_in,
+    };
     pub use super::future::{AsyncSpan, FutureSlice};
     pub use super::handoff::enabled;
-    pub use super::pool_span::PoolSpan;
+    pub use super::pool_span::{PoolSpan, begin_details_since, enter_since};
     pub use super::record::{ArgValue, Details, Sample, TypedArg};
     pub use super::registry::{Callsite, Function};
     pub use super::span::{

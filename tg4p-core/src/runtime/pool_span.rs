@@ -7,6 +7,9 @@
 //! that owns it says when it began (a tick read at the first enter) and when it
 //! ends. Its lane is taken with [`Track::open_lane_since`], so it never overlaps
 //! the lane's previous slice, and released by [`Track::close_lane`] on any thread.
+//! A slice whose parent span has a pool slice goes on a lane beneath the parent's
+//! lane instead ([`PoolSpan::begin_under`], [`Track::open_child_since`]): a child
+//! track of it, as a traced future's concurrent children are.
 //!
 //! Overflow: the begin reserves no room for the end (the end may be written by
 //! another thread), so under the `Drop` policy the end can be dropped when memory
@@ -14,9 +17,38 @@
 
 use super::handoff::generation;
 use super::local::with_local;
-use super::record::{Details, Event, LaneRef};
+use super::record::{Details, Event, LaneRef, THREAD_SLICE_WORDS};
 use super::registry::Callsite;
+use super::span::FnSpan;
 use super::track::Track;
+
+/// Starts a slice of `callsite` on the calling thread's track, as `#[trace]`
+/// does, and returns the tick it begins at (0 if nothing is recorded): where a
+/// [`PoolSpan`] of the same `tracing` span begins ([`PoolSpan::begin_since`]) if
+/// the span is entered again. One clock read for both.
+#[inline]
+pub fn enter_since(callsite: &'static Callsite) -> (FnSpan, u64) {
+    let generation = generation();
+    if generation == 0 {
+        return (FnSpan::kept(None, 0), 0);
+    }
+    let tick = super::clock::ticks();
+    let kept = with_local(generation, |l| l.begin_thread_slice_at(callsite.id(), tick));
+    (FnSpan::kept(kept, generation), tick)
+}
+
+/// [`enter_since`] with `details` (a run-time name, typed args, flows), as
+/// [`FnSpan::begin_details`].
+pub fn begin_details_since(callsite: &'static Callsite, details: &Details<'_>) -> (FnSpan, u64) {
+    let generation = generation();
+    if generation == 0 {
+        return (FnSpan::kept(None, 0), 0);
+    }
+    let tick = super::clock::ticks();
+    let begin = Event::begin(callsite.id()).with(details).at(tick);
+    let kept = with_local(generation, |l| l.write(&begin, THREAD_SLICE_WORDS));
+    (FnSpan::kept(kept, generation), tick)
+}
 
 /// Guard of a slice on a track of `track`'s pool that began at a known tick. `Send`
 /// and `Sync`; the slice ends when [`end_details`](PoolSpan::end_details) is
@@ -40,33 +72,24 @@ impl PoolSpan {
         since: u64,
         details: &Details<'_>,
     ) -> PoolSpan {
-        let generation = generation();
-        let off = PoolSpan {
-            generation: 0,
-            track,
-            lane: 0,
-        };
-        if generation == 0 {
-            return off;
+        begin(callsite, track, None, since, details)
+    }
+
+    /// Starts a slice of `callsite` at tick `since` nested under `parent`'s slice:
+    /// on a lane beneath `parent`'s lane of `parent`'s track (a child track of it),
+    /// so that it shows under its parent and never overlaps another slice. On a
+    /// track of `track`'s pool if `parent` records nothing.
+    pub fn begin_under(
+        callsite: &'static Callsite,
+        track: &'static Track,
+        parent: &PoolSpan,
+        since: u64,
+        details: &Details<'_>,
+    ) -> PoolSpan {
+        if parent.generation == 0 || parent.generation != generation() {
+            return begin(callsite, track, None, since, details);
         }
-        let id = track.id();
-        let begin = Event::begin(callsite.id())
-            .with(details)
-            .on(LaneRef { track: id, lane: 0 });
-        let lane = with_local(generation, |l| {
-            let room = l.room(&begin, 0)?;
-            let lane = track.open_lane_since(since);
-            room.write(&begin.on(LaneRef { track: id, lane }).at(since));
-            Some(lane)
-        });
-        match lane {
-            Some(Some(lane)) => PoolSpan {
-                generation,
-                track,
-                lane,
-            },
-            _ => off,
-        }
+        begin(callsite, parent.track, Some(parent.lane), since, details)
     }
 
     /// Ends the slice with `details`' typed args and flows (its name is the
@@ -74,6 +97,46 @@ impl PoolSpan {
     pub fn end_details(mut self, details: &Details<'_>) {
         let generation = std::mem::take(&mut self.generation);
         end(generation, self.track, self.lane, details);
+    }
+}
+
+/// Begins a slice on a track of `track`'s pool, or beneath lane `under` of `track`.
+fn begin(
+    callsite: &'static Callsite,
+    track: &'static Track,
+    under: Option<u32>,
+    since: u64,
+    details: &Details<'_>,
+) -> PoolSpan {
+    let generation = generation();
+    let off = PoolSpan {
+        generation: 0,
+        track,
+        lane: 0,
+    };
+    if generation == 0 {
+        return off;
+    }
+    let id = track.id();
+    let begin = Event::begin(callsite.id())
+        .with(details)
+        .on(LaneRef { track: id, lane: 0 });
+    let lane = with_local(generation, |l| {
+        let room = l.room(&begin, 0)?;
+        let lane = match under {
+            Some(parent) => track.open_child_since(parent, since),
+            None => track.open_lane_since(since),
+        };
+        room.write(&begin.on(LaneRef { track: id, lane }).at(since));
+        Some(lane)
+    });
+    match lane {
+        Some(Some(lane)) => PoolSpan {
+            generation,
+            track,
+            lane,
+        },
+        _ => off,
     }
 }
 

@@ -6,6 +6,7 @@
 //! The registry knows only [`Callsite`]s (defined here); tracks and counters
 //! register themselves as any `'static` value.
 
+use super::category::{Decision, Gate};
 use crate::intern::FxHashMap;
 use std::any::Any;
 use std::panic::Location;
@@ -42,6 +43,8 @@ pub struct Callsite {
     pub(crate) arg_names: &'static [&'static str],
     /// The events' category (`""`: none).
     pub(crate) category: &'static str,
+    /// Whether the open session records `category`.
+    gate: Gate,
     id: AtomicU32,
 }
 
@@ -62,6 +65,7 @@ impl Callsite {
             line,
             arg_names,
             category: "",
+            gate: Gate::new(),
             id: AtomicU32::new(0),
         }
     }
@@ -70,6 +74,21 @@ impl Callsite {
     /// `slice.category`): a `tracing` callsite's target.
     pub const fn with_category(self, category: &'static str) -> Callsite {
         Callsite { category, ..self }
+    }
+
+    /// Whether the open session records this callsite's category: one load and
+    /// one branch once decided (see `category`). An uncategorized callsite is
+    /// recorded whenever a session is open; generated code checks only
+    /// categorized ones.
+    #[inline(always)]
+    pub fn category_on(&'static self) -> bool {
+        match self.gate.state() {
+            Decision::Off => false,
+            // The category is read here only, so that the hot path loads the
+            // gate alone.
+            Decision::Undecided => self.gate.decide(self.category),
+            Decision::On => true,
+        }
     }
 
     /// The callsite's id, registering it on first use.

@@ -36,7 +36,14 @@ impl FnSpan {
         _not_send: PhantomData,
     };
 
-    fn kept(kept: Option<bool>, generation: u64) -> FnSpan {
+    /// A guard that records nothing: what `#[trace(category = ..)]` gives while
+    /// its category is not recorded.
+    #[inline(always)]
+    pub const fn off() -> FnSpan {
+        FnSpan::OFF
+    }
+
+    pub(super) fn kept(kept: Option<bool>, generation: u64) -> FnSpan {
         FnSpan {
             generation: if kept == Some(true) { generation } else { 0 },
             _not_send: PhantomData,
@@ -182,7 +189,7 @@ pub fn instant_details(
     details: &Details<'_>,
 ) {
     let generation = generation();
-    if generation == 0 {
+    if generation == 0 || !track_category_on(callsite, track) {
         return;
     }
     let mut event = Event::instant(callsite.id()).with(details);
@@ -195,6 +202,18 @@ pub fn instant_details(
         });
     }
     with_local(generation, |l| l.write(&event, 0));
+}
+
+/// Whether an event of `callsite` on `track` (or the thread's track) is recorded
+/// as far as the track's category goes: an event with no category of its own is
+/// in its track's. (A callsite's own category is checked where the macro expands:
+/// generated code loads its gate before calling in.)
+#[inline]
+pub(crate) fn track_category_on(callsite: &Callsite, track: Option<&'static Track>) -> bool {
+    match track {
+        Some(t) if callsite.category.is_empty() => t.category_on(),
+        _ => true,
+    }
 }
 
 #[inline(never)]
@@ -271,7 +290,7 @@ impl Span {
     ) -> Span {
         let mut span = Span::off();
         let generation = generation();
-        if generation == 0 {
+        if generation == 0 || !track_category_on(callsite, track) {
             return span;
         }
         if values.is_empty() {
@@ -298,7 +317,7 @@ impl Span {
     ) -> Span {
         let mut span = Span::off();
         let generation = generation();
-        if generation == 0 {
+        if generation == 0 || !track_category_on(callsite, track) {
             return span;
         }
         if N == 0 && track.is_none() && name.is_none() {
@@ -606,6 +625,9 @@ struct Instant<'a> {
 
 impl Instant<'_> {
     fn record(&self, generation: u64, values: &[&dyn Debug]) {
+        if !track_category_on(self.callsite, self.track) {
+            return;
+        }
         let write = |text: Option<&ArgText>| {
             let mut event = Event::instant(self.callsite.id())
                 .flows(self.outgoing, self.incoming)

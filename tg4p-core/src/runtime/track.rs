@@ -1,5 +1,6 @@
 //! Custom tracks: named rows of the trace that any thread can record on.
 
+use super::category::Gate;
 use super::clock::ticks;
 use super::local::thread_key;
 use super::registry;
@@ -44,6 +45,9 @@ pub struct Track {
     lanes: Mutex<Vec<Lane>>,
     /// A pool of tracks for futures (see [`Track::pool`]).
     pool: bool,
+    /// The category of the events on it that have none of their own (`""`: none).
+    pub(crate) category: &'static str,
+    gate: Gate,
 }
 
 /// One track of the trace: the track itself (lane 0) or one of its lanes.
@@ -105,6 +109,8 @@ impl Track {
             uuid: AtomicU64::new(0),
             lanes: Mutex::new(Vec::new()),
             pool: false,
+            category: "",
+            gate: Gate::new(),
         }
     }
 
@@ -152,7 +158,36 @@ impl Track {
             uuid: AtomicU64::new(0),
             lanes: Mutex::new(Vec::new()),
             pool: true,
+            category: "",
+            gate: Gate::new(),
         }
+    }
+
+    /// The same track, the events on it in category `category` (unless they name
+    /// one of their own): recorded as their Perfetto category, and only while the
+    /// session's category pattern enables it (see
+    /// [`SessionBuilder::categories`](super::SessionBuilder::categories)).
+    ///
+    /// ```
+    /// use tg4p_core::runtime::{Session, Track};
+    /// static QUERIES: Track = Track::new("queries").category("db");
+    /// let session = Session::builder().writer(std::io::sink()).categories("-db").start()?;
+    /// let _off = QUERIES.span("SELECT"); // "db" is left out: not recorded
+    /// # drop(_off);
+    /// assert_eq!(session.finish()?.events_written, 0);
+    /// # Ok::<(), tg4p_core::runtime::SessionError>(())
+    /// ```
+    pub const fn category(self, category: &'static str) -> Track {
+        let mut track = self;
+        track.category = category;
+        track
+    }
+
+    /// Whether the open session records the events on this track that have no
+    /// category of their own.
+    #[inline]
+    pub(crate) fn category_on(&'static self) -> bool {
+        self.category.is_empty() || self.gate.open(self.category)
     }
 
     /// Whether this is a pool of task tracks (see [`Track::pool`]).
@@ -302,6 +337,29 @@ impl Track {
         });
         let i = free.unwrap_or_else(|| push_lane(&mut lanes, 0, false));
         // Owner 0 with depth 1: no thread's `open_lane` nests on it, no task takes it.
+        let lane = &mut lanes[i];
+        lane.owner = 0;
+        lane.depth = 1;
+        i as u32
+    }
+
+    /// Opens a slice that no thread owns and that began at tick `since` (as
+    /// [`open_lane_since`](Track::open_lane_since)) on a lane beneath lane
+    /// `parent`, a child track of it: a free one whose last slice ended before
+    /// `since`, else a new one. What a `tracing` span's slice takes when its parent
+    /// span's slice is open on lane `parent` of this track.
+    pub(crate) fn open_child_since(&self, parent: u32, since: u64) -> u32 {
+        let me = thread_key();
+        let mut lanes = self.lock();
+        let free = lanes.iter().position(|l| {
+            l.depth == 0
+                && l.children
+                && l.parent == Some(parent)
+                && (l.last_end == 0
+                    || (l.last_closer == me && l.last_end < since)
+                    || l.last_end.saturating_add(LANE_REUSE_GAP) < since)
+        });
+        let i = free.unwrap_or_else(|| push_lane(&mut lanes, parent, true));
         let lane = &mut lanes[i];
         lane.owner = 0;
         lane.depth = 1;

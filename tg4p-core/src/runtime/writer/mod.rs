@@ -13,6 +13,7 @@
 //! the live chunk of every thread; after each such drain it writes what it has, so
 //! a crash loses at most one interval.
 
+mod ring;
 mod templates;
 
 use super::args::MAX_ARGS;
@@ -471,9 +472,13 @@ struct Tracks {
 pub(crate) struct Written {
     pub(crate) events: u64,
     pub(crate) events_dropped: u64,
+    /// Ring mode: events left out of the window.
+    pub(crate) events_overwritten: u64,
     pub(crate) values_dropped: u64,
     pub(crate) bytes: u64,
     pub(crate) threads: u64,
+    /// Buffers allocated so far.
+    pub(crate) buffers: usize,
 }
 
 pub(crate) struct Writer {
@@ -500,6 +505,8 @@ pub(crate) struct Writer {
     values_dropped: u64,
     threads: u64,
     finish_requested: bool,
+    /// Ring mode's held chunks (see [`ring`]); `None` in the other modes.
+    ring: Option<ring::Ring>,
 }
 
 impl Writer {
@@ -510,6 +517,8 @@ impl Writer {
         drain_interval: Duration,
     ) -> Writer {
         let process_uuid = shared.process_uuid;
+        let ring = (shared.overflow == super::Overflow::Ring)
+            .then(|| ring::Ring::new(shared.max_chunks()));
         Writer {
             shared,
             from_threads,
@@ -537,10 +546,12 @@ impl Writer {
             values_dropped: 0,
             threads: 0,
             finish_requested: false,
+            ring,
         }
     }
 
-    pub(crate) fn run(mut self) -> std::io::Result<Written> {
+    /// The trace's first packets: the process and the wall clock.
+    fn header(&mut self) {
         let name = process_name();
         let process = ProcessDescriptor {
             pid: self.output.pid,
@@ -555,6 +566,13 @@ impl Writer {
         if let Some((boottime_ns, realtime_ns)) = clock::wall_clock_pair() {
             wire::append_wall_clock_snapshot(&mut self.output.out, boottime_ns, realtime_ns);
         }
+    }
+
+    pub(crate) fn run(mut self) -> std::io::Result<Written> {
+        if self.ring.is_some() {
+            return self.run_ring();
+        }
+        self.header();
         self.write_out();
         let mut next_drain = Instant::now() + self.drain_interval;
         while !self.finish_requested {
@@ -596,15 +614,49 @@ impl Writer {
         Ok(Written {
             events: self.output.events,
             events_dropped: dropped,
+            events_overwritten: 0,
             values_dropped: self.values_dropped,
             bytes: self.bytes_written,
             threads: self.threads,
+            buffers: self.shared.allocated(),
         })
+    }
+
+    /// Ring mode's loop: keep chunks until the end, then write the window.
+    fn run_ring(mut self) -> std::io::Result<Written> {
+        while !self.finish_requested {
+            match self
+                .from_threads
+                .rx
+                .recv_timeout(Duration::from_millis(100))
+            {
+                Ok(msg) => self.on_message(msg),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            // Calibrate as the run goes, for the ticks of a long window.
+            self.output.calibration.refresh();
+        }
+        for msg in self.ring_deferred() {
+            self.on_message(msg);
+        }
+        let file = std::mem::replace(&mut self.file, Box::new(std::io::sink()));
+        self.ring_snapshot(file)
     }
 
     fn on_message(&mut self, msg: Msg) {
         match msg {
             Msg::Finish => self.finish_requested = true,
+            Msg::Snapshot { file, reply } => {
+                let result = self.ring_snapshot(file);
+                let _ = reply.send(result);
+                for msg in self.ring_deferred() {
+                    self.on_message(msg);
+                }
+            }
+            Msg::Chunk { slot, chunk, last } if self.ring.is_some() => {
+                self.ring_receive(&slot, chunk, last);
+            }
             Msg::Chunk { slot, chunk, last } => {
                 if let Some(chunk) = chunk {
                     self.read(&slot, &chunk);
@@ -815,14 +867,20 @@ impl Writer {
     /// The iid of `cs`'s category on `seq` (`None`: it has none), queued in
     /// `self.interned` when new.
     fn category(&mut self, seq: &mut Sequence, cs: &'static Callsite) -> Option<u64> {
-        if cs.category.is_empty() {
+        self.category_named(seq, cs.category)
+    }
+
+    /// The iid of category `category` on `seq` (`None` for `""`), queued in
+    /// `self.interned` when new.
+    fn category_named(&mut self, seq: &mut Sequence, category: &'static str) -> Option<u64> {
+        if category.is_empty() {
             return None;
         }
-        let (iid, new) = seq.categories.intern(&cs.category);
+        let (iid, new) = seq.categories.intern(&category);
         if new {
             self.interned.categories.push(InternedString {
                 iid,
-                name: cs.category,
+                name: category,
             });
         }
         Some(iid)
@@ -945,6 +1003,13 @@ impl Writer {
                     return Some(Learned::Nothing); // unknown callsite: skip the event
                 };
                 category = self.category(seq, cs);
+                // An event with no category of its own is in its track's.
+                if category.is_none()
+                    && let Some(l) = e.lane
+                    && let Some(track) = self.registry.get::<Track>(l.track)
+                {
+                    category = self.category_named(seq, track.category);
+                }
                 name = Some(EventName::Iid(iid));
                 location = Some(iid);
                 if let Some((len, words)) = e.name {
@@ -998,6 +1063,9 @@ impl Writer {
             }
             Ty::Counter => {
                 let uuid = self.counter_uuid(e.id)?;
+                if let Some(counter) = self.registry.get::<Counter>(e.id) {
+                    category = self.category_named(seq, counter.category);
+                }
                 learned = Learned::CounterTrack {
                     counter: e.id,
                     uuid,
