@@ -91,14 +91,16 @@ def test_trace_func_args_names_the_arguments_by_parameter(trace_path, decoded):
         with_args({"k": None}, -1)
     trace = decoded(trace_path)
     first, second = trace.named_slices("with_args")
+    # Scalars typed; lists as their Python-literal text; dicts nested.
     assert first.args == {
         "x": "[1, 2, 3]",
-        "n": "5",
+        "n": 5,
         "rest": '["r1", 2.5]',
         "label": "abc",
-        "flag": "True",
+        "flag": True,
     }
-    assert second.args == {"x": '{"k": "None"}', "n": "-1"}
+    assert type(first.args["n"]) is int and type(first.args["flag"]) is bool
+    assert second.args == {"x": {"k": "None"}, "n": -1}
 
 
 def test_trace_func_args_bounds_big_values(trace_path, decoded):
@@ -128,7 +130,7 @@ def test_methods_bind_their_instance(trace_path, decoded):
         assert Counter.bump(c, 3) == 5
     trace = decoded(trace_path)
     slices = trace.named_slices("bump")
-    assert [s.args["by"] for s in slices] == ["2", "3"]
+    assert [s.args["by"] for s in slices] == [2, 3]
     assert all(s.args["self"].startswith("<test_live.Counter object") for s in slices)
     assert slices[0].begin.source[1] == "Counter.bump"
 
@@ -170,7 +172,8 @@ def test_instant_description_becomes_args(trace_path, decoded):
         TOP.instant("PLAIN", "just text")
     trace = decoded(trace_path)
     (check,) = trace.of_kind("instant", "CHECK")
-    assert check.args == {"final_result": "[3, 1]", "ok": "True", "ratio": "0.5", "name": "n"}
+    assert check.args == {"final_result": "[3, 1]", "ok": True, "ratio": 0.5, "name": "n"}
+    assert type(check.args["ratio"]) is float
     (plain,) = trace.of_kind("instant", "PLAIN")
     assert plain.args == {"description": "just text"}
     assert plain.track == trace.track_named("TOP_TRACK").uuid
@@ -205,7 +208,7 @@ def test_module_trace_block_on_the_thread_track_with_args(trace_path, decoded):
     trace = decoded(trace_path)
     (step,) = trace.named_slices("step")
     assert trace.tracks[step.track].kind == "thread"
-    assert step.args == {"args": '[1, "two"]', "k": '{"a": [1]}'}
+    assert step.args == {"args": '[1, "two"]', "k": {"a": "[1]"}}
     (failing,) = trace.named_slices("failing")
     assert failing.end is not None
 
@@ -258,9 +261,9 @@ def test_python_threads_get_named_thread_tracks(trace_path, decoded):
     assert len(tracks) == 4
     assert len({t.tid for t in tracks}) == 4
     by_name = {t.name: t for t in tracks}
-    # Linux keeps 15 bytes of a thread's name.
-    assert {"worker-a", "worker-b", "a-very-long-thr"} <= set(by_name)
-    for n in ("worker-a", "worker-b", "a-very-long-thr"):
+    # Python's names, in full (not Linux's 15 bytes), the main thread's too.
+    assert set(by_name) == {"MainThread", *names}
+    for n in names:
         assert sum(1 for s in trace.named_slices("fib") if s.track == by_name[n].uuid) == 5
     process = [t for t in trace.tracks.values() if t.kind == "process"]
     assert len(process) == 1 and all(t.parent == process[0].uuid for t in tracks)
@@ -360,7 +363,7 @@ def test_trace_func_args_on_a_track(trace_path, decoded):
     first, second = trace.named_slices("args_on_top")
     top = trace.track_named("TOP_TRACK").uuid
     assert first.track == second.track == top
-    assert (first.args, second.args) == ({"a": "1"}, {"a": "1", "b": "5"})
+    assert (first.args, second.args) == ({"a": 1}, {"a": 1, "b": 5})
     assert TOP.name == "TOP_TRACK" and repr(TOP) == 'track("TOP_TRACK")'
 
 

@@ -286,7 +286,7 @@ pub use tg4p_core::runtime::{
     DEFAULT_DRAIN_INTERVAL, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, InstantBuilder, LOSS_MARKER,
     MAX_ARGS, MAX_THREAD_DEPTH, MIN_RING_BYTES, Overflow, Report, Session, SessionBuilder,
     SessionError, SnapshotError, SnapshotHandle, Span, TRACE_ENV, TraceGuard, Traced, TracedFuture,
-    Track, enabled, init_from_env, open,
+    Track, enabled, init_from_env, open, set_thread_name,
 };
 pub use tg4p_macros::{trace, trace_args};
 /// Records `tracing` spans and events (and `log` records through tracing-log) into

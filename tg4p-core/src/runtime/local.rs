@@ -345,12 +345,44 @@ impl Drop for Local {
     }
 }
 
-/// The calling thread's OS id and name (the `std::thread` name, else the OS name).
+thread_local! {
+    /// The name [`set_thread_name`] gave the calling thread's track.
+    static TRACK_NAME: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Names the calling thread's track `name` (any length, any characters) in the
+/// sessions the thread joins from now on, instead of its `std::thread` or OS name.
+/// The OS thread name is left alone.
+///
+/// A thread joins a session at its first event in it, so call this before the
+/// thread records (as its first statement, or where a runtime starts its workers):
+/// a thread already recording in the open session keeps its track's name until
+/// the next session, since Perfetto requires a track's descriptor to stay the same
+/// within a trace. Bindings of other languages use it to give their threads their
+/// own names (Python's `threading` names, say).
+///
+/// ```
+/// std::thread::spawn(|| {
+///     tg4p::set_thread_name("worker 1 (merge sort)");
+///     let _s = tg4p::span!("work");
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+pub fn set_thread_name(name: impl Into<String>) {
+    let name = name.into();
+    let _ = TRACK_NAME.try_with(|n| *n.borrow_mut() = Some(name));
+}
+
+/// The calling thread's OS id and name: the one [`set_thread_name`] gave, else the
+/// `std::thread` name, else the OS name.
 fn thread_identity() -> (i32, String) {
     let tid = os_tid();
-    let name = match std::thread::current().name() {
-        Some(n) => n.to_owned(),
-        None => os_thread_name().unwrap_or_else(|| format!("thread {tid}")),
+    let given = TRACK_NAME.try_with(|n| n.borrow().clone()).ok().flatten();
+    let name = match (given, std::thread::current().name()) {
+        (Some(n), _) => n,
+        (None, Some(n)) => n.to_owned(),
+        (None, None) => os_thread_name().unwrap_or_else(|| format!("thread {tid}")),
     };
     (tid, name)
 }

@@ -66,7 +66,7 @@ pub use counter::{Counter, CounterNumber};
 pub use env::{CATEGORIES_ENV, TRACE_ENV, TraceGuard, init_from_env};
 pub use future::{AsyncSpan, Traced, TracedFuture};
 pub use handoff::{Overflow, enabled};
-pub use local::MAX_THREAD_DEPTH;
+pub use local::{MAX_THREAD_DEPTH, set_thread_name};
 pub use session::{
     DEFAULT_DRAIN_INTERVAL, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, MIN_RING_BYTES, Report, Session,
     SessionBuilder, SessionError, SnapshotError, SnapshotHandle, open,
@@ -89,7 +89,8 @@ pub mod private {
     pub use super::registry::{Callsite, Function};
     pub use super::span::{
         FnSpan, Span, enter, enter_args, enter_span, enter_values, flow_id_vec, flow_ids, instant,
-        instant_details, instant_named, instant_values, now, runtime_name, span_named, span_values,
+        instant_details, instant_named, instant_values, now, runtime_name, span_details,
+        span_named, span_values,
     };
     pub use super::track::Track;
     pub use super::values::{ArgRef, Fallback, LiteralArg, Probe, Typed, literal};

@@ -91,6 +91,12 @@ impl Callsite {
         }
     }
 
+    /// The names of its args, in order (what typed values recorded through
+    /// `Details` are named after by bindings that build their own callsites).
+    pub const fn arg_names(&self) -> &'static [&'static str] {
+        self.arg_names
+    }
+
     /// The callsite's id, registering it on first use.
     #[inline(always)]
     pub(crate) fn id(&'static self) -> u32 {

@@ -523,6 +523,27 @@ pub fn enter_span(
     Span::begin(callsite, track, values)
 }
 
+/// Starts a slice of `callsite` on `track`, or on the calling thread's track, with
+/// `details`' name (if any) and typed args; flows go through the guard's
+/// [`outgoing`](Span::outgoing) and [`incoming`](Span::incoming). For callers
+/// whose args are known only at run time (bindings of other languages).
+pub fn span_details(
+    callsite: &'static Callsite,
+    track: Option<&'static Track>,
+    details: &Details<'_>,
+) -> Span {
+    let mut span = Span::off();
+    let generation = generation();
+    if generation == 0 {
+        return span;
+    }
+    let begin = Event::begin(callsite.id())
+        .named(details.name)
+        .typed(details.args);
+    span.open(generation, track, begin);
+    span
+}
+
 /// Starts a slice of `callsite` on `track`, or on the calling thread's track,
 /// named `name` if given (a name known at run time, instead of the callsite's), with
 /// typed `values` as its arguments: what `span!` calls.

@@ -2,22 +2,28 @@
 //! what `#[trace]` and `span!` expand to).
 //!
 //! The public live API names events with `&'static str` literals, takes the
-//! source location from the Rust caller and captures arguments as `Debug` text
-//! through macros only. A Python program needs events with runtime names (interned
-//! by [`crate::names`]), its own source locations (file, line and function of the
+//! source location from the Rust caller and captures arguments through macros
+//! only. A Python program needs events with runtime names (interned by
+//! [`crate::names`]), its own source locations (file, line and function of the
 //! Python code) and arguments from Python objects, so this module builds callsites
-//! itself and calls the seam's `enter`, `enter_args`, `enter_span` and `instant`.
+//! itself and records through the seam's `Details` calls, with typed args.
 //!
-//! Arguments go in as the bounded text of a [`Value`] ([`Rendered`]) because that is
-//! what the recorder stores today; when it records typed values (tg4p issue 15),
-//! [`Rendered`] is dropped and the values are passed as they are: nothing outside
-//! this module changes.
+//! # Arguments
+//! Each argument becomes typed args as tg4p records them (see [`with_typed`]):
+//! `bool`, `int`, `float` and `str` as `bool`, `int`/`uint`, `double` and `string`
+//! values; a `dict` as its entries under dotted names (`request.user.id`), which
+//! the writer nests back into a dict annotation, so nested dicts stay nested and
+//! their leaves typed; a `list`/`tuple` (which a dotted name cannot express) as
+//! its Python-literal text.
 
 use std::collections::HashMap;
-use std::fmt::{self, Debug};
+use std::fmt::{self, Debug, Write as _};
 use std::sync::Mutex;
-use tg4p::__private::{Callsite, FnSpan, Function, Span, enabled, enter, enter_args, enter_span};
-use tg4p::{FlowId, Track, Value};
+use tg4p::__private::{
+    ArgValue, Callsite, Details, FnSpan, Function, Span, TypedArg, enabled, enter, flow_id_vec,
+    instant_details, span_details,
+};
+use tg4p::{ARG_VALUE_LIMIT, FlowId, Track, Value};
 
 /// Where an event comes from in the Python program (interned strings).
 #[derive(Clone, Copy, Debug)]
@@ -89,9 +95,11 @@ pub(crate) fn begin_call(
 ) -> CallGuard {
     match track {
         None if args.is_empty() => CallGuard::Thread(enter(site)),
-        None => with_rendered(args, |values| CallGuard::Thread(enter_args(site, values))),
-        Some(track) => with_rendered(args, |values| {
-            CallGuard::Track(enter_span(site, Some(track), values))
+        None => with_typed(site.arg_names(), args, |typed| {
+            CallGuard::Thread(FnSpan::begin_details(site, &details(typed, &[], &[])))
+        }),
+        Some(track) => with_typed(site.arg_names(), args, |typed| {
+            CallGuard::Track(span_details(site, Some(track), &details(typed, &[], &[])))
         }),
     }
 }
@@ -102,7 +110,9 @@ pub(crate) fn begin_span(
     track: Option<&'static Track>,
     args: &[Value],
 ) -> Span {
-    with_rendered(args, |values| enter_span(site, track, values))
+    with_typed(site.arg_names(), args, |typed| {
+        span_details(site, track, &details(typed, &[], &[]))
+    })
 }
 
 /// Records an instant ending the flows `incoming` and starting `outgoing` new ones
@@ -114,39 +124,146 @@ pub(crate) fn instant(
     incoming: &[FlowId],
     outgoing: usize,
 ) -> Vec<FlowId> {
-    macro_rules! by_count {
-        ($($n:literal)*) => {
-            match outgoing {
-                $($n => with_rendered(args, |values| {
-                    tg4p::__private::instant::<$n>(site, track, values, incoming).to_vec()
-                }),)*
-                _ => Vec::new(),
-            }
-        };
-    }
     debug_assert!(outgoing <= MAX_OUTGOING_FLOWS);
-    by_count!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    let ids = flow_id_vec(outgoing.min(MAX_OUTGOING_FLOWS));
+    let out: Vec<u64> = ids.iter().map(|f| f.raw()).collect();
+    let inc: Vec<u64> = incoming.iter().map(|f| f.raw()).collect();
+    with_typed(site.arg_names(), args, |typed| {
+        instant_details(site, track, &details(typed, &out, &inc));
+    });
+    ids
 }
 
-fn with_rendered<R>(args: &[Value], f: impl FnOnce(&[&dyn Debug]) -> R) -> R {
-    let top = |value| Rendered { value, top: true };
-    // Up to four arguments without allocating (the common case).
-    match args {
-        [] => f(&[]),
-        [a] => f(&[&top(a)]),
-        [a, b] => f(&[&top(a), &top(b)]),
-        [a, b, c] => f(&[&top(a), &top(b), &top(c)]),
-        [a, b, c, d] => f(&[&top(a), &top(b), &top(c), &top(d)]),
-        _ => {
-            let rendered: Vec<Rendered<'_>> = args.iter().map(top).collect();
-            let values: Vec<&dyn Debug> = rendered.iter().map(|r| r as &dyn Debug).collect();
-            f(&values)
+fn details<'a>(args: &'a [TypedArg<'a>], outgoing: &'a [u64], incoming: &'a [u64]) -> Details<'a> {
+    Details {
+        name: None,
+        args,
+        outgoing,
+        incoming,
+    }
+}
+
+/// The most typed args one event gets from its arguments (a record keeps 255);
+/// leaves past it are left out, and a last arg `…` says how many.
+const MAX_LEAVES: usize = 128;
+
+/// Runs `f` on `args` (named `names`, `"arg"` past its end) as typed args: see
+/// the module docs.
+fn with_typed<R>(
+    names: &[&'static str],
+    args: &[Value],
+    f: impl FnOnce(&[TypedArg<'_>]) -> R,
+) -> R {
+    // Scalars only, up to four (the common case): no allocation.
+    if args.len() <= 4 && args.iter().all(|a| scalar(a).is_some()) {
+        let name = |i: usize| names.get(i).copied().unwrap_or("arg");
+        let typed: [TypedArg<'_>; 4] = std::array::from_fn(|i| TypedArg {
+            name: name(i),
+            value: args
+                .get(i)
+                .and_then(scalar)
+                .unwrap_or(ArgValue::Bool(false)),
+        });
+        return f(&typed[..args.len()]);
+    }
+    let mut leaves = Leaves::default();
+    for (i, value) in args.iter().enumerate() {
+        let name = names.get(i).copied().unwrap_or("arg");
+        leaves.add(name.to_owned(), value);
+    }
+    if leaves.left_out > 0 {
+        let more = format!("[{} more values left out]", leaves.left_out);
+        leaves.items.push(("…".to_owned(), Leaf::Text(more)));
+    }
+    let typed: Vec<TypedArg<'_>> = leaves
+        .items
+        .iter()
+        .map(|(name, leaf)| TypedArg {
+            name,
+            value: match leaf {
+                Leaf::Scalar(v) => *v,
+                Leaf::Text(t) => ArgValue::Str(t),
+            },
+        })
+        .collect();
+    f(&typed)
+}
+
+/// `value` as a typed value, if it is a scalar.
+fn scalar(value: &Value) -> Option<ArgValue<'_>> {
+    Some(match value {
+        Value::Bool(v) => ArgValue::Bool(*v),
+        Value::Int(v) => ArgValue::Int(*v),
+        Value::Uint(v) => ArgValue::Uint(*v),
+        Value::Double(v) => ArgValue::Double(*v),
+        Value::Str(s) => ArgValue::Str(s),
+        _ => return None,
+    })
+}
+
+/// The typed leaves of an event's arguments, with their dotted names.
+#[derive(Default)]
+struct Leaves<'v> {
+    items: Vec<(String, Leaf<'v>)>,
+    left_out: usize,
+}
+
+enum Leaf<'v> {
+    Scalar(ArgValue<'v>),
+    Text(String),
+}
+
+impl<'v> Leaves<'v> {
+    fn add(&mut self, name: String, value: &'v Value) {
+        if self.items.len() >= MAX_LEAVES {
+            self.left_out += 1;
+            return;
+        }
+        if let Some(v) = scalar(value) {
+            self.items.push((name, Leaf::Scalar(v)));
+            return;
+        }
+        match value {
+            // An empty dict has no leaf to carry its name: its text does.
+            Value::Dict(entries) if !entries.is_empty() => {
+                for (key, v) in entries {
+                    self.add(format!("{name}.{key}"), v);
+                }
+            }
+            other => {
+                let mut text = String::new();
+                let _ = write!(
+                    text,
+                    "{:?}",
+                    Rendered {
+                        value: other,
+                        top: true
+                    }
+                );
+                bound(&mut text);
+                self.items.push((name, Leaf::Text(text)));
+            }
         }
     }
 }
 
-/// A value's text as the recorder stores it today: a top-level string as it is,
-/// everything else in a Python-like literal form (`[1, "a", {"k": True}]`).
+/// Cuts `text` to [`ARG_VALUE_LIMIT`] bytes at a character boundary, marked.
+fn bound(text: &mut String) {
+    if text.len() <= ARG_VALUE_LIMIT {
+        return;
+    }
+    let whole = text.len();
+    let marker = format!("…[truncated, {whole} bytes]");
+    let mut cut = ARG_VALUE_LIMIT.saturating_sub(marker.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    text.push_str(&marker);
+}
+
+/// A list's (or other non-scalar's) text: in a Python-like literal form
+/// (`[1, "a", {"k": True}]`).
 struct Rendered<'a> {
     value: &'a Value,
     top: bool,
