@@ -30,7 +30,7 @@ def test_example_profile_has_the_expected_events(tmp_path, decoded):
     assert len(merges) == 31
     for m in merges:
         assert list(m.args) == ["x", "x1", "x2"]
-        assert all(v.startswith("[") and len(v.encode()) <= 1024 + 64 for v in m.args.values())
+        assert all(isinstance(v, list) and len(v) <= 513 for v in m.args.values())
         assert m.depth >= 1 and m.begin.source[1] == "merge"
 
     instants = lambda name: trace.of_kind("instant", name)
@@ -38,7 +38,8 @@ def test_example_profile_has_the_expected_events(tmp_path, decoded):
     assert len(instants("START_THREAD")) == 12
     assert sum(1 for e in instants("START_THREAD") if e.track == top) == 6
     (checking,) = instants("CHECKING")
-    assert "truncated" in checking.args["final_result"]
+    final = checking.args["final_result"]
+    assert isinstance(final, list) and "more" in final[-1]
 
     counter = trace.track_named("num_active_threads")
     samples = trace.of_kind("counter")

@@ -93,6 +93,6 @@ pub mod private {
         span_named, span_values,
     };
     pub use super::track::Track;
-    pub use super::values::{ArgRef, Fallback, LiteralArg, Probe, Typed, literal};
+    pub use super::values::{ArgRef, Fallback, LiteralArg, Probe, Typed, encode_tree, literal};
     pub use crate::FlowId;
 }

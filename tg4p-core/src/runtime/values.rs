@@ -337,8 +337,9 @@ const TREE_STR: u8 = 4;
 const TREE_DICT: u8 = 5;
 const TREE_ARRAY: u8 = 6;
 
-/// Appends the bytes of `v` to `out` (see the layout above).
-pub(crate) fn encode_tree(v: &Value, out: &mut Vec<u8>) {
+/// Appends the bytes of `v` to `out` (see the layout above): what an
+/// [`ArgValue::Tree`] holds, for bindings that record nested values they built.
+pub fn encode_tree(v: &Value, out: &mut Vec<u8>) {
     fn text(s: &str, out: &mut Vec<u8>) {
         let s = &s.as_bytes()[..s.len().min(u32::MAX as usize)];
         out.extend_from_slice(&(s.len() as u32).to_le_bytes());

@@ -9,19 +9,18 @@
 //! itself and records through the seam's `Details` calls, with typed args.
 //!
 //! # Arguments
-//! Each argument becomes typed args as tg4p records them (see [`with_typed`]):
-//! `bool`, `int`, `float` and `str` as `bool`, `int`/`uint`, `double` and `string`
-//! values; a `dict` as its entries under dotted names (`request.user.id`), which
-//! the writer nests back into a dict annotation, so nested dicts stay nested and
-//! their leaves typed; a `list`/`tuple` (which a dotted name cannot express) as
-//! its Python-literal text.
+//! Each argument becomes one typed arg as tg4p records them: `bool`, `int`,
+//! `float` and `str` as `bool`, `int`/`uint`, `double` and `string` values; a
+//! `dict`, `list` or `tuple` as a nested dict/array annotation with typed leaves
+//! (a tree, as tg4p's `serde` values are recorded), or as its Python-literal text
+//! if its encoding passes [`MAX_TREE_BYTES`].
 
 use std::collections::HashMap;
 use std::fmt::{self, Debug, Write as _};
 use std::sync::Mutex;
 use tg4p::__private::{
-    ArgValue, Callsite, Details, FnSpan, Function, Span, TypedArg, enabled, enter, flow_id_vec,
-    instant_details, span_details,
+    ArgValue, Callsite, Details, FnSpan, Function, Span, TypedArg, enabled, encode_tree, enter,
+    flow_id_vec, instant_details, span_details,
 };
 use tg4p::{ARG_VALUE_LIMIT, FlowId, Track, Value};
 
@@ -143,9 +142,9 @@ fn details<'a>(args: &'a [TypedArg<'a>], outgoing: &'a [u64], incoming: &'a [u64
     }
 }
 
-/// The most typed args one event gets from its arguments (a record keeps 255);
-/// leaves past it are left out, and a last arg `…` says how many.
-const MAX_LEAVES: usize = 128;
+/// The largest nested value recorded as a tree; a bigger one is recorded as its
+/// bounded text (a record must fit in one of tg4p's buffers).
+const MAX_TREE_BYTES: usize = 8 * ARG_VALUE_LIMIT;
 
 /// Runs `f` on `args` (named `names`, `"arg"` past its end) as typed args: see
 /// the module docs.
@@ -154,9 +153,9 @@ fn with_typed<R>(
     args: &[Value],
     f: impl FnOnce(&[TypedArg<'_>]) -> R,
 ) -> R {
+    let name = |i: usize| names.get(i).copied().unwrap_or("arg");
     // Scalars only, up to four (the common case): no allocation.
     if args.len() <= 4 && args.iter().all(|a| scalar(a).is_some()) {
-        let name = |i: usize| names.get(i).copied().unwrap_or("arg");
         let typed: [TypedArg<'_>; 4] = std::array::from_fn(|i| TypedArg {
             name: name(i),
             value: args
@@ -166,23 +165,20 @@ fn with_typed<R>(
         });
         return f(&typed[..args.len()]);
     }
-    let mut leaves = Leaves::default();
-    for (i, value) in args.iter().enumerate() {
-        let name = names.get(i).copied().unwrap_or("arg");
-        leaves.add(name.to_owned(), value);
-    }
-    if leaves.left_out > 0 {
-        let more = format!("[{} more values left out]", leaves.left_out);
-        leaves.items.push(("…".to_owned(), Leaf::Text(more)));
-    }
-    let typed: Vec<TypedArg<'_>> = leaves
-        .items
+    let encoded: Vec<Option<Nested>> = args
         .iter()
-        .map(|(name, leaf)| TypedArg {
-            name,
-            value: match leaf {
-                Leaf::Scalar(v) => *v,
-                Leaf::Text(t) => ArgValue::Str(t),
+        .map(|a| scalar(a).is_none().then(|| Nested::of(a)))
+        .collect();
+    let typed: Vec<TypedArg<'_>> = args
+        .iter()
+        .zip(&encoded)
+        .enumerate()
+        .map(|(i, (arg, nested))| TypedArg {
+            name: name(i),
+            value: match nested {
+                None => scalar(arg).unwrap_or(ArgValue::Bool(false)),
+                Some(Nested::Tree(bytes)) => ArgValue::Tree(bytes),
+                Some(Nested::Text(text)) => ArgValue::Str(text),
             },
         })
         .collect();
@@ -201,49 +197,23 @@ fn scalar(value: &Value) -> Option<ArgValue<'_>> {
     })
 }
 
-/// The typed leaves of an event's arguments, with their dotted names.
-#[derive(Default)]
-struct Leaves<'v> {
-    items: Vec<(String, Leaf<'v>)>,
-    left_out: usize,
-}
-
-enum Leaf<'v> {
-    Scalar(ArgValue<'v>),
+/// A nested value as recorded: its tree, or its text if the tree is too big.
+enum Nested {
+    Tree(Vec<u8>),
     Text(String),
 }
 
-impl<'v> Leaves<'v> {
-    fn add(&mut self, name: String, value: &'v Value) {
-        if self.items.len() >= MAX_LEAVES {
-            self.left_out += 1;
-            return;
+impl Nested {
+    fn of(value: &Value) -> Nested {
+        let mut bytes = Vec::new();
+        encode_tree(value, &mut bytes);
+        if bytes.len() <= MAX_TREE_BYTES {
+            return Nested::Tree(bytes);
         }
-        if let Some(v) = scalar(value) {
-            self.items.push((name, Leaf::Scalar(v)));
-            return;
-        }
-        match value {
-            // An empty dict has no leaf to carry its name: its text does.
-            Value::Dict(entries) if !entries.is_empty() => {
-                for (key, v) in entries {
-                    self.add(format!("{name}.{key}"), v);
-                }
-            }
-            other => {
-                let mut text = String::new();
-                let _ = write!(
-                    text,
-                    "{:?}",
-                    Rendered {
-                        value: other,
-                        top: true
-                    }
-                );
-                bound(&mut text);
-                self.items.push((name, Leaf::Text(text)));
-            }
-        }
+        let mut text = String::new();
+        let _ = write!(text, "{:?}", Rendered { value, top: true });
+        bound(&mut text);
+        Nested::Text(text)
     }
 }
 
