@@ -363,8 +363,8 @@ thread_local! {
 ///
 /// ```
 /// std::thread::spawn(|| {
-///     tg4p::set_thread_name("worker 1 (merge sort)");
-///     let _s = tg4p::span!("work");
+///     tg4p_core::runtime::set_thread_name("worker 1 (merge sort)");
+///     // ... the thread's traced work ...
 /// })
 /// .join()
 /// .unwrap();
