@@ -70,10 +70,15 @@ fn instant_args_keep_their_types() {
     let borrowed: &str = "borrowed";
     let cow: Cow<'static, str> = Cow::Borrowed("cow");
     let n: usize = 42;
+    let m: i64 = 9;
     let (trace, _) = traced("instant-types", || {
         tg4p::instant!(
             "types",
             neg = -5,
+            neg_var = -m,
+            neg_expr = -(n as i64) * 2,
+            neg_call = -m.abs(),
+            negated.nested = -m,
             big = u64::MAX,
             len = n,
             small = 7u8,
@@ -92,6 +97,11 @@ fn instant_args_keep_their_types() {
     });
     let e = instant(&trace, "types");
     let a = args(e);
+    // A `-` before any value negates that value, up to the next comma.
+    assert_eq!(a["neg_var"], &Arg::Int(-9));
+    assert_eq!(a["neg_expr"], &Arg::Int(-84));
+    assert_eq!(a["neg_call"], &Arg::Int(-9));
+    assert_eq!(a["negated"].get("nested"), Some(&Arg::Int(-9)));
     assert_eq!(a["neg"], &Arg::Int(-5));
     assert_eq!(a["big"], &Arg::Uint(u64::MAX));
     assert_eq!(a["len"], &Arg::Uint(42));
@@ -107,7 +117,7 @@ fn instant_args_keep_their_types() {
     assert_eq!(a["cow"], &str_arg("cow"));
     assert_eq!(a["point"], &str_arg("Point { x: 3 }"));
     assert_eq!(a["maybe"], &str_arg("Some(2)"));
-    assert_eq!(e.args.len(), 15);
+    assert_eq!(e.args.len(), 19);
 }
 
 #[test]
@@ -489,8 +499,12 @@ fn repeated_typed_events_keep_their_args() {
     let label = String::from("lbl");
     let (trace, _) = traced("repeated", || {
         for k in 0..200u64 {
-            let neg = -(k as i64);
-            let _s = tg4p::span!("rep_span", k = k, neg = neg, on = k.is_multiple_of(2));
+            let _s = tg4p::span!(
+                "rep_span",
+                k = k,
+                neg = -(k as i64),
+                on = k.is_multiple_of(2)
+            );
             tg4p::instant!(
                 "rep_instant",
                 ratio = k as f64 / 2.0,

@@ -97,6 +97,19 @@ macro_rules! __tg4p_fields {
             [$($k,)* $crate::__tg4p_key!($($key).+)]
             [$($v,)* $crate::__private::ArgRef::debug(&$val)]; $($($rest)*)?)
     };
+    // A negated literal (`-3`) is a literal; any other value after a `-` would make
+    // the `literal` arm below fail hard (`-` may begin a literal), so its tokens are
+    // gathered up to the next top-level comma and recorded as `-(..)`.
+    ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*];
+        $($key:ident).+ = - $val:literal $(, $($rest:tt)*)?) => {
+        $crate::__tg4p_fields!($cb $head [$($o)*] [$($inc)?]
+            [$($k,)* $crate::__tg4p_key!($($key).+)]
+            [$($v,)* $crate::__private::literal(&-$val)]; $($($rest)*)?)
+    };
+    ($cb:ident $head:tt $o:tt $inc:tt $k:tt $v:tt;
+        $($key:ident).+ = - $($rest:tt)*) => {
+        $crate::__tg4p_negated!($cb $head $o $inc $k $v ($($key).+) []; $($rest)*)
+    };
     ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*];
         $($key:ident).+ = $val:literal $(, $($rest:tt)*)?) => {
         $crate::__tg4p_fields!($cb $head [$($o)*] [$($inc)?]
@@ -119,6 +132,28 @@ macro_rules! __tg4p_fields {
             ::core::stringify!($($other)*),
             "`. With a track, a name known at run time goes in braces: `(TRACK, {name}, ..)`"
         ))
+    };
+}
+
+/// Gathers the tokens of a negated value up to the next top-level comma (see
+/// `__tg4p_fields!`), then records `-(tokens)` and goes on with the rest.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tg4p_negated {
+    ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*]
+        ($($key:tt)*) [$($acc:tt)+]; , $($rest:tt)*) => {
+        $crate::__tg4p_fields!($cb $head [$($o)*] [$($inc)?]
+            [$($k,)* $crate::__tg4p_key!($($key)*)]
+            [$($v,)* $crate::__private::Probe::new(&(-($($acc)+))).__tg4p_arg()]; $($rest)*)
+    };
+    ($cb:ident $head:tt [$($o:tt)*] [$($inc:expr)?] [$($k:expr),*] [$($v:expr),*]
+        ($($key:tt)*) [$($acc:tt)+];) => {
+        $crate::__tg4p_fields!($cb $head [$($o)*] [$($inc)?]
+            [$($k,)* $crate::__tg4p_key!($($key)*)]
+            [$($v,)* $crate::__private::Probe::new(&(-($($acc)+))).__tg4p_arg()];)
+    };
+    ($cb:ident $head:tt $o:tt $inc:tt $k:tt $v:tt $key:tt [$($acc:tt)*]; $next:tt $($rest:tt)*) => {
+        $crate::__tg4p_negated!($cb $head $o $inc $k $v $key [$($acc)* $next]; $($rest)*)
     };
 }
 
