@@ -373,6 +373,42 @@ fn write_counter(
     p
 }
 
+/// Opens the packet of `template` at timestamp `delta` whose event carries
+/// `annotations` bytes of debug annotations before the template's own fields
+/// (which, with the sequence flags, close it); returns where the packet starts,
+/// to take it back if an arg turns out unreadable.
+fn open_args_packet(
+    out: &mut Vec<u8>,
+    delta: u64,
+    template: &Template,
+    annotations: usize,
+) -> usize {
+    let head = template.head();
+    let event_len = annotations + template.event_fields().len();
+    let packet_len =
+        1 + sizeof_varint(delta) + head.len() + sizeof_varint(event_len as u64) + event_len + 2;
+    let start = out.len();
+    out.reserve(1 + sizeof_varint(packet_len as u64) + packet_len);
+    out.push(TRACE_PACKET);
+    varint::push(out, packet_len as u64);
+    out.push(PACKET_TIMESTAMP);
+    varint::push(out, delta);
+    out.extend_from_slice(head);
+    varint::push(out, event_len as u64);
+    start
+}
+
+/// Appends the `n` bytes of a string arg packed into `words`; false if they are
+/// not UTF-8 (the caller takes the packet back).
+fn push_text(out: &mut Vec<u8>, words: &[AtomicU64], n: usize) -> bool {
+    let text = out.len();
+    for w in words {
+        out.extend_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+    }
+    out.truncate(text + n);
+    std::str::from_utf8(&out[text..]).is_ok()
+}
+
 /// Appends the packet of a thread-track slice begin or instant (`template`) with
 /// `count` string args, whose names are interned as `arg_iids`, at timestamp
 /// `delta`. `args` starts with the record's first arg (a byte length word, then
@@ -403,18 +439,7 @@ fn append_args_event(
         let a = annotation_len(k, n);
         annotations += 1 + sizeof_varint(a as u64) + a;
     }
-    let (head, fields) = (template.head(), template.event_fields());
-    let event_len = annotations + fields.len();
-    let packet_len =
-        1 + sizeof_varint(delta) + head.len() + sizeof_varint(event_len as u64) + event_len + 2;
-    let start = out.len();
-    out.reserve(1 + sizeof_varint(packet_len as u64) + packet_len);
-    out.push(TRACE_PACKET);
-    varint::push(out, packet_len as u64);
-    out.push(PACKET_TIMESTAMP);
-    varint::push(out, delta);
-    out.extend_from_slice(head);
-    varint::push(out, event_len as u64);
+    let start = open_args_packet(out, delta, template, annotations);
     let mut at = 0;
     for (k, &n) in lengths.iter().enumerate().take(count) {
         out.push(EVENT_DEBUG_ANNOTATION);
@@ -423,18 +448,13 @@ fn append_args_event(
         varint::push(out, arg_iids[k]);
         out.push(ANNOTATION_STRING_VALUE);
         varint::push(out, n as u64);
-        let text = out.len();
-        for w in &args[at + 1..at + 1 + n.div_ceil(8)] {
-            out.extend_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
-        }
-        out.truncate(text + n);
-        if std::str::from_utf8(&out[text..]).is_err() {
+        if !push_text(out, &args[at + 1..at + 1 + n.div_ceil(8)], n) {
             out.truncate(start);
             return None;
         }
         at += 1 + n.div_ceil(8);
     }
-    out.extend_from_slice(fields);
+    out.extend_from_slice(template.event_fields());
     out.extend_from_slice(&FLAGS);
     Some(at)
 }
@@ -507,18 +527,7 @@ fn append_typed_event(
         };
         annotations += 1 + sizeof_varint(len as u64) + len;
     }
-    let (head, fields) = (template.head(), template.event_fields());
-    let event_len = annotations + fields.len();
-    let packet_len =
-        1 + sizeof_varint(delta) + head.len() + sizeof_varint(event_len as u64) + event_len + 2;
-    let start = out.len();
-    out.reserve(1 + sizeof_varint(packet_len as u64) + packet_len);
-    out.push(TRACE_PACKET);
-    varint::push(out, packet_len as u64);
-    out.push(PACKET_TIMESTAMP);
-    varint::push(out, delta);
-    out.extend_from_slice(head);
-    varint::push(out, event_len as u64);
+    let start = open_args_packet(out, delta, template, annotations);
     for (arg, name) in parsed.iter().zip(names).take(count) {
         out.push(EVENT_DEBUG_ANNOTATION);
         varint::push(out, arg.len as u64);
@@ -542,19 +551,14 @@ fn append_typed_event(
                 let n = arg.word as usize;
                 out.push(ANNOTATION_STRING_VALUE);
                 varint::push(out, n as u64);
-                let text = out.len();
-                for w in &args[arg.at..arg.at + n.div_ceil(8)] {
-                    out.extend_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
-                }
-                out.truncate(text + n);
-                if std::str::from_utf8(&out[text..]).is_err() {
+                if !push_text(out, &args[arg.at..arg.at + n.div_ceil(8)], n) {
                     out.truncate(start);
                     return None;
                 }
             }
         }
     }
-    out.extend_from_slice(fields);
+    out.extend_from_slice(template.event_fields());
     out.extend_from_slice(&FLAGS);
     Some(at)
 }
