@@ -46,7 +46,7 @@
 //! memory runs out; the slice then shows as "did not end", and the drop is counted.
 
 use super::handoff::generation;
-use super::local::with_local;
+use super::local::{thread_depth, with_local};
 use super::record::{ArgValue, Event, LaneRef, TypedArg};
 use super::registry::Callsite;
 use super::track::Track;
@@ -130,10 +130,12 @@ impl Origin {
     #[cold]
     #[inline(never)]
     fn in_thread_slice(generation: u64, callsite: &'static Callsite) -> Option<Origin> {
+        // Checked without joining the session: a thread that never recorded has
+        // no slice open, and gets no track for it.
+        if thread_depth(generation) == 0 {
+            return None;
+        }
         with_local(generation, |l| {
-            if l.thread_depth() == 0 {
-                return None;
-            }
             let flow = [FlowId::new().raw()];
             let task = [TypedArg {
                 name: "task",

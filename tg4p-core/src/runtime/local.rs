@@ -92,6 +92,19 @@ pub(crate) fn with_local<R>(generation: u64, f: impl FnOnce(&mut Local) -> R) ->
         .flatten()
 }
 
+/// How many slices the calling thread has open on its track in session
+/// `generation`; 0 if it has not joined that session (it is not made to join).
+pub(crate) fn thread_depth(generation: u64) -> u32 {
+    LOCAL
+        .try_with(|cell| {
+            let local = cell.try_borrow().ok()?;
+            (local.generation == generation).then_some(local.depth)
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+}
+
 /// Room made for one event by [`Local::room`]: [`write`](Room::write) it.
 pub(crate) struct Room<'l> {
     local: &'l mut Local,
@@ -132,11 +145,6 @@ impl Local {
         self.depth += 1;
         self.reserved += THREAD_SLICE_WORDS;
         true
-    }
-
-    /// How many slices are open on the thread's track.
-    pub(crate) fn thread_depth(&self) -> u32 {
-        self.depth
     }
 
     /// Ends the innermost slice on the thread's track begun by

@@ -477,6 +477,10 @@ impl KeptArgs {
         names: &[&'static str],
         f: impl FnOnce(&[TypedArg<'_>]) -> R,
     ) -> R {
+        // Most traced futures have no args: no array to fill at their first poll.
+        if self.values.is_empty() {
+            return f(&[]);
+        }
         let typed: [TypedArg<'_>; MAX_ARGS] = std::array::from_fn(|i| TypedArg {
             name: names.get(i).copied().unwrap_or("arg"),
             value: match self.values.get(i) {
