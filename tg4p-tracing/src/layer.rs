@@ -61,7 +61,6 @@
 //! guards are not `Send`); each thread keeps a stack of its open enters.
 
 use crate::sink;
-use crate::sites::site;
 use crate::state::{self, ExitEnd, SpanState};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
@@ -112,12 +111,6 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if !sink::recording() {
-            return;
-        }
-        let site = site(attrs.metadata());
-        // The span's categories are its target and level: a span the session's
-        // pattern leaves out keeps no state, so nothing of it is recorded.
-        if !site.callsite.category_on() {
             return;
         }
         let Some(span) = ctx.span(id) else { return };
