@@ -48,6 +48,7 @@ mod counter;
 mod env;
 mod future;
 mod handoff;
+mod lanes;
 mod local;
 mod pool_span;
 mod record;

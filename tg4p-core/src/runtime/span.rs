@@ -8,10 +8,10 @@ use super::args::{self, ArgText};
 /// The name of the typed arg a slice's end records for `ret`.
 const RETURN_ARG: &str = "return";
 use super::handoff::generation;
-use super::local::{thread_key, with_local};
+use super::local::with_local;
 use super::record::{Args, Details, Event, LaneRef, THREAD_SLICE_WORDS};
 use super::registry::Callsite;
-use super::track::Track;
+use super::track::{HeldLane, Track};
 use super::values::{ArgRef, with_typed};
 use crate::FlowId;
 use std::cell::RefCell;
@@ -259,7 +259,8 @@ pub struct Span {
     /// Begun as `#[trace]` begins a slice (a compact record the writer's templates
     /// handle): on the thread's track, no args, no run-time name.
     thread_slice: bool,
-    track: Option<(&'static Track, u32)>,
+    /// The lane its slice holds on a custom track.
+    track: Option<HeldLane>,
     flows: RefCell<SpanFlows>,
     _not_send: PhantomData<*const ()>,
 }
@@ -349,24 +350,26 @@ impl Span {
             };
             (begin, end) = (begin.on(lane), end.on(lane));
         }
-        let me = thread_key();
         let kept = with_local(generation, |l| {
             let room = l.room(&begin, end.words())?;
-            let lane = track.map(|t| {
-                let (lane, tick) = t.open_lane(me);
-                begin = begin.on(LaneRef {
-                    track: t.id(),
-                    lane,
-                });
-                begin = begin.at(tick);
-                (t, lane)
-            });
+            let held = match track {
+                Some(t) => {
+                    let (held, tick) = t.open_for_thread()?;
+                    let lane = LaneRef {
+                        track: t.id(),
+                        lane: held.lane(),
+                    };
+                    begin = begin.on(lane).at(tick);
+                    Some(held)
+                }
+                None => None,
+            };
             room.write(&begin);
-            Some(lane)
+            Some(held)
         });
-        if let Some(Some(lane)) = kept {
+        if let Some(Some(held)) = kept {
             self.generation = generation;
-            self.track = lane;
+            self.track = held;
         }
     }
 
@@ -430,15 +433,12 @@ impl Span {
         }
         // The lane is released even if the session ended, so the track stays usable.
         // It is closed now: a later drop must not close it again.
-        let closed = self.track.take().map(|(t, lane)| {
-            let tick = t.close_lane(lane);
-            (
-                LaneRef {
-                    track: t.id(),
-                    lane,
-                },
-                tick,
-            )
+        let closed = self.track.take().map(|held| {
+            let lane = LaneRef {
+                track: held.track().id(),
+                lane: held.lane(),
+            };
+            (lane, held.close())
         });
         if generation() != self.generation {
             return;

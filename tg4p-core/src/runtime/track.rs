@@ -2,15 +2,12 @@
 
 use super::category::Gate;
 use super::clock::ticks;
+use super::lanes::{self, Free, LANE_REUSE_GAP, LaneSlot, POOL};
 use super::local::thread_key;
 use super::registry;
-use std::sync::Mutex;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-
-/// Ticks a lane must have been free before another thread's slice may start on it,
-/// so that an end and the next begin never share a timestamp (their order would
-/// then be up to the trace processor). About 3 us with the TSC, 10 us otherwise.
-const LANE_REUSE_GAP: u64 = 10_000;
+use std::sync::{Mutex, OnceLock};
 
 /// A named track of the process, shared by all threads: declare it as a `static`.
 ///
@@ -42,57 +39,17 @@ pub struct Track {
     name: &'static str,
     id: AtomicU32,
     uuid: AtomicU64,
-    lanes: Mutex<Vec<Lane>>,
+    /// Its lanes (lane 0 is the track itself), in segments made as needed.
+    segments: OnceLock<Box<Segment>>,
+    /// Lanes published: their slots are set up.
+    len: AtomicU32,
+    /// What futures and pool spans keep of each lane; locked to add a lane too.
+    book: Mutex<Vec<Book>>,
     /// A pool of tracks for futures (see [`Track::pool`]).
     pool: bool,
     /// The category of the events on it that have none of their own (`""`: none).
     pub(crate) category: &'static str,
     gate: Gate,
-}
-
-/// One track of the trace: the track itself (lane 0) or one of its lanes.
-#[derive(Debug)]
-struct Lane {
-    uuid: u64,
-    /// The lane this one extends, its parent in the trace (`None` for lane 0):
-    /// lane 0 for the lanes of threads' spans and of tasks, the lane of the
-    /// future whose concurrent children it holds otherwise.
-    parent: Option<u32>,
-    /// `thread_key` of the thread whose spans are open on it, 0 if none.
-    owner: u64,
-    /// Slices open on it (a thread's spans, or the slices in `open`).
-    depth: u32,
-    /// Tick of the last slice end on it.
-    last_end: u64,
-    /// `thread_key` of the thread that last closed a slice on it.
-    last_closer: u64,
-    /// Tokens of the future slices open on it, innermost last.
-    open: Vec<u64>,
-    /// Holds the concurrent children of the futures on its parent lane (and only
-    /// those): not a lane for threads' spans or tasks, so that a pool's tasks
-    /// use no more tracks than ran at once.
-    children: bool,
-}
-
-impl Lane {
-    /// A lane with nothing open on it, never used.
-    fn free(uuid: u64, parent: Option<u32>, children: bool) -> Lane {
-        Lane {
-            uuid,
-            parent,
-            owner: 0,
-            depth: 0,
-            last_end: 0,
-            last_closer: 0,
-            open: Vec::new(),
-            children,
-        }
-    }
-
-    /// Free, and the track itself or a lane for threads' spans and tasks.
-    fn is_free_top(&self) -> bool {
-        self.depth == 0 && !self.children
-    }
 }
 
 impl Track {
@@ -107,7 +64,9 @@ impl Track {
             name,
             id: AtomicU32::new(0),
             uuid: AtomicU64::new(0),
-            lanes: Mutex::new(Vec::new()),
+            segments: OnceLock::new(),
+            len: AtomicU32::new(0),
+            book: Mutex::new(Vec::new()),
             pool: false,
             category: "",
             gate: Gate::new(),
@@ -156,7 +115,9 @@ impl Track {
             name,
             id: AtomicU32::new(0),
             uuid: AtomicU64::new(0),
-            lanes: Mutex::new(Vec::new()),
+            segments: OnceLock::new(),
+            len: AtomicU32::new(0),
+            book: Mutex::new(Vec::new()),
             pool: true,
             category: "",
             gate: Gate::new(),
@@ -229,41 +190,149 @@ impl Track {
         if lane == 0 {
             return Some(self.uuid());
         }
-        let lanes = super::shim::lock(&self.lanes);
-        lanes.get(lane as usize).map(|l| l.uuid)
+        self.slot(lane).map(LaneSlot::uuid)
     }
 
-    /// Opens a slice for thread `me` and reads its tick: on the lane `me` already
-    /// has slices open on, else on the first free lane that `me` closed last (its
-    /// end is on this thread's sequence, before the new begin: no gap is needed)
-    /// or that has been free for long enough, else a new lane. The tick is read
-    /// under the lock so that lane hand-overs are ordered.
-    pub(crate) fn open_lane(&self, me: u64) -> (u32, u64) {
-        let mut lanes = self.lock();
-        let now = ticks();
-        let pick = lanes
-            .iter()
-            .position(|l| l.owner == me && l.depth > 0)
-            .or_else(|| {
-                lanes.iter().position(|l| {
-                    l.is_free_top()
-                        && (l.last_closer == me || now.saturating_sub(l.last_end) > LANE_REUSE_GAP)
-                })
-            });
-        let i = pick.unwrap_or_else(|| push_lane(&mut lanes, 0, false));
-        let lane = &mut lanes[i];
-        lane.owner = me;
-        lane.depth += 1;
-        (i as u32, now)
-    }
-
-    /// The lanes, lane 0 (the track itself) created on first use.
-    fn lock(&self) -> super::shim::MutexGuard<'_, Vec<Lane>> {
-        let mut lanes = super::shim::lock(&self.lanes);
-        if lanes.is_empty() {
-            lanes.push(Lane::free(self.uuid(), None, false));
+    /// Lane `lane`'s slot, if the lane exists.
+    fn slot(&self, lane: u32) -> Option<&LaneSlot> {
+        if lane >= self.len.load(Ordering::Acquire) {
+            return None;
         }
-        lanes
+        let mut segment = self.segments.get()?;
+        for _ in 0..lane as usize / SEGMENT_LANES {
+            segment = segment.next.get()?;
+        }
+        Some(&segment.slots[lane as usize % SEGMENT_LANES])
+    }
+
+    /// The lanes published so far, with their indices.
+    fn slots(&self) -> impl Iterator<Item = (u32, &LaneSlot)> {
+        // Acquire: every slot below the count is set up (see `push_lane`).
+        let n = self.len.load(Ordering::Acquire);
+        let mut segment = self.segments.get();
+        (0..n).map_while(move |i| {
+            if i > 0 && i as usize % SEGMENT_LANES == 0 {
+                segment = segment?.next.get();
+            }
+            Some((i, &segment?.slots[i as usize % SEGMENT_LANES]))
+        })
+    }
+
+    /// The bookkeeping of futures and pool spans, lane 0 (the track itself)
+    /// created on first use. Taken also to add a lane.
+    fn book(&self) -> super::shim::MutexGuard<'_, Vec<Book>> {
+        let mut book = super::shim::lock(&self.book);
+        if book.is_empty() {
+            self.push_lane(&mut book, None, false, 0);
+        }
+        book
+    }
+
+    /// Adds a lane extending lane `parent` (`None`: the track itself, lane 0),
+    /// holding the concurrent children of futures on it if `children`, in state
+    /// `state` (held by its creator, or free); returns its index. Under the book's
+    /// lock, so lanes are added one at a time, in order.
+    fn push_lane(
+        &self,
+        book: &mut Vec<Book>,
+        parent: Option<u32>,
+        children: bool,
+        state: u64,
+    ) -> u32 {
+        let i = book.len();
+        let mut segment = self.segments.get_or_init(|| Box::new(Segment::new()));
+        for _ in 0..i / SEGMENT_LANES {
+            segment = segment.next.get_or_init(|| Box::new(Segment::new()));
+        }
+        let uuid = if i == 0 {
+            self.uuid()
+        } else {
+            crate::ids::next_track_uuid()
+        };
+        let parent = if i == 0 { None } else { parent.or(Some(0)) };
+        segment.slots[i % SEGMENT_LANES].init(uuid, parent, children, state);
+        book.push(Book::default());
+        // Release: the slot is set up before anyone counts it (`slots`, `slot`).
+        self.len.store(i as u32 + 1, Ordering::Release);
+        i as u32
+    }
+
+    /// Opens a slice of the calling thread on this track and reads its tick: on
+    /// the lane the thread has slices open on, else on the lane it freed last if it
+    /// did so lately (it stays on "its" lane while it keeps recording), else on
+    /// the first free lane that it freed last or that has been free for long
+    /// enough, else on a new lane. `None` if the thread's state is gone (it is
+    /// exiting). No lock: see `super::lanes`.
+    #[inline]
+    pub(crate) fn open_for_thread(&'static self) -> Option<(HeldLane, u64)> {
+        HELD.try_with(|held| {
+            let mut held = held.try_borrow_mut().ok()?;
+            let me = held.key();
+            let addr = self as *const Track as usize;
+            if let Some(e) = held.entries.iter().find(|e| e.track == addr)
+                && let Some(slot) = e.slot
+            {
+                let lane = HeldLane {
+                    track: self,
+                    slot,
+                    lane: e.lane,
+                };
+                if slot.held_by(me) {
+                    slot.nest();
+                    return Some((lane, ticks()));
+                }
+                if let Some(free) = slot.free()
+                    && free.closer == me
+                {
+                    let now = ticks();
+                    if now.saturating_sub(free.last_end) < STICKY_TICKS
+                        && slot.take(free, me).is_some()
+                    {
+                        return Some((lane, now));
+                    }
+                }
+            }
+            let (lane, tick) = self.take_for_thread(me);
+            held.remember(addr, lane.slot, lane.lane);
+            Some((lane, tick))
+        })
+        .ok()
+        .flatten()
+    }
+
+    /// The slow path of [`open_for_thread`](Track::open_for_thread): a scan of
+    /// the lanes.
+    #[cold]
+    fn take_for_thread(&'static self, me: u64) -> (HeldLane, u64) {
+        if self.len.load(Ordering::Acquire) == 0 {
+            drop(self.book()); // lane 0
+        }
+        let held = |lane: u32, slot: &'static LaneSlot| HeldLane {
+            track: self,
+            slot,
+            lane,
+        };
+        // A lane it holds already (the thread's entry for the track was evicted).
+        if let Some((i, slot)) = self.slots().find(|(_, s)| s.held_by(me)) {
+            slot.nest();
+            return (held(i, slot), ticks());
+        }
+        let now = ticks();
+        for (i, slot) in self.slots() {
+            let Some(free) = slot.free().filter(|f| f.ready_for(me, now)) else {
+                continue;
+            };
+            if let Some(taken) = slot.take(free, me) {
+                // As freed, read after the take: if it was freed again since it was
+                // seen (by another thread), wait out the gap.
+                return (held(i, slot), begin_after(taken, me));
+            }
+        }
+        let mut book = self.book();
+        let i = self.push_lane(&mut book, Some(0), false, lanes::held_by(me));
+        drop(book);
+        let slot = self.slot(i).expect("lane just published");
+        (held(i, slot), ticks())
     }
 
     /// Opens the slice `token` of a task (a future no traced future polls) on a
@@ -278,10 +347,42 @@ impl Track {
     /// the number of lanes stays the peak number of open slices.
     pub(crate) fn open_task(&self, token: u64) -> (u32, u64) {
         let me = thread_key();
-        let mut lanes = self.lock();
-        let free = pick_free(&lanes, me, |l| l.is_free_top());
-        let i = free.unwrap_or_else(|| push_lane(&mut lanes, 0, false));
-        open_on(lanes, i, token, me)
+        let mut book = self.book();
+        let (i, taken) = loop {
+            let mut best: Option<(u32, &LaneSlot, Free)> = None;
+            for (i, slot) in self.slots() {
+                let Some(free) = slot.free() else { continue };
+                if free.closer == me {
+                    best = Some((i, slot, free));
+                    break;
+                }
+                if best.is_none_or(|(.., b)| free.last_end < b.last_end) {
+                    best = Some((i, slot, free));
+                }
+            }
+            match best {
+                // Lost to a thread that took it meanwhile: look again.
+                Some((i, slot, free)) => match slot.take(free, POOL) {
+                    Some(taken) => break (i, Some(taken)),
+                    None => continue,
+                },
+                None => {
+                    break (
+                        self.push_lane(&mut book, Some(0), false, lanes::held_by(POOL)),
+                        None,
+                    );
+                }
+            }
+        };
+        let b = &mut book[i as usize];
+        b.open.push(token);
+        b.depth = b.open.len() as u32;
+        drop(book);
+        let tick = match taken {
+            Some(taken) => begin_after(taken, me),
+            None => ticks(),
+        };
+        (i, tick)
     }
 
     /// Opens the slice `token` of a child of the future whose innermost slice
@@ -291,35 +392,81 @@ impl Track {
     /// gap as in [`open_task`](Track::open_task).
     pub(crate) fn open_child(&self, lane: u32, above: u64, token: u64) -> (u32, u64) {
         let me = thread_key();
-        let mut lanes = self.lock();
-        let on_top = lanes
+        let mut book = self.book();
+        let on_top = book
             .get(lane as usize)
-            .is_some_and(|l| l.open.last() == Some(&above));
+            .is_some_and(|b| b.open.last() == Some(&above));
         let i = if on_top {
-            lane as usize
+            Some(lane)
         } else {
-            let free = pick_free(&lanes, me, |l| {
-                l.depth == 0 && l.children && l.parent == Some(lane)
-            });
-            free.unwrap_or_else(|| push_lane(&mut lanes, lane, true))
+            self.free_child(&book, lane, me, |_, _| true)
         };
-        open_on(lanes, i, token, me)
+        let i =
+            i.unwrap_or_else(|| self.push_lane(&mut book, Some(lane), true, lanes::held_by(POOL)));
+        let b = &mut book[i as usize];
+        b.open.push(token);
+        b.depth = b.open.len() as u32;
+        let last = Free::closed(b.last_closer, self.slot(i).map_or(0, LaneSlot::last_end));
+        drop(book);
+        (i, begin_after(last, me))
+    }
+
+    /// The free children lane beneath lane `parent` that thread `me` closed last,
+    /// else the one free the longest, among those `ok` accepts (given its last
+    /// closer and last end).
+    fn free_child(
+        &self,
+        book: &[Book],
+        parent: u32,
+        me: u64,
+        ok: impl Fn(u64, u64) -> bool,
+    ) -> Option<u32> {
+        let mut best: Option<(u32, u64)> = None;
+        for (i, slot) in self.slots() {
+            let b = &book[i as usize];
+            if b.depth != 0 || !slot.children() || slot.parent() != Some(parent) {
+                continue;
+            }
+            let last_end = slot.last_end();
+            if !ok(b.last_closer, last_end) {
+                continue;
+            }
+            if b.last_closer == me {
+                return Some(i);
+            }
+            if best.is_none_or(|(_, e)| last_end < e) {
+                best = Some((i, last_end));
+            }
+        }
+        best.map(|(i, _)| i)
     }
 
     /// Closes the future slice `token` on `lane` and reads its tick; also returns
     /// how many slices open above it are closed with it (children that outlived
     /// it: their ends must come first). `None` if it was closed that way already.
     pub(crate) fn close_slice(&self, lane: u32, token: u64) -> Option<(u64, u32)> {
-        let mut lanes = super::shim::lock(&self.lanes);
-        let l = lanes.get_mut(lane as usize)?;
-        let at = l.open.iter().rposition(|&t| t == token)?;
-        let above = (l.open.len() - at - 1) as u32;
-        l.open.truncate(at);
-        l.depth = l.open.len() as u32;
+        let mut book = super::shim::lock(&self.book);
+        let b = book.get_mut(lane as usize)?;
+        let at = b.open.iter().rposition(|&t| t == token)?;
+        let above = (b.open.len() - at - 1) as u32;
+        b.open.truncate(at);
+        b.depth = b.open.len() as u32;
         let now = ticks();
-        l.last_end = now;
-        l.last_closer = thread_key();
+        self.pool_ended(b, lane, now);
         Some((now, above))
+    }
+
+    /// Notes that a slice of futures or pool spans on `lane` ended at `now` (by
+    /// the calling thread), freeing the lane if it was its last.
+    fn pool_ended(&self, b: &mut Book, lane: u32, now: u64) {
+        let me = thread_key();
+        b.last_closer = me;
+        let Some(slot) = self.slot(lane) else { return };
+        if b.depth == 0 && !slot.children() {
+            slot.free_pool(now, me);
+        } else {
+            slot.ended_at(now);
+        }
     }
 
     /// Opens a slice that no thread owns and that began at tick `since`, in the
@@ -328,19 +475,30 @@ impl Track {
     /// only the timestamps order the two), else on a new lane.
     pub(crate) fn open_lane_since(&self, since: u64) -> u32 {
         let me = thread_key();
-        let mut lanes = self.lock();
-        let free = lanes.iter().position(|l| {
-            l.is_free_top()
-                && (l.last_end == 0
-                    || (l.last_closer == me && l.last_end < since)
-                    || l.last_end.saturating_add(LANE_REUSE_GAP) < since)
-        });
-        let i = free.unwrap_or_else(|| push_lane(&mut lanes, 0, false));
-        // Owner 0 with depth 1: no thread's `open_lane` nests on it, no task takes it.
-        let lane = &mut lanes[i];
-        lane.owner = 0;
-        lane.depth = 1;
-        i as u32
+        let mut book = self.book();
+        let before = |f: &Free| {
+            f.last_end == 0
+                || (f.closer == me && f.last_end < since)
+                || f.last_end.saturating_add(LANE_REUSE_GAP) < since
+        };
+        let i = 'pick: loop {
+            let seen = self
+                .slots()
+                .find_map(|(i, s)| s.free().filter(&before).map(|f| (i, s, f)));
+            let Some((i, slot, free)) = seen else {
+                break 'pick self.push_lane(&mut book, Some(0), false, lanes::held_by(POOL));
+            };
+            let Some(taken) = slot.take(free, POOL) else {
+                continue; // a thread took it meanwhile
+            };
+            if before(&taken) {
+                break 'pick i;
+            }
+            // Freed again since it was seen, too late for `since`: give it back as it was.
+            slot.free_pool(taken.last_end, taken.closer);
+        };
+        book[i as usize].depth = 1;
+        i
     }
 
     /// Opens a slice that no thread owns and that began at tick `since` (as
@@ -350,33 +508,25 @@ impl Track {
     /// span's slice is open on lane `parent` of this track.
     pub(crate) fn open_child_since(&self, parent: u32, since: u64) -> u32 {
         let me = thread_key();
-        let mut lanes = self.lock();
-        let free = lanes.iter().position(|l| {
-            l.depth == 0
-                && l.children
-                && l.parent == Some(parent)
-                && (l.last_end == 0
-                    || (l.last_closer == me && l.last_end < since)
-                    || l.last_end.saturating_add(LANE_REUSE_GAP) < since)
+        let mut book = self.book();
+        let free = self.free_child(&book, parent, me, |closer, last_end| {
+            last_end == 0
+                || (closer == me && last_end < since)
+                || last_end.saturating_add(LANE_REUSE_GAP) < since
         });
-        let i = free.unwrap_or_else(|| push_lane(&mut lanes, parent, true));
-        let lane = &mut lanes[i];
-        lane.owner = 0;
-        lane.depth = 1;
-        i as u32
+        let i = free
+            .unwrap_or_else(|| self.push_lane(&mut book, Some(parent), true, lanes::held_by(POOL)));
+        book[i as usize].depth = 1;
+        i
     }
 
-    /// Closes the innermost slice on `lane` and reads its tick.
+    /// Closes the slice of a pool span on `lane` and reads its tick.
     pub(crate) fn close_lane(&self, lane: u32) -> u64 {
-        let mut lanes = super::shim::lock(&self.lanes);
+        let mut book = super::shim::lock(&self.book);
         let now = ticks();
-        if let Some(l) = lanes.get_mut(lane as usize) {
-            l.depth = l.depth.saturating_sub(1);
-            if l.depth == 0 {
-                l.owner = 0;
-                l.last_end = now;
-                l.last_closer = thread_key();
-            }
+        if let Some(b) = book.get_mut(lane as usize) {
+            b.depth = b.depth.saturating_sub(1);
+            self.pool_ended(b, lane, now);
         }
         now
     }
@@ -394,61 +544,144 @@ impl Track {
     /// The lane that lane `lane` extends: its parent track (`None`: the track
     /// itself, a child of the process).
     pub(crate) fn lane_parent(&self, lane: u32) -> Option<u32> {
-        let lanes = super::shim::lock(&self.lanes);
-        lanes.get(lane as usize).and_then(|l| l.parent)
+        self.slot(lane).and_then(LaneSlot::parent)
     }
 }
 
-/// A new lane extending lane `parent` (for its futures' `children`, or for
-/// threads' spans and tasks); returns its index.
-fn push_lane(lanes: &mut Vec<Lane>, parent: u32, children: bool) -> usize {
-    lanes.push(Lane::free(
-        crate::ids::next_track_uuid(),
-        Some(parent),
-        children,
-    ));
-    lanes.len() - 1
+/// Lanes per segment of a track's lanes (a track allocates its first segment when
+/// first used, then one more each time its lanes outgrow them).
+const SEGMENT_LANES: usize = 8;
+
+/// A track's lanes `8k..8k + 8`, and the segment after them.
+#[derive(Debug)]
+struct Segment {
+    slots: [LaneSlot; SEGMENT_LANES],
+    next: OnceLock<Box<Segment>>,
 }
 
-/// The free lane (as `is_free` says) that thread `me` closed last, else the one
-/// free the longest.
-fn pick_free(lanes: &[Lane], me: u64, is_free: impl Fn(&Lane) -> bool) -> Option<usize> {
-    lanes
-        .iter()
-        .position(|l| is_free(l) && l.last_closer == me)
-        .or_else(|| {
-            lanes
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| is_free(l))
-                .min_by_key(|(_, l)| l.last_end)
-                .map(|(i, _)| i)
-        })
+impl Segment {
+    fn new() -> Segment {
+        Segment {
+            slots: std::array::from_fn(|_| LaneSlot::new()),
+            next: OnceLock::new(),
+        }
+    }
 }
 
-/// Opens future slice `token` on lane `i` (owned by no thread, so that no
-/// thread's spans nest on it), releases the lock, and reads the begin's tick: at
-/// least [`LANE_REUSE_GAP`] after the lane's last end if another thread wrote it.
-fn open_on(
-    mut lanes: super::shim::MutexGuard<'_, Vec<Lane>>,
-    i: usize,
-    token: u64,
-    me: u64,
-) -> (u32, u64) {
-    let lane = &mut lanes[i];
-    lane.owner = 0;
-    lane.open.push(token);
-    lane.depth = lane.open.len() as u32;
-    let last_end = if lane.last_closer == me {
-        0
-    } else {
-        lane.last_end
-    };
-    drop(lanes);
+/// What futures and pool spans keep of a lane, under the track's mutex.
+#[derive(Debug, Default)]
+struct Book {
+    /// Their slices open on it (the tokens in `open`, or one pool span's).
+    depth: u32,
+    /// Tokens of the future slices open on it, innermost last.
+    open: Vec<u64>,
+    /// Key of the thread that last closed one of their slices on it.
+    last_closer: u64,
+}
+
+/// How long (in ticks) a thread keeps the lane it freed last on a track as its
+/// own: within it, its next slice there goes back on that lane at the cost of
+/// one compare-and-swap; after it, the thread looks for the first free lane
+/// again (so lanes empty out once concurrency drops). About 0.3 ms with the TSC.
+const STICKY_TICKS: u64 = 100 * LANE_REUSE_GAP;
+
+/// The lane a thread's slice on a custom track holds: closed by the thread that
+/// opened it (a [`Span`](super::Span) is not `Send`).
+#[derive(Debug)]
+pub(crate) struct HeldLane {
+    track: &'static Track,
+    slot: &'static LaneSlot,
+    lane: u32,
+}
+
+impl HeldLane {
+    /// The track.
+    pub(crate) fn track(&self) -> &'static Track {
+        self.track
+    }
+
+    /// The lane's index (0: the track itself).
+    pub(crate) fn lane(&self) -> u32 {
+        self.lane
+    }
+
+    /// Closes the slice, reads its tick, and frees the lane if it was the
+    /// thread's last slice on it.
+    #[inline]
+    pub(crate) fn close(self) -> u64 {
+        let now = ticks();
+        self.slot.close_one(now);
+        now
+    }
+}
+
+/// The tick a slice begins at on a lane just taken, freed as `taken` says: now,
+/// after waiting out the rest of [`LANE_REUSE_GAP`] if another thread freed it
+/// (at most about 3 us).
+fn begin_after(taken: Free, me: u64) -> u64 {
     let mut now = ticks();
-    while now.saturating_sub(last_end) <= LANE_REUSE_GAP {
+    if taken.closer == me {
+        return now;
+    }
+    while now.saturating_sub(taken.last_end) <= LANE_REUSE_GAP {
         std::hint::spin_loop();
         now = ticks();
     }
-    (i as u32, now)
+    now
+}
+
+/// Entries of a thread's cache of the lanes it holds or freed last.
+const HELD_ENTRIES: usize = 8;
+
+/// The lane a thread took last on a track (`track`: its address; 0: none).
+#[derive(Clone, Copy)]
+struct Entry {
+    track: usize,
+    slot: Option<&'static LaneSlot>,
+    lane: u32,
+}
+
+/// A thread's key and its cache of lanes, by track: a hint (the lane's state
+/// says who holds it); a track missing from it costs a scan of its lanes.
+struct Held {
+    key: u64,
+    entries: [Entry; HELD_ENTRIES],
+    /// The entry replaced next when the track has none.
+    next: usize,
+}
+
+impl Held {
+    fn key(&mut self) -> u64 {
+        if self.key == 0 {
+            self.key = thread_key();
+        }
+        self.key
+    }
+
+    /// Notes that the thread took lane `lane` (`slot`) of the track at `track`.
+    fn remember(&mut self, track: usize, slot: &'static LaneSlot, lane: u32) {
+        let at = match self.entries.iter().position(|e| e.track == track) {
+            Some(at) => at,
+            None => {
+                let at = self.next;
+                self.next = (at + 1) % HELD_ENTRIES;
+                at
+            }
+        };
+        self.entries[at] = Entry {
+            track,
+            slot: Some(slot),
+            lane,
+        };
+    }
+}
+
+thread_local! {
+    static HELD: RefCell<Held> = const {
+        RefCell::new(Held {
+            key: 0,
+            entries: [Entry { track: 0, slot: None, lane: 0 }; HELD_ENTRIES],
+            next: 0,
+        })
+    };
 }
