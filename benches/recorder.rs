@@ -17,6 +17,12 @@
 //!
 //! The summary also times `span` in ring mode (`SessionBuilder::ring`).
 //!
+//! Custom tracks (`custom_track` criterion group, and `tracks_run` in the summary;
+//! `TG4P_BENCH_TRACKS_ONLY=1` runs only that summary): 1, 2 and 8 threads at once
+//! record spans on one shared `static` track, against the same threads recording
+//! `span!` on their own tracks in the same run, in blocking sessions: the mean
+//! recording thread's CPU per span, and the process's (writer and finish included).
+//!
 //! `TG4P_BENCH_SECS` (default 1) sets criterion's measurement time per benchmark.
 
 use criterion::Criterion;
@@ -88,6 +94,9 @@ fn ns_per_call(n: u64, rounds: u32, mut f: impl FnMut()) -> f64 {
 }
 
 fn summary() {
+    if std::env::var_os("TG4P_BENCH_TRACKS_ONLY").is_some() {
+        return tracks_run();
+    }
     if std::env::var_os("TG4P_BENCH_LONG_ONLY").is_some() {
         return long_run();
     }
@@ -170,6 +179,7 @@ fn summary() {
 
     long_run();
     values_run();
+    tracks_run();
 }
 
 /// CPU time in ns used so far by the calling thread (`libc::RUSAGE_THREAD`) or the
@@ -312,6 +322,131 @@ fn main() {
         .warm_up_time(Duration::from_millis(300))
         .configure_from_args();
     criterion_benches(&mut c);
+    criterion_tracks(&mut c);
     c.final_summary();
     summary();
+}
+
+static BENCH_TRACK: tg4p::Track = tg4p::Track::new("bench_track");
+
+/// A span on the calling thread's own track: the custom track's baseline.
+fn thread_track_span() {
+    let _s = tg4p::span!("bench_thread_span");
+}
+
+/// A span on the shared custom track.
+fn custom_track_span() {
+    let _s = tg4p::span!(BENCH_TRACK, "bench_track_span");
+}
+
+/// CPU time in ns used so far by the calling thread.
+fn thread_cpu_ns() -> u64 {
+    // SAFETY: `timespec` is plain data; clock_gettime only writes into it.
+    let t = unsafe {
+        let mut t: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t);
+        t
+    };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// `threads` threads, started together, each make `n` calls of `f`: the mean CPU
+/// time in ns per call of a recording thread.
+fn per_thread_cpu(threads: usize, n: u64, f: fn()) -> f64 {
+    let start = std::sync::Arc::new(std::sync::Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                let t0 = thread_cpu_ns();
+                for _ in 0..n {
+                    f();
+                }
+                thread_cpu_ns() - t0
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    total as f64 / (threads as u64 * n) as f64
+}
+
+fn blocking_session(name: &str) -> tg4p::Session {
+    tg4p::Session::builder()
+        .path(bench_path(name))
+        .memory_limit(64 << 20)
+        .overflow(tg4p::Overflow::Block)
+        .start()
+        .expect("open a bench session")
+}
+
+/// Criterion's view: per-thread CPU per span with 1, 2 and 8 threads recording at
+/// once, on the shared custom track and on their own tracks (the baseline).
+fn criterion_tracks(c: &mut Criterion) {
+    let s = blocking_session("criterion-tracks");
+    let mut g = c.benchmark_group("custom_track");
+    for threads in [1, 2, 8] {
+        for (name, f) in [
+            ("thread_track", thread_track_span as fn()),
+            ("custom_track", custom_track_span as fn()),
+        ] {
+            g.bench_function(format!("{name}/{threads}"), |b| {
+                b.iter_custom(|iters| {
+                    let ns = per_thread_cpu(threads, iters, f);
+                    Duration::from_nanos((ns * iters as f64) as u64)
+                })
+            });
+        }
+    }
+    g.finish();
+    let r = s.finish().expect("finish");
+    assert_eq!(r.events_dropped, 0);
+    std::fs::remove_file(&r.path).ok();
+}
+
+/// Issue 15's custom-track comparison, in one run: with 1, 2 and 8 threads at
+/// once, spans on one shared custom track against spans on the threads' own
+/// tracks; per span, the mean recording thread's CPU and the process's (writer
+/// and finish included), best of 3 interleaved rounds, as ratios to one
+/// `Instant::now()` and custom / thread track.
+fn tracks_run() {
+    const PER_THREAD: u64 = 400_000;
+    let (base, _) = cpu_per_op("now-tracks", 2_000_000, false, || {
+        black_box(Instant::now());
+    });
+    println!(
+        "\n== spans on a shared custom track vs the thread's own track, per span: \
+         recording thread CPU / process CPU (ratio to Instant::now() = {base:.1} ns) =="
+    );
+    for threads in [1, 2, 8] {
+        let mut best = [(f64::INFINITY, f64::INFINITY); 2];
+        for _round in 0..3 {
+            for (k, f) in [thread_track_span as fn(), custom_track_span]
+                .into_iter()
+                .enumerate()
+            {
+                let s = blocking_session("tracks");
+                let p0 = cpu_ns(libc::RUSAGE_SELF);
+                let thread = per_thread_cpu(threads, PER_THREAD, f);
+                let r = s.finish().expect("finish");
+                let process =
+                    (cpu_ns(libc::RUSAGE_SELF) - p0) / (threads as u64 * PER_THREAD) as f64;
+                assert_eq!(r.events_dropped, 0, "blocking session");
+                std::fs::remove_file(&r.path).ok();
+                best[k] = (best[k].0.min(thread), best[k].1.min(process));
+            }
+        }
+        let [(tt, tp), (ct, cp)] = best;
+        println!(
+            "{threads} thread(s): thread track {tt:6.1} / {tp:6.1} ns ({:5.2}x / {:5.2}x)   \
+             custom track {ct:6.1} / {cp:6.1} ns ({:5.2}x / {:5.2}x)   \
+             custom/thread: thread CPU {:4.2}x, process CPU {:4.2}x (target <= 1.5)",
+            tt / base,
+            tp / base,
+            ct / base,
+            cp / base,
+            ct / tt,
+            cp / tp
+        );
+    }
 }

@@ -535,6 +535,20 @@ pub(crate) const PLAIN_END: u64 = EventHeader {
     ..PLAIN
 }
 .encode();
+/// The headers of a slice begin and of a slice end on a lane of a custom track
+/// (its track and lane follow), with no args, flows or run-time name:
+/// `span!(TRACK, "NAME")`.
+pub(crate) const LANE_BEGIN: u64 = EventHeader {
+    has_track: true,
+    ..PLAIN
+}
+.encode();
+pub(crate) const LANE_END: u64 = EventHeader {
+    ty: Ty::End,
+    has_track: true,
+    ..PLAIN
+}
+.encode();
 /// The bits of a header word that hold its `args` count.
 pub(crate) const ARGS_FIELD: u64 = 0xFF << 16;
 /// The headers of counter samples with an integer, and with a float value.

@@ -13,6 +13,7 @@
 //! the live chunk of every thread; after each such drain it writes what it has, so
 //! a crash loses at most one interval.
 
+mod lane_templates;
 mod ring;
 mod templates;
 
@@ -35,6 +36,7 @@ use crate::wire::{
     ProcessDescriptor, SEQ_NEEDS_INCREMENTAL_STATE, SequenceStart, SourceLocation,
     ThreadDescriptor, TracePacket, TraceStats, TrackDescriptor, TrackEvent,
 };
+use lane_templates::{LaneTemplate, LaneTemplates};
 use quick_protobuf::sizeofs::sizeof_len;
 use quick_protobuf::{MessageWrite, Writer as PbWriter, WriterBackend};
 use std::collections::HashSet;
@@ -54,6 +56,8 @@ struct Sequence {
     /// Callsite id -> iid of both its event name and its source location, and
     /// the sequence's pre-encoded packets.
     templates: Templates,
+    /// Pre-encoded plain slice begins and ends on custom tracks' lanes.
+    lanes: LaneTemplates,
     arg_names: InternTable<&'static str>,
     /// The categories of the callsites interned on the sequence.
     categories: InternTable<&'static str>,
@@ -89,6 +93,13 @@ enum Learned {
         counter: u32,
         uuid: u64,
     },
+    /// Plain begins of `callsite` on `lane` (`track << 32 | lane`), and plain
+    /// ends there, are `begin` and `end`.
+    Lane {
+        callsite: Option<u32>,
+        lane: u64,
+        template: LaneTemplate,
+    },
 }
 
 impl Sequence {
@@ -109,6 +120,16 @@ impl Sequence {
                 self.templates
                     .add_counter(counter, self.slot.sequence, uuid);
             }
+            Learned::Lane {
+                callsite: Some(callsite),
+                lane,
+                template,
+            } => self.lanes.add_begin(callsite, lane, template),
+            Learned::Lane {
+                callsite: None,
+                lane,
+                template,
+            } => self.lanes.add_end(lane, template),
         }
     }
 
@@ -121,6 +142,7 @@ impl Sequence {
         self.loss_to_mark += count;
         self.started = false;
         self.templates.callsites.clear();
+        self.lanes.clear();
         self.arg_names.clear();
         self.categories.clear();
         self.runtime_names.clear();
@@ -130,6 +152,7 @@ impl Sequence {
     fn new(slot: Arc<Slot>) -> Sequence {
         Sequence {
             templates: Templates::new(slot.sequence),
+            lanes: LaneTemplates::default(),
             slot,
             started: false,
             last_ns: 0,
@@ -801,6 +824,18 @@ impl Writer {
                 if i >= end {
                     break;
                 }
+                let run = lane_templates::append_run(
+                    &mut self.output.out,
+                    chunk.words(i, end),
+                    &seq.lanes,
+                    self.output.calibration.segment(),
+                    &mut seq.last_ns,
+                );
+                self.output.events += run.packets;
+                i += run.words;
+                if run.words > 0 {
+                    continue;
+                }
             }
             // The record the run stopped at: anything but a slice on the thread's
             // track, a begin not interned yet, a tick in another clock segment, or
@@ -989,6 +1024,14 @@ impl Writer {
                 }
             }
         }
+        // A slice on a lane with nothing but its name (and category): the
+        // sequence's lane templates write the next ones.
+        let plain = h.args == 0
+            && !h.named
+            && !h.value_dropped
+            && h.outgoing == 0
+            && h.incoming == 0
+            && !h.float;
         let mut track_uuid = match e.lane {
             Some(l) => Some(self.track_uuid(l.track, l.lane)?),
             None => None,
@@ -1029,7 +1072,15 @@ impl Writer {
                 // Text args, and typed args on the thread's track without flows,
                 // dotted names or nested values, are written from the callsite's
                 // templates.
-                if !h.typed && !h.named {
+                if let (Some(l), Some(uuid), Ty::Begin) = (e.lane, track_uuid, h.ty)
+                    && plain
+                {
+                    learned = Learned::Lane {
+                        callsite: Some(e.id),
+                        lane: u64::from(l.track) << 32 | u64::from(l.lane),
+                        template: LaneTemplate::begin(seq.slot.sequence, iid, category, uuid),
+                    };
+                } else if !h.typed && !h.named {
                     learned = Learned::ArgNames { callsite: e.id };
                 } else if h.typed
                     && !h.named
@@ -1054,6 +1105,15 @@ impl Writer {
                 }
             }
             Ty::End => {
+                if let (Some(l), Some(uuid)) = (e.lane, track_uuid)
+                    && plain
+                {
+                    learned = Learned::Lane {
+                        callsite: None,
+                        lane: u64::from(l.track) << 32 | u64::from(l.lane),
+                        template: LaneTemplate::end(seq.slot.sequence, uuid),
+                    };
+                }
                 // A slice's end carries the function's return value (`ret`) or
                 // typed args; trace_processor merges them into the slice's args.
                 for range in values {

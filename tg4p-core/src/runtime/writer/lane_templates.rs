@@ -1,0 +1,345 @@
+//! The writer's fast path for slices on custom tracks: begins with no args,
+//! flows or run-time name (`TRACK.span("x")`, `span!(TRACK, "x")`,
+//! `#[trace(track = TRACK)]`) and plain ends, on any lane.
+//!
+//! Such a packet differs from the sequence's earlier ones for the same callsite
+//! and lane only in its timestamp: the track event's category, type, name,
+//! `track_uuid` and source location are those the general path wrote for the
+//! first one. So each sequence keeps, once the general path has written one
+//! (and described the lane), a [`LaneTemplate`] per (callsite, lane) for begins
+//! and per lane for ends; [`append_run`] turns a run of such records into
+//! packets: a timestamp delta and a copy of the template each. The bytes are the
+//! general encoder's, field for field (a test below pins them).
+
+use super::super::clock::Segment;
+use super::super::record::{LANE_BEGIN, LANE_END};
+use super::super::shim::{AtomicU64, Ordering};
+use crate::intern::FxHashMap;
+use crate::wire::EventType;
+use crate::wire::tags::{
+    EVENT_CATEGORY_IID, EVENT_NAME_IID, EVENT_SOURCE_LOCATION_IID, EVENT_TRACK_UUID, EVENT_TYPE,
+    PACKET_SEQUENCE_FLAGS, PACKET_SEQUENCE_ID, PACKET_TIMESTAMP, PACKET_TRACK_EVENT, TRACE_PACKET,
+};
+use crate::wire::{SEQ_NEEDS_INCREMENTAL_STATE, varint};
+
+/// Bytes copied per template: the longest (a begin with a 5-byte sequence id, a
+/// 10-byte category iid, 5-byte callsite iids and a 10-byte uuid) takes 47.
+const TEMPLATE_BYTES: usize = 48;
+/// Room for one packet: its tag and one-byte length, the timestamp's tag and
+/// varint, and a whole template copy.
+const PACKET_ROOM: usize = 3 + varint::MAX_LEN + TEMPLATE_BYTES;
+
+/// The `TracePacket` fields of a slice begin or end on a lane after its
+/// timestamp: `trusted_packet_sequence_id`, the `TrackEvent` and `sequence_flags`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LaneTemplate {
+    bytes: [u8; TEMPLATE_BYTES],
+    len: u8,
+}
+
+/// A small byte builder (not on the hot path).
+struct Bytes {
+    bytes: [u8; TEMPLATE_BYTES],
+    len: usize,
+}
+
+impl Bytes {
+    fn new() -> Bytes {
+        Bytes {
+            bytes: [0; TEMPLATE_BYTES],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn varint(&mut self, v: u64) {
+        let mut buf = [0; varint::MAX_LEN];
+        let n = varint::put(&mut buf, v);
+        self.push(&buf[..n]);
+    }
+}
+
+impl LaneTemplate {
+    /// A slice begin of the callsite interned as `iid` (name and source
+    /// location), in the category interned as `category` (if any), on the lane
+    /// `uuid`, on `sequence`.
+    pub(super) fn begin(sequence: u32, iid: u64, category: Option<u64>, uuid: u64) -> LaneTemplate {
+        let mut event = Bytes::new();
+        if let Some(c) = category {
+            event.push(&[EVENT_CATEGORY_IID]);
+            event.varint(c);
+        }
+        event.push(&[EVENT_TYPE, EventType::SliceBegin as u8]);
+        event.push(&[EVENT_NAME_IID]);
+        event.varint(iid);
+        event.push(&[EVENT_TRACK_UUID]);
+        event.varint(uuid);
+        event.push(&EVENT_SOURCE_LOCATION_IID);
+        event.varint(iid);
+        LaneTemplate::packet(sequence, &event)
+    }
+
+    /// A slice end on the lane `uuid`, on `sequence`.
+    pub(super) fn end(sequence: u32, uuid: u64) -> LaneTemplate {
+        let mut event = Bytes::new();
+        event.push(&[EVENT_TYPE, EventType::SliceEnd as u8]);
+        event.push(&[EVENT_TRACK_UUID]);
+        event.varint(uuid);
+        LaneTemplate::packet(sequence, &event)
+    }
+
+    fn packet(sequence: u32, event: &Bytes) -> LaneTemplate {
+        let mut t = Bytes::new();
+        t.push(&[PACKET_SEQUENCE_ID]);
+        t.varint(u64::from(sequence));
+        t.push(&[PACKET_TRACK_EVENT, event.len as u8]);
+        t.push(&event.bytes[..event.len]);
+        t.push(&[PACKET_SEQUENCE_FLAGS, SEQ_NEEDS_INCREMENTAL_STATE as u8]);
+        LaneTemplate {
+            bytes: t.bytes,
+            len: t.len as u8,
+        }
+    }
+}
+
+/// A sequence's lane templates.
+#[derive(Default)]
+pub(super) struct LaneTemplates {
+    /// `begins[callsite]`: by lane (`track << 32 | lane`, as records hold it).
+    begins: Vec<Vec<(u64, LaneTemplate)>>,
+    /// By lane.
+    ends: FxHashMap<u64, LaneTemplate>,
+}
+
+impl LaneTemplates {
+    /// Keeps the template of begins of `callsite` on `lane`.
+    pub(super) fn add_begin(&mut self, callsite: u32, lane: u64, template: LaneTemplate) {
+        let id = callsite as usize;
+        if self.begins.len() <= id {
+            self.begins.resize_with(id + 1, Vec::new);
+        }
+        if !self.begins[id].iter().any(|(l, _)| *l == lane) {
+            self.begins[id].push((lane, template));
+        }
+    }
+
+    /// Keeps the template of ends on `lane`.
+    pub(super) fn add_end(&mut self, lane: u64, template: LaneTemplate) {
+        self.ends.entry(lane).or_insert(template);
+    }
+
+    #[inline]
+    fn begin(&self, callsite: u64, lane: u64) -> Option<&LaneTemplate> {
+        let on = self.begins.get(usize::try_from(callsite).ok()?)?;
+        on.iter().find(|(l, _)| *l == lane).map(|(_, t)| t)
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.begins.clear();
+        self.ends.clear();
+    }
+}
+
+/// What [`append_run`] did.
+pub(super) struct Run {
+    /// Words of the records turned into packets.
+    pub words: usize,
+    /// Packets appended.
+    pub packets: u64,
+}
+
+/// Appends packets for the records at the start of `records` as long as they
+/// are plain lane begins and ends that `templates` knows, with ticks inside
+/// `segment` and not before the sequence's last timestamp `last_ns` (which the
+/// packets' deltas advance); stops at the first other record (or one cut short):
+/// the general path writes it.
+pub(super) fn append_run(
+    out: &mut Vec<u8>,
+    records: &[AtomicU64],
+    templates: &LaneTemplates,
+    segment: Segment,
+    last_ns: &mut u64,
+) -> Run {
+    // Relaxed loads: the caller read these words below the chunk's published
+    // count, loaded with Acquire (see `buffer`).
+    let word = |i: usize| records.get(i).map(|w| w.load(Ordering::Relaxed));
+    let (mut i, mut packets) = (0, 0);
+    let mut last = *last_ns;
+    let mut room = [0u8; PACKET_ROOM];
+    loop {
+        let Some(head) = word(i) else { break };
+        let (template, words) = if head == LANE_BEGIN {
+            let (Some(id), Some(lane)) = (word(i + 2), word(i + 3)) else {
+                break;
+            };
+            match templates.begin(id, lane) {
+                Some(t) => (t, 4),
+                None => break,
+            }
+        } else if head == LANE_END {
+            let Some(lane) = word(i + 2) else { break };
+            match templates.ends.get(&lane) {
+                Some(t) => (t, 3),
+                None => break,
+            }
+        } else {
+            break;
+        };
+        // A tick before the last one (a slice begun in the past) is written by
+        // the general path, in absolute time.
+        let Some(ns) = word(i + 1).and_then(|tick| segment.ns_of(tick)) else {
+            break;
+        };
+        if ns < last {
+            break;
+        }
+        let delta = ns - last;
+        room[0] = TRACE_PACKET;
+        room[2] = PACKET_TIMESTAMP;
+        let n = varint::put(&mut room[3..], delta);
+        room[3 + n..3 + n + TEMPLATE_BYTES].copy_from_slice(&template.bytes);
+        // At most 1 + 10 + 47 bytes: a one-byte length.
+        let len = 1 + n + template.len as usize;
+        room[1] = len as u8;
+        out.extend_from_slice(&room[..2 + len]);
+        last = ns;
+        packets += 1;
+        i += words;
+    }
+    *last_ns = last;
+    Run { words: i, packets }
+}
+
+#[cfg(all(test, not(tg4p_loom)))]
+mod tests {
+    use super::super::super::buffer::Chunk;
+    use super::super::super::record::{Event, LaneRef};
+    use super::*;
+    use crate::wire::{self, EventName, PacketData, TracePacket, TrackEvent};
+
+    /// The general encoder's packet of a slice begin (callsite `iid`) or end
+    /// (`None`) on the lane `uuid`.
+    fn general(sequence: u32, delta: u64, begin: Option<(u64, Option<u64>)>, uuid: u64) -> Vec<u8> {
+        let category: Vec<u64> = begin.and_then(|(_, c)| c).into_iter().collect();
+        let event: TrackEvent<'_> = TrackEvent {
+            kind: Some(if begin.is_some() {
+                EventType::SliceBegin
+            } else {
+                EventType::SliceEnd
+            }),
+            name: begin.map(|(iid, _)| EventName::Iid(iid)),
+            source_location_iid: begin.map(|(iid, _)| iid),
+            track_uuid: Some(uuid),
+            category_iids: &category,
+            ..Default::default()
+        };
+        let packet = TracePacket {
+            timestamp: Some(delta),
+            trusted_packet_sequence_id: Some(sequence),
+            sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
+            data: Some(PacketData::TrackEvent(event)),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        wire::append_packet(&mut out, &packet);
+        out
+    }
+
+    /// The records a recording thread writes (`record::Event::put`).
+    fn records(events: &[(Event<'_>, u64)]) -> Chunk {
+        let chunk = Chunk::new();
+        let mut pos = 0;
+        for (e, tick) in events {
+            pos = e.at(*tick).put(&chunk, pos, 0);
+        }
+        chunk.publish(pos);
+        chunk
+    }
+
+    #[test]
+    fn lane_begins_and_ends_encode_what_the_general_encoder_does() {
+        for sequence in [1, 300_000, u32::MAX] {
+            for (iid, category) in [
+                (1, None),
+                (u64::from(u32::MAX), Some(u64::MAX)),
+                (200, Some(3)),
+            ] {
+                for uuid in [1, u64::MAX, 0x1234_5678_9abc] {
+                    let lane = LaneRef { track: 7, lane: 3 };
+                    let word = 7 << 32 | 3;
+                    let mut t = LaneTemplates::default();
+                    t.add_begin(9, word, LaneTemplate::begin(sequence, iid, category, uuid));
+                    t.add_end(word, LaneTemplate::end(sequence, uuid));
+                    let chunk = records(&[
+                        (Event::begin(9).on(lane), 100),
+                        (Event::end().on(lane), 100 + (1 << 40)),
+                    ]);
+                    let (_, end) = chunk.unread();
+                    let mut out = Vec::new();
+                    let mut last = 40;
+                    let run = append_run(
+                        &mut out,
+                        chunk.words(0, end),
+                        &t,
+                        Segment::identity(),
+                        &mut last,
+                    );
+                    assert_eq!((run.words, run.packets, last), (end, 2, 100 + (1 << 40)));
+                    let mut expected = general(sequence, 60, Some((iid, category)), uuid);
+                    expected.extend(general(sequence, 1 << 40, None, uuid));
+                    assert_eq!(
+                        out, expected,
+                        "seq {sequence}, iid {iid}, {category:?}, uuid {uuid}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_run_stops_at_what_it_does_not_know() {
+        let lane = LaneRef { track: 2, lane: 1 };
+        let other = LaneRef { track: 2, lane: 2 };
+        let word = 2 << 32 | 1;
+        let mut t = LaneTemplates::default();
+        t.add_begin(4, word, LaneTemplate::begin(1, 1, None, 99));
+        t.add_end(word, LaneTemplate::end(1, 99));
+        let run = |events: &[(Event<'_>, u64)], last: u64| {
+            let chunk = records(events);
+            let (_, end) = chunk.unread();
+            let mut out = Vec::new();
+            let mut last = last;
+            let r = append_run(
+                &mut out,
+                chunk.words(0, end),
+                &t,
+                Segment::identity(),
+                &mut last,
+            );
+            (r.words, r.packets)
+        };
+        let begin = Event::begin(4).on(lane);
+        let end = Event::end().on(lane);
+        // Known begin and end, then: another callsite, another lane, a thread-track
+        // end, a begin with flows, a begin in the past.
+        assert_eq!(
+            run(&[(begin, 5), (end, 6), (Event::begin(5).on(lane), 7)], 0),
+            (7, 2)
+        );
+        assert_eq!(run(&[(end, 6), (Event::begin(4).on(other), 7)], 0), (3, 1));
+        assert_eq!(run(&[(end, 6), (Event::end().on(other), 7)], 0), (3, 1));
+        assert_eq!(run(&[(end, 6), (Event::end(), 7)], 0), (3, 1));
+        assert_eq!(run(&[(end, 6), (begin.flows(&[1], &[]), 7)], 0), (3, 1));
+        assert_eq!(run(&[(end, 6), (begin, 5)], 0), (3, 1));
+        assert_eq!(run(&[(begin, 5)], 6), (0, 0));
+        // A record cut short.
+        let chunk = records(&[(begin, 5)]);
+        let mut out = Vec::new();
+        let r = append_run(&mut out, chunk.words(0, 3), &t, Segment::identity(), &mut 0);
+        assert_eq!((r.words, r.packets, out.len()), (0, 0, 0));
+    }
+}
