@@ -20,7 +20,9 @@
 use super::buffer::{CHUNK_WORDS, Chunk};
 use super::clock;
 use super::handoff::{self, Overflow, Shared, Slot};
-use super::record::{self, Args, Event, THREAD_SLICE_WORDS, Ty};
+use super::record::{
+    self, Args, Event, LANE_BEGIN_WORDS, LANE_END_WORDS, LaneRef, THREAD_SLICE_WORDS, Ty,
+};
 use super::shim::{Arc, Ordering};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering as StdOrdering;
@@ -158,6 +160,37 @@ impl Local {
         self.depth = self.depth.saturating_sub(1);
     }
 
+    /// Begins a plain slice of `callsite` on a custom track's lane, reserving room
+    /// for its end: once the room is made, `take` takes the lane and reads the
+    /// tick. `None`: dropped (and counted), or `take` failed.
+    #[inline(always)]
+    pub(crate) fn begin_lane_slice<H>(
+        &mut self,
+        callsite: u32,
+        take: impl FnOnce() -> Option<(H, LaneRef, u64)>,
+    ) -> Option<H> {
+        if !self.ensure(LANE_BEGIN_WORDS, LANE_END_WORDS) {
+            self.dropped(2);
+            return None;
+        }
+        let (held, lane, tick) = take()?;
+        let chunk = self.chunk.as_ref()?;
+        self.pos = record::put_lane_begin(chunk, self.pos, callsite, lane, tick);
+        chunk.publish(self.pos);
+        self.reserved += LANE_END_WORDS;
+        Some(held)
+    }
+
+    /// Ends a slice on `lane` at `tick` with nothing but its end, in the room its
+    /// begin reserved.
+    #[inline(always)]
+    pub(crate) fn end_lane_slice(&mut self, lane: LaneRef, tick: u64) {
+        let Some(chunk) = &self.chunk else { return };
+        self.pos = record::put_lane_end(chunk, self.pos, lane, tick);
+        chunk.publish(self.pos);
+        self.reserved = self.reserved.saturating_sub(LANE_END_WORDS);
+    }
+
     /// Makes room for `event` (not an end) plus `reserve` words kept for its end:
     /// `None` if it must be dropped (no memory, or nested too deep), which is counted.
     /// Its lane and tick may still change before it is written: not its size.
@@ -245,7 +278,8 @@ impl Local {
     fn put(&mut self, event: &Event<'_>) {
         let Some(chunk) = &self.chunk else { return };
         debug_assert!(self.pos + event.words() <= CHUNK_WORDS);
-        self.pos = event.put(chunk, self.pos, clock::ticks());
+        let tick = event.tick.unwrap_or_else(clock::ticks);
+        self.pos = event.put(chunk, self.pos, tick);
         chunk.publish(self.pos);
         if event.on_thread_track() {
             match event.ty {

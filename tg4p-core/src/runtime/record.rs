@@ -397,6 +397,39 @@ pub(crate) fn put_thread_end(chunk: &Chunk, pos: usize, tick: u64) -> usize {
     pos + THREAD_SLICE_WORDS
 }
 
+/// Words of a plain slice begin, and of a plain slice end, on a custom track's
+/// lane ([`LANE_BEGIN`], [`LANE_END`]).
+pub(crate) const LANE_BEGIN_WORDS: usize = 4;
+pub(crate) const LANE_END_WORDS: usize = 3;
+
+/// Stores a plain slice begin of `callsite` on `lane` at word `pos` (not
+/// published), as [`Event::put`] stores `Event::begin(callsite).on(lane)`;
+/// returns the index after it.
+#[inline(always)]
+pub(crate) fn put_lane_begin(
+    chunk: &Chunk,
+    pos: usize,
+    callsite: u32,
+    lane: LaneRef,
+    tick: u64,
+) -> usize {
+    chunk.put(pos, LANE_BEGIN);
+    chunk.put(pos + 1, tick);
+    chunk.put(pos + 2, u64::from(callsite));
+    chunk.put(pos + 3, u64::from(lane.track) << 32 | u64::from(lane.lane));
+    pos + LANE_BEGIN_WORDS
+}
+
+/// Stores a plain slice end on `lane` at word `pos` (not published), as
+/// `Event::end().on(lane)`; returns the index after it.
+#[inline(always)]
+pub(crate) fn put_lane_end(chunk: &Chunk, pos: usize, lane: LaneRef, tick: u64) -> usize {
+    chunk.put(pos, LANE_END);
+    chunk.put(pos + 1, tick);
+    chunk.put(pos + 2, u64::from(lane.track) << 32 | u64::from(lane.lane));
+    pos + LANE_END_WORDS
+}
+
 /// Stores the marker of `count` dropped events at word `pos` (not published);
 /// returns the index after it.
 pub(crate) fn put_dropped(chunk: &Chunk, pos: usize, count: u64) -> usize {

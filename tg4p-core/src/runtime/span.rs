@@ -295,7 +295,10 @@ impl Span {
             return span;
         }
         if values.is_empty() {
-            span.open(generation, track, Event::begin(callsite.id()));
+            match track {
+                Some(t) => span.open_plain(generation, callsite, t),
+                None => span.open(generation, track, Event::begin(callsite.id())),
+            }
         } else {
             args::with_formatted(values, |text| {
                 span.open(
@@ -330,11 +333,37 @@ impl Span {
             }
             return span;
         }
+        if N == 0
+            && name.is_none()
+            && let Some(t) = track
+        {
+            // The common `span!(TRACK, "name")`: a compact record, no lock.
+            span.open_plain(generation, callsite, t);
+            return span;
+        }
         with_typed(callsite.arg_names, values, |typed| {
             let begin = Event::begin(callsite.id()).named(name).typed(typed);
             span.open(generation, track, begin)
         });
         span
+    }
+
+    /// Begins a slice of `callsite` on custom track `t` with nothing but its name,
+    /// if there is room for it and its end.
+    #[inline]
+    fn open_plain(&mut self, generation: u64, callsite: &'static Callsite, t: &'static Track) {
+        let (id, track) = (callsite.id(), t.id());
+        let held = with_local(generation, |l| {
+            l.begin_lane_slice(id, || {
+                let (held, tick) = t.open_for_thread()?;
+                let lane = held.lane();
+                Some((held, LaneRef { track, lane }, tick))
+            })
+        });
+        if let Some(Some(held)) = held {
+            self.generation = generation;
+            self.track = Some(held);
+        }
     }
 
     /// Writes `begin` (of a slice on `track` or the thread's track) if there is
@@ -454,6 +483,15 @@ impl Span {
             let reserved = end.words() - Event::end().words() + THREAD_SLICE_WORDS;
             end.args = ret;
             with_local(self.generation, |l| l.write_end(&end, reserved));
+            return;
+        }
+        if let Some((lane, tick)) = closed
+            && flows.outgoing.is_empty()
+            && flows.incoming.is_empty()
+            && matches!(ret, Args::None)
+        {
+            // The begin reserved this compact end.
+            with_local(self.generation, |l| l.end_lane_slice(lane, tick));
             return;
         }
         let mut end = Event::end().flows(&flows.outgoing, &flows.incoming);

@@ -301,6 +301,25 @@ mod tests {
     }
 
     #[test]
+    fn compact_lane_records_are_the_events_they_stand_for() {
+        use super::super::super::record::{put_lane_begin, put_lane_end};
+        let lane = LaneRef {
+            track: 0xdead,
+            lane: 0xbeef,
+        };
+        let (compact, general) = (Chunk::new(), Chunk::new());
+        let at = put_lane_begin(&compact, 0, 77, lane, 1234);
+        let end = put_lane_end(&compact, at, lane, 5678);
+        let g = Event::begin(77).on(lane).put(&general, 0, 1234);
+        assert_eq!(g, at);
+        assert_eq!(Event::end().on(lane).put(&general, g, 5678), end);
+        for i in 0..end {
+            assert_eq!(compact.word(i), general.word(i), "word {i}");
+        }
+        assert_eq!((compact.word(0), compact.word(at)), (LANE_BEGIN, LANE_END));
+    }
+
+    #[test]
     fn a_run_stops_at_what_it_does_not_know() {
         let lane = LaneRef { track: 2, lane: 1 };
         let other = LaneRef { track: 2, lane: 2 };
