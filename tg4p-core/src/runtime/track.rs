@@ -651,6 +651,7 @@ struct Held {
 }
 
 impl Held {
+    #[inline(always)]
     fn key(&mut self) -> u64 {
         if self.key == 0 {
             self.key = thread_key();

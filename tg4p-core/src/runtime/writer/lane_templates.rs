@@ -28,6 +28,8 @@ const TEMPLATE_BYTES: usize = 48;
 /// Room for one packet: its tag and one-byte length, the timestamp's tag and
 /// varint, and a whole template copy.
 const PACKET_ROOM: usize = 3 + varint::MAX_LEN + TEMPLATE_BYTES;
+/// Packets written per output reservation (as the thread-track templates do).
+const BATCH: usize = 32;
 
 /// The `TracePacket` fields of a slice begin or end on a lane after its
 /// timestamp: `trusted_packet_sequence_id`, the `TrackEvent` and `sequence_flags`.
@@ -167,48 +169,65 @@ pub(super) fn append_run(
     // Relaxed loads: the caller read these words below the chunk's published
     // count, loaded with Acquire (see `buffer`).
     let word = |i: usize| records.get(i).map(|w| w.load(Ordering::Relaxed));
-    let (mut i, mut packets) = (0, 0);
+    let (mut i, mut packets) = (0, 0u64);
     let mut last = *last_ns;
-    let mut room = [0u8; PACKET_ROOM];
-    loop {
-        let Some(head) = word(i) else { break };
-        let (template, words) = if head == LANE_BEGIN {
-            let (Some(id), Some(lane)) = (word(i + 2), word(i + 3)) else {
-                break;
+    'batches: loop {
+        // Room for a batch of packets at once, each written with fixed-size
+        // copies, then cut to what they took.
+        let base = out.len();
+        out.resize(base + BATCH * PACKET_ROOM, 0);
+        let mut pos = base;
+        let mut written = 0;
+        let stop = loop {
+            if written == BATCH {
+                break false;
+            }
+            let Some(head) = word(i) else { break true };
+            let (template, words) = if head == LANE_BEGIN {
+                let (Some(id), Some(lane)) = (word(i + 2), word(i + 3)) else {
+                    break true;
+                };
+                match templates.begin(id, lane) {
+                    Some(t) => (t, 4),
+                    None => break true,
+                }
+            } else if head == LANE_END {
+                let Some(lane) = word(i + 2) else { break true };
+                match templates.ends.get(&lane) {
+                    Some(t) => (t, 3),
+                    None => break true,
+                }
+            } else {
+                break true;
             };
-            match templates.begin(id, lane) {
-                Some(t) => (t, 4),
-                None => break,
+            // A tick before the last one (a slice begun in the past) is written by
+            // the general path, in absolute time.
+            let Some(ns) = word(i + 1).and_then(|tick| segment.ns_of(tick)) else {
+                break true;
+            };
+            if ns < last {
+                break true;
             }
-        } else if head == LANE_END {
-            let Some(lane) = word(i + 2) else { break };
-            match templates.ends.get(&lane) {
-                Some(t) => (t, 3),
-                None => break,
-            }
-        } else {
-            break;
+            let Some(room) = out[pos..].first_chunk_mut::<PACKET_ROOM>() else {
+                break true; // not reached: the batch made room for BATCH packets
+            };
+            room[0] = TRACE_PACKET;
+            room[2] = PACKET_TIMESTAMP;
+            let n = varint::put(&mut room[3..], ns - last);
+            room[3 + n..3 + n + TEMPLATE_BYTES].copy_from_slice(&template.bytes);
+            // At most 1 + 10 + 47 bytes: a one-byte length.
+            let len = 1 + n + template.len as usize;
+            room[1] = len as u8;
+            pos += 2 + len;
+            last = ns;
+            written += 1;
+            i += words;
         };
-        // A tick before the last one (a slice begun in the past) is written by
-        // the general path, in absolute time.
-        let Some(ns) = word(i + 1).and_then(|tick| segment.ns_of(tick)) else {
-            break;
-        };
-        if ns < last {
-            break;
+        out.truncate(pos);
+        packets += written as u64;
+        if stop {
+            break 'batches;
         }
-        let delta = ns - last;
-        room[0] = TRACE_PACKET;
-        room[2] = PACKET_TIMESTAMP;
-        let n = varint::put(&mut room[3..], delta);
-        room[3 + n..3 + n + TEMPLATE_BYTES].copy_from_slice(&template.bytes);
-        // At most 1 + 10 + 47 bytes: a one-byte length.
-        let len = 1 + n + template.len as usize;
-        room[1] = len as u8;
-        out.extend_from_slice(&room[..2 + len]);
-        last = ns;
-        packets += 1;
-        i += words;
     }
     *last_ns = last;
     Run { words: i, packets }
