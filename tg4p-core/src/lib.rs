@@ -20,6 +20,8 @@ pub mod runtime;
 mod runtime {
     #[path = "buffer.rs"]
     pub(crate) mod buffer;
+    #[path = "lanes.rs"]
+    pub(crate) mod lanes;
     #[path = "loom_tests.rs"]
     mod loom_tests;
     #[path = "shim.rs"]

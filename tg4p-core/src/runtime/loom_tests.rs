@@ -1,4 +1,5 @@
-//! Model checks of the recorder's hand-off with loom, over the production
+//! Model checks of the recorder's hand-off, and of the lanes of custom tracks
+//! (`lanes.rs`), with loom, over the production
 //! [`Chunk`] compiled against loom's atomics (see `shim.rs`). Run with
 //! `RUSTFLAGS="--cfg tg4p_loom" cargo test -p tg4p-core --lib loom`.
 //!
@@ -10,7 +11,9 @@
 //! takes it again.
 
 use super::buffer::Chunk;
+use super::lanes::{LaneSlot, POOL};
 use super::shim::{Arc, Mutex, lock};
+use loom::cell::UnsafeCell;
 use loom::thread;
 use std::collections::VecDeque;
 
@@ -132,5 +135,90 @@ fn loom_hand_over_and_recycling_keep_records_once_and_in_order() {
         producer.join().unwrap();
         shared.drain(&mut seen);
         assert_eq!(seen, [1, 2, 3]);
+    });
+}
+
+/// A track of two lanes and what is on them: each lane's contents, which only
+/// its holder may touch (loom reports any access not ordered after the previous
+/// holder's as a race), hold the tick of the last slice end there.
+struct Lanes {
+    slots: [LaneSlot; 2],
+    contents: [UnsafeCell<u64>; 2],
+}
+
+impl Lanes {
+    /// Takes the first free lane for `holder`, as `Track::open_for_thread`
+    /// (thread `me`) and `Track::open_task` (`POOL`) do: a compare-and-swap of
+    /// the state seen. Returns it and the end its previous holder recorded.
+    fn take(&self, holder: u64) -> (usize, u64) {
+        loop {
+            for (i, slot) in self.slots.iter().enumerate() {
+                if let Some(free) = slot.free()
+                    && let Some(taken) = slot.take(free, holder)
+                {
+                    return (i, taken.last_end);
+                }
+            }
+            // Both held: the other holder frees one eventually.
+            thread::yield_now();
+        }
+    }
+
+    /// The holder's slice on lane `i`: checks that it sees the previous holder's
+    /// end as the lane's `last_end`, and records its own end, `tick`.
+    fn use_lane(&self, i: usize, last_end: u64, tick: u64) {
+        self.contents[i].with_mut(|p| {
+            // SAFETY: only the lane's holder touches its contents, and loom
+            // checks that every access is ordered after the previous holder's.
+            let seen = unsafe { *p };
+            assert_eq!(seen, last_end, "the previous holder's end");
+            // SAFETY: as above.
+            unsafe { *p = tick };
+        });
+    }
+}
+
+/// A thread (its slices nested two deep, freed when the outer one closes) and a
+/// pool (futures: freed by `free_pool`) each open slices on a track of two lanes
+/// twice: a lane has one holder at a time, a nested close keeps it held, and
+/// whoever takes a lane next sees its last end.
+#[test]
+fn loom_lanes_have_one_holder_at_a_time_and_hand_over_their_last_end() {
+    loom::model(|| {
+        let lanes = Arc::new(Lanes {
+            slots: [LaneSlot::new(), LaneSlot::new()],
+            contents: [UnsafeCell::new(0), UnsafeCell::new(0)],
+        });
+        for slot in &lanes.slots {
+            slot.init(1, None, false, 0);
+        }
+        let thread_side = {
+            let lanes = lanes.clone();
+            thread::spawn(move || {
+                const ME: u64 = 7;
+                for round in 1..=2 {
+                    let (i, last_end) = lanes.take(ME);
+                    let slot = &lanes.slots[i];
+                    slot.nest();
+                    let inner = 100 + round;
+                    lanes.use_lane(i, last_end, inner);
+                    slot.close_one(inner);
+                    assert!(slot.held_by(ME), "still held by the outer slice");
+                    let outer = 200 + round;
+                    lanes.use_lane(i, inner, outer);
+                    slot.close_one(outer);
+                }
+            })
+        };
+        for round in 1..=2 {
+            let (i, last_end) = lanes.take(POOL);
+            let end = 300 + round;
+            lanes.use_lane(i, last_end, end);
+            lanes.slots[i].free_pool(end, 9);
+        }
+        thread_side.join().unwrap();
+        for slot in &lanes.slots {
+            assert!(slot.free().is_some(), "every lane freed");
+        }
     });
 }

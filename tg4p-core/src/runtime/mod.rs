@@ -23,9 +23,11 @@
 //! - **A session's life**: `session` ([`open`], [`Session`], [`SessionBuilder`],
 //!   [`Report`], [`SessionError`]), which starts the writer:
 //! - **The other side**: `writer`, records to packets to the file (`writer/
-//!   templates.rs`: the pre-encoded packets of its fast path).
+//!   templates.rs` and `writer/lane_templates.rs`: the pre-encoded packets of its
+//!   fast path, on threads' tracks and on custom tracks' lanes).
 //! - **Leaves**: `category` (category patterns, and the per-callsite gate
-//!   decided once per session), `buffer` (the lock-free chunk of words), `clock` (TSC ticks and
+//!   decided once per session), `buffer` (the lock-free chunk of words), `lanes` (a
+//!   custom track's lanes as threads take and free them without a lock), `clock` (TSC ticks and
 //!   their calibration to BOOTTIME), `args` (bounded `Debug` text), `registry`
 //!   (ids of callsites, tracks and counters, knowing none of their types), `shim`
 //!   (the hand-off's atomics, locks and channels: std or loom).
