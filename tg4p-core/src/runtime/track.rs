@@ -211,7 +211,7 @@ impl Track {
         let n = self.len.load(Ordering::Acquire);
         let mut segment = self.segments.get();
         (0..n).map_while(move |i| {
-            if i > 0 && i as usize % SEGMENT_LANES == 0 {
+            if i > 0 && (i as usize).is_multiple_of(SEGMENT_LANES) {
                 segment = segment?.next.get();
             }
             Some((i, &segment?.slots[i as usize % SEGMENT_LANES]))
