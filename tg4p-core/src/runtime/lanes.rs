@@ -168,6 +168,20 @@ impl LaneSlot {
         })
     }
 
+    /// Takes the lane back for thread `me` if `me` freed it and nobody took it
+    /// since (the sticky fast path: no gap needed), with one slice open on it.
+    #[inline(always)]
+    pub(crate) fn retake(&self, me: u64) -> bool {
+        let taken = self
+            .state
+            .compare_exchange(me << 1, held_by(me), Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
+        if taken {
+            self.depth.store(1, Ordering::Relaxed);
+        }
+        taken
+    }
+
     /// One more slice of its holding thread open on it.
     #[inline(always)]
     pub(crate) fn nest(&self) {
@@ -202,8 +216,8 @@ impl LaneSlot {
         self.last_end.store(tick, Ordering::Relaxed);
     }
 
-    /// Tick of its last slice end, for a lane held by [`POOL`] (read under the
-    /// track's mutex, which orders it).
+    /// Tick of its last slice end: for a lane held by [`POOL`] (read under the
+    /// track's mutex, which orders it), or as a hint.
     pub(crate) fn last_end(&self) -> u64 {
         self.last_end.load(Ordering::Relaxed)
     }

@@ -352,12 +352,12 @@ impl Span {
     /// if there is room for it and its end.
     #[inline]
     fn open_plain(&mut self, generation: u64, callsite: &'static Callsite, t: &'static Track) {
-        let (id, track) = (callsite.id(), t.id());
+        let id = callsite.id();
         let held = with_local(generation, |l| {
             l.begin_lane_slice(id, || {
                 let (held, tick) = t.open_for_thread()?;
                 let lane = held.lane();
-                Some((held, LaneRef { track, lane }, tick))
+                Some((held, lane, tick))
             })
         });
         if let Some(Some(held)) = held {
@@ -384,11 +384,7 @@ impl Span {
             let held = match track {
                 Some(t) => {
                     let (held, tick) = t.open_for_thread()?;
-                    let lane = LaneRef {
-                        track: t.id(),
-                        lane: held.lane(),
-                    };
-                    begin = begin.on(lane).at(tick);
+                    begin = begin.on(held.lane()).at(tick);
                     Some(held)
                 }
                 None => None,
@@ -462,13 +458,7 @@ impl Span {
         }
         // The lane is released even if the session ended, so the track stays usable.
         // It is closed now: a later drop must not close it again.
-        let closed = self.track.take().map(|held| {
-            let lane = LaneRef {
-                track: held.track().id(),
-                lane: held.lane(),
-            };
-            (lane, held.close())
-        });
+        let closed = self.track.take().map(|held| (held.lane(), held.close()));
         if generation() != self.generation {
             return;
         }

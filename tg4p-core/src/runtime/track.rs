@@ -4,6 +4,7 @@ use super::category::Gate;
 use super::clock::ticks;
 use super::lanes::{self, Free, LANE_REUSE_GAP, LaneSlot, POOL};
 use super::local::thread_key;
+use super::record::LaneRef;
 use super::registry;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -268,32 +269,31 @@ impl Track {
         HELD.try_with(|held| {
             let mut held = held.try_borrow_mut().ok()?;
             let me = held.key();
+            let track = self.id();
             let addr = self as *const Track as usize;
             if let Some(e) = held.entries.iter().find(|e| e.track == addr)
                 && let Some(slot) = e.slot
             {
                 let lane = HeldLane {
-                    track: self,
                     slot,
-                    lane: e.lane,
+                    at: LaneRef {
+                        track,
+                        lane: e.lane,
+                    },
                 };
                 if slot.held_by(me) {
                     slot.nest();
                     return Some((lane, ticks()));
                 }
-                if let Some(free) = slot.free()
-                    && free.closer == me
-                {
-                    let now = ticks();
-                    if now.saturating_sub(free.last_end) < STICKY_TICKS
-                        && slot.take(free, me).is_some()
-                    {
-                        return Some((lane, now));
-                    }
+                // The lane it freed last, if lately (its last end is a hint: only
+                // a lane `me` freed is taken back).
+                let now = ticks();
+                if now.saturating_sub(slot.last_end()) < STICKY_TICKS && slot.retake(me) {
+                    return Some((lane, now));
                 }
             }
-            let (lane, tick) = self.take_for_thread(me);
-            held.remember(addr, lane.slot, lane.lane);
+            let (lane, tick) = self.take_for_thread(me, track);
+            held.remember(addr, lane.slot, lane.at.lane);
             Some((lane, tick))
         })
         .ok()
@@ -303,14 +303,13 @@ impl Track {
     /// The slow path of [`open_for_thread`](Track::open_for_thread): a scan of
     /// the lanes.
     #[cold]
-    fn take_for_thread(&'static self, me: u64) -> (HeldLane, u64) {
+    fn take_for_thread(&'static self, me: u64, track: u32) -> (HeldLane, u64) {
         if self.len.load(Ordering::Acquire) == 0 {
             drop(self.book()); // lane 0
         }
         let held = |lane: u32, slot: &'static LaneSlot| HeldLane {
-            track: self,
             slot,
-            lane,
+            at: LaneRef { track, lane },
         };
         // A lane it holds already (the thread's entry for the track was evicted).
         if let Some((i, slot)) = self.slots().find(|(_, s)| s.held_by(me)) {
@@ -589,20 +588,15 @@ const STICKY_TICKS: u64 = 100 * LANE_REUSE_GAP;
 /// opened it (a [`Span`](super::Span) is not `Send`).
 #[derive(Debug)]
 pub(crate) struct HeldLane {
-    track: &'static Track,
     slot: &'static LaneSlot,
-    lane: u32,
+    /// The track's id and the lane's index (0: the track itself).
+    at: LaneRef,
 }
 
 impl HeldLane {
-    /// The track.
-    pub(crate) fn track(&self) -> &'static Track {
-        self.track
-    }
-
-    /// The lane's index (0: the track itself).
-    pub(crate) fn lane(&self) -> u32 {
-        self.lane
+    /// The lane, as records name it.
+    pub(crate) fn lane(&self) -> LaneRef {
+        self.at
     }
 
     /// Closes the slice, reads its tick, and frees the lane if it was the

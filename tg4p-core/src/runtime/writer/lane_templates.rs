@@ -14,7 +14,6 @@
 use super::super::clock::Segment;
 use super::super::record::{LANE_BEGIN, LANE_END};
 use super::super::shim::{AtomicU64, Ordering};
-use crate::intern::FxHashMap;
 use crate::wire::EventType;
 use crate::wire::tags::{
     EVENT_CATEGORY_IID, EVENT_NAME_IID, EVENT_SOURCE_LOCATION_IID, EVENT_TRACK_UUID, EVENT_TYPE,
@@ -113,8 +112,8 @@ impl LaneTemplate {
 pub(super) struct LaneTemplates {
     /// `begins[callsite]`: by lane (`track << 32 | lane`, as records hold it).
     begins: Vec<Vec<(u64, LaneTemplate)>>,
-    /// By lane.
-    ends: FxHashMap<u64, LaneTemplate>,
+    /// `ends[track][lane]` (track ids and lanes are small indices).
+    ends: Vec<Vec<Option<LaneTemplate>>>,
 }
 
 impl LaneTemplates {
@@ -131,7 +130,21 @@ impl LaneTemplates {
 
     /// Keeps the template of ends on `lane`.
     pub(super) fn add_end(&mut self, lane: u64, template: LaneTemplate) {
-        self.ends.entry(lane).or_insert(template);
+        let (track, lane) = ((lane >> 32) as usize, lane as u32 as usize);
+        if self.ends.len() <= track {
+            self.ends.resize_with(track + 1, Vec::new);
+        }
+        let on = &mut self.ends[track];
+        if on.len() <= lane {
+            on.resize(lane + 1, None);
+        }
+        on[lane].get_or_insert(template);
+    }
+
+    #[inline]
+    fn end(&self, lane: u64) -> Option<&LaneTemplate> {
+        let on = self.ends.get((lane >> 32) as usize)?;
+        on.get(lane as u32 as usize)?.as_ref()
     }
 
     #[inline]
@@ -193,7 +206,7 @@ pub(super) fn append_run(
                 }
             } else if head == LANE_END {
                 let Some(lane) = word(i + 2) else { break true };
-                match templates.ends.get(&lane) {
+                match templates.end(lane) {
                     Some(t) => (t, 3),
                     None => break true,
                 }
