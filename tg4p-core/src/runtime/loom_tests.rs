@@ -178,9 +178,9 @@ impl Lanes {
     }
 }
 
-/// A thread (its slices nested two deep, freed when the outer one closes) and a
-/// pool (futures: freed by `free_pool`) each open slices on a track of two lanes
-/// twice: a lane has one holder at a time, a nested close keeps it held, and
+/// A thread (its slices nested two deep, freed when the outer one closes, its
+/// lane taken back the second time if still free) and a pool (futures: freed by
+/// `free_pool`) each open slices on a track of two lanes twice: a lane has one holder at a time, a nested close keeps it held, and
 /// whoever takes a lane next sees its last end.
 #[test]
 fn loom_lanes_have_one_holder_at_a_time_and_hand_over_their_last_end() {
@@ -196,8 +196,14 @@ fn loom_lanes_have_one_holder_at_a_time_and_hand_over_their_last_end() {
             let lanes = lanes.clone();
             thread::spawn(move || {
                 const ME: u64 = 7;
+                let mut mine: Option<(usize, u64)> = None;
                 for round in 1..=2 {
-                    let (i, last_end) = lanes.take(ME);
+                    // The lane it freed last, taken back if nobody took it since
+                    // (the sticky path), else the first free one.
+                    let (i, last_end) = match mine {
+                        Some((i, end)) if lanes.slots[i].retake(ME) => (i, end),
+                        _ => lanes.take(ME),
+                    };
                     let slot = &lanes.slots[i];
                     slot.nest();
                     let inner = 100 + round;
@@ -207,6 +213,7 @@ fn loom_lanes_have_one_holder_at_a_time_and_hand_over_their_last_end() {
                     let outer = 200 + round;
                     lanes.use_lane(i, inner, outer);
                     slot.close_one(outer);
+                    mine = Some((i, outer));
                 }
             })
         };
