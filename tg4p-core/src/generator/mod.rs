@@ -65,7 +65,7 @@ mod track;
 
 pub use crate::wire::CounterValue;
 pub use error::GeneratorError;
-pub use track::{CounterTrack, Extras, Group, SliceTrack};
+pub use track::{CounterTrack, Extras, Group, NameId, SliceTrack};
 
 use crate::FlowId;
 use state::{Inner, TrackKind};

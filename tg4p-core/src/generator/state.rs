@@ -62,6 +62,14 @@ pub(crate) enum TrackKind<'a> {
     Counter { name: &'a str },
 }
 
+/// An event's name: its text, or the iid it is already interned under on the
+/// event's track (from [`Inner::name_iid`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Name<'a> {
+    Text(&'a str),
+    Iid(u64),
+}
+
 /// One track and its packet sequence.
 struct TrackState {
     uuid: u64,
@@ -183,7 +191,7 @@ impl Inner {
         &mut self,
         track: usize,
         ts: u64,
-        name: &str,
+        name: Name<'_>,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
         if extras.is_none() && self.try_fast(track, ts, EventType::SliceBegin, Some(name), None) {
@@ -199,7 +207,7 @@ impl Inner {
         &mut self,
         track: usize,
         ts: u64,
-        name: &str,
+        name: Name<'_>,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
         self.check(track, ts)?;
@@ -251,7 +259,7 @@ impl Inner {
         &mut self,
         track: usize,
         ts: u64,
-        name: &str,
+        name: Name<'_>,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
         if extras.is_none() && self.try_fast(track, ts, EventType::Instant, Some(name), None) {
@@ -267,7 +275,7 @@ impl Inner {
         &mut self,
         track: usize,
         ts: u64,
-        name: &str,
+        name: Name<'_>,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
         self.check(track, ts)?;
@@ -316,7 +324,7 @@ impl Inner {
         track: usize,
         ts: u64,
         kind: EventType,
-        name: Option<&str>,
+        name: Option<Name<'_>>,
         counter_value: Option<CounterValue>,
     ) -> bool {
         let Some(state) = self.tracks.get_mut(track) else {
@@ -334,7 +342,8 @@ impl Inner {
         }
         let name_iid = match name {
             None => None,
-            Some(name) => match state.names.get(name) {
+            Some(Name::Iid(iid)) => Some(iid),
+            Some(Name::Text(name)) => match state.names.get(name) {
                 Some(iid) => Some(iid),
                 None => return false,
             },
@@ -362,6 +371,13 @@ impl Inner {
             _ => {}
         }
         true
+    }
+
+    /// The iid `name` is interned under on `track`, if an event of the track
+    /// already wrote it (its definition is then in the track's sequence).
+    #[inline]
+    pub(crate) fn name_iid(&mut self, track: usize, name: &str) -> Option<u64> {
+        self.tracks.get_mut(track)?.names.get(name)
     }
 
     /// Hands the buffer to the writer and flushes it.
@@ -465,7 +481,7 @@ impl Inner {
         track: usize,
         ts: u64,
         kind: EventType,
-        name: Option<&str>,
+        name: Option<Name<'_>>,
         counter_value: Option<CounterValue>,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
@@ -492,12 +508,15 @@ impl Inner {
         state.fast_min_ts = ts;
 
         let mut new_name = None;
-        let name_iid = name.map(|name| {
-            let (iid, new) = state.names.intern(name);
-            if new {
-                new_name = Some(InternedString { iid, name });
+        let name_iid = name.map(|name| match name {
+            Name::Iid(iid) => iid,
+            Name::Text(name) => {
+                let (iid, new) = state.names.intern(name);
+                if new {
+                    new_name = Some(InternedString { iid, name });
+                }
+                iid
             }
-            iid
         });
         if extras.is_none() && new_name.is_none() {
             // Only the sequence had to be started.

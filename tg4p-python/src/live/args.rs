@@ -6,9 +6,9 @@ use crate::values::{Budget, to_value};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use tg4p::__private::Callsite;
-use tg4p::{FlowId, Value};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use tg4p::__private::{ArgValue, Callsite};
+use tg4p::{ARG_VALUE_LIMIT, FlowId, Value};
 
 /// A live argument's value (see [`Budget::live`]). Tracing never makes the program
 /// fail: a value whose conversion raises (a `__str__` that raises, say) is
@@ -16,6 +16,73 @@ use tg4p::{FlowId, Value};
 pub(super) fn live_value(value: &Bound<'_, PyAny>) -> Value {
     to_value(value, &mut Budget::live())
         .unwrap_or_else(|e| Value::Str(format!("<not recorded: {e}>")))
+}
+
+/// The most arguments [`scalar_args`] converts (more take [`live_value`]).
+pub(super) const MAX_SCALAR_ARGS: usize = 4;
+
+/// `args` as typed scalars, as [`live_value`] would record them, without
+/// building [`Value`]s: `None` unless there are at most [`MAX_SCALAR_ARGS`] and
+/// each is a `bool`, an `int` that fits in 64 bits, a `float`, a `str` of at most
+/// [`ARG_VALUE_LIMIT`] bytes (valid UTF-8) or `None` (then [`live_value`]
+/// converts them all). Strings are borrowed from the objects.
+#[inline]
+pub(super) fn scalar_args<'a>(
+    args: &'a [Bound<'_, PyAny>],
+) -> Option<([ArgValue<'a>; MAX_SCALAR_ARGS], usize)> {
+    if args.len() > MAX_SCALAR_ARGS {
+        return None;
+    }
+    let mut out = [ArgValue::Bool(false); MAX_SCALAR_ARGS];
+    for (slot, arg) in out.iter_mut().zip(args) {
+        *slot = scalar_arg(arg)?;
+    }
+    Some((out, args.len()))
+}
+
+/// One argument of [`scalar_args`]: the exact built-in types first (the usual
+/// ones, a pointer comparison each), then subclasses as [`live_value`] takes them.
+#[inline]
+fn scalar_arg<'a>(arg: &'a Bound<'_, PyAny>) -> Option<ArgValue<'a>> {
+    if arg.is_exact_instance_of::<PyInt>() {
+        return int(arg);
+    }
+    if let Ok(f) = arg.cast_exact::<PyFloat>() {
+        return Some(ArgValue::Double(f.value()));
+    }
+    if let Ok(s) = arg.cast_exact::<PyString>() {
+        return text(s);
+    }
+    if let Ok(b) = arg.cast::<PyBool>() {
+        return Some(ArgValue::Bool(b.is_true()));
+    }
+    if arg.is_none() {
+        return Some(ArgValue::Str("None"));
+    }
+    if arg.is_instance_of::<PyInt>() {
+        return int(arg);
+    }
+    if let Ok(f) = arg.cast::<PyFloat>() {
+        return Some(ArgValue::Double(f.value()));
+    }
+    if let Ok(s) = arg.cast::<PyString>() {
+        return text(s);
+    }
+    None
+}
+
+#[inline]
+fn int<'a>(arg: &'a Bound<'_, PyAny>) -> Option<ArgValue<'a>> {
+    match arg.extract::<i64>() {
+        Ok(v) => Some(ArgValue::Int(v)),
+        Err(_) => arg.extract::<u64>().ok().map(ArgValue::Uint),
+    }
+}
+
+#[inline]
+fn text<'a>(s: &'a Bound<'_, PyString>) -> Option<ArgValue<'a>> {
+    let s = s.to_str().ok()?;
+    (s.len() <= ARG_VALUE_LIMIT).then_some(ArgValue::Str(s))
 }
 
 /// Live arguments: names (interned) and values (converted under a live budget).

@@ -1,6 +1,6 @@
 //! `trace_func` and `trace_func_args`: traced functions.
 
-use super::args::{Args, live_value};
+use super::args::{Args, live_value, scalar_args};
 use super::location::{function_location, function_name};
 use super::seam::{self, Location};
 use super::threads;
@@ -175,10 +175,13 @@ impl TracedFunction {
             None => seam::begin_call(self.site, self.track, &[]),
             Some(spec) => match spec.positional_site(self.name, self.at, args, kwargs) {
                 // The usual call: the names are the callsite's, only values needed.
-                Some(site) => {
-                    let values: Vec<Value> = args.iter().map(|a| live_value(&a)).collect();
-                    seam::begin_call(site, self.track, &values)
-                }
+                Some(site) => match scalar_args(args.as_slice()) {
+                    Some((values, n)) => seam::begin_call_scalars(site, self.track, &values[..n]),
+                    None => {
+                        let values: Vec<Value> = args.iter().map(|a| live_value(&a)).collect();
+                        seam::begin_call(site, self.track, &values)
+                    }
+                },
                 None => {
                     let bound = spec.bind(args, kwargs)?;
                     let site = if bound.names.is_empty() {

@@ -103,6 +103,25 @@ pub(crate) fn begin_call(
     }
 }
 
+/// [`begin_call`] with arguments already typed scalars (named by the callsite).
+#[inline]
+pub(crate) fn begin_call_scalars(
+    site: &'static Callsite,
+    track: Option<&'static Track>,
+    values: &[ArgValue<'_>],
+) -> CallGuard {
+    let names = site.arg_names();
+    let typed: [TypedArg<'_>; 4] = std::array::from_fn(|i| TypedArg {
+        name: names.get(i).copied().unwrap_or("arg"),
+        value: values.get(i).copied().unwrap_or(ArgValue::Bool(false)),
+    });
+    let typed = &typed[..values.len().min(4)];
+    match track {
+        None => CallGuard::Thread(FnSpan::begin_details(site, &details(typed, &[], &[]))),
+        Some(track) => CallGuard::Track(span_details(site, Some(track), &details(typed, &[], &[]))),
+    }
+}
+
 /// Starts a slice that can take flows (a `with ...trace(..)` block).
 pub(crate) fn begin_span(
     site: &'static Callsite,
