@@ -7,7 +7,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-use tg4p::__private::{ArgValue, Callsite};
+use tg4p::__private::{ArgValue, Callsite, TypedArg};
 use tg4p::{ARG_VALUE_LIMIT, FlowId, Value};
 
 /// A live argument's value (see [`Budget::live`]). Tracing never makes the program
@@ -21,23 +21,32 @@ pub(super) fn live_value(value: &Bound<'_, PyAny>) -> Value {
 /// The most arguments [`scalar_args`] converts (more take [`live_value`]).
 pub(super) const MAX_SCALAR_ARGS: usize = 4;
 
-/// `args` as typed scalars, as [`live_value`] would record them, without
-/// building [`Value`]s: `None` unless there are at most [`MAX_SCALAR_ARGS`] and
+/// Fills `out` with `args` as typed scalars named `names` (`"arg"` past its end),
+/// as [`live_value`] would record them, without building [`Value`]s; false
+/// (and `out` to be ignored) unless there are at most [`MAX_SCALAR_ARGS`] and
 /// each is a `bool`, an `int` that fits in 64 bits, a `float`, a `str` of at most
 /// [`ARG_VALUE_LIMIT`] bytes (valid UTF-8) or `None` (then [`live_value`]
-/// converts them all). Strings are borrowed from the objects.
+/// converts them all). Strings are borrowed from the objects. Written in place:
+/// moving arrays of values around costs more than converting them.
 #[inline]
 pub(super) fn scalar_args<'a>(
     args: &'a [Bound<'_, PyAny>],
-) -> Option<([ArgValue<'a>; MAX_SCALAR_ARGS], usize)> {
+    names: &[&'static str],
+    out: &mut [TypedArg<'a>; MAX_SCALAR_ARGS],
+) -> bool {
     if args.len() > MAX_SCALAR_ARGS {
-        return None;
+        return false;
     }
-    let mut out = [ArgValue::Bool(false); MAX_SCALAR_ARGS];
-    for (slot, arg) in out.iter_mut().zip(args) {
-        *slot = scalar_arg(arg)?;
+    for (i, (slot, arg)) in out.iter_mut().zip(args).enumerate() {
+        match scalar_arg(arg) {
+            Some(value) => {
+                slot.name = names.get(i).copied().unwrap_or("arg");
+                slot.value = value;
+            }
+            None => return false,
+        }
     }
-    Some((out, args.len()))
+    true
 }
 
 /// One argument of [`scalar_args`]: the exact built-in types first (the usual

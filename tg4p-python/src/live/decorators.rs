@@ -1,6 +1,6 @@
 //! `trace_func` and `trace_func_args`: traced functions.
 
-use super::args::{Args, live_value, scalar_args};
+use super::args::{Args, MAX_SCALAR_ARGS, live_value, scalar_args};
 use super::location::{function_location, function_name};
 use super::seam::{self, Location};
 use super::threads;
@@ -13,7 +13,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::{IntoPyObjectExt, PyTraverseError, intern};
 use std::sync::OnceLock;
-use tg4p::__private::Callsite;
+use tg4p::__private::{ArgValue, Callsite, TypedArg};
 use tg4p::{Track, Value};
 
 /// How a `trace_func_args` call's arguments are named: the function's parameters.
@@ -175,13 +175,19 @@ impl TracedFunction {
             None => seam::begin_call(self.site, self.track, &[]),
             Some(spec) => match spec.positional_site(self.name, self.at, args, kwargs) {
                 // The usual call: the names are the callsite's, only values needed.
-                Some(site) => match scalar_args(args.as_slice()) {
-                    Some((values, n)) => seam::begin_call_scalars(site, self.track, &values[..n]),
-                    None => {
-                        let values: Vec<Value> = args.iter().map(|a| live_value(&a)).collect();
+                Some(site) => {
+                    let args = args.as_slice();
+                    let mut typed = [TypedArg {
+                        name: "",
+                        value: ArgValue::Bool(false),
+                    }; MAX_SCALAR_ARGS];
+                    if scalar_args(args, site.arg_names(), &mut typed) {
+                        seam::begin_call_typed(site, self.track, &typed[..args.len()])
+                    } else {
+                        let values: Vec<Value> = args.iter().map(live_value).collect();
                         seam::begin_call(site, self.track, &values)
                     }
-                },
+                }
                 None => {
                     let bound = spec.bind(args, kwargs)?;
                     let site = if bound.names.is_empty() {

@@ -103,22 +103,17 @@ pub(crate) fn begin_call(
     }
 }
 
-/// [`begin_call`] with arguments already typed scalars (named by the callsite).
+/// [`begin_call`] with arguments already typed.
 #[inline]
-pub(crate) fn begin_call_scalars(
+pub(crate) fn begin_call_typed(
     site: &'static Callsite,
     track: Option<&'static Track>,
-    values: &[ArgValue<'_>],
+    typed: &[TypedArg<'_>],
 ) -> CallGuard {
-    let names = site.arg_names();
-    let typed: [TypedArg<'_>; 4] = std::array::from_fn(|i| TypedArg {
-        name: names.get(i).copied().unwrap_or("arg"),
-        value: values.get(i).copied().unwrap_or(ArgValue::Bool(false)),
-    });
-    let typed = &typed[..values.len().min(4)];
+    let details = details(typed, &[], &[]);
     match track {
-        None => CallGuard::Thread(FnSpan::begin_details(site, &details(typed, &[], &[]))),
-        Some(track) => CallGuard::Track(span_details(site, Some(track), &details(typed, &[], &[]))),
+        None => CallGuard::Thread(FnSpan::begin_details(site, &details)),
+        Some(track) => CallGuard::Track(span_details(site, Some(track), &details)),
     }
 }
 
