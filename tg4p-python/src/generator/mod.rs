@@ -229,26 +229,65 @@ impl Slices {
     }
 }
 
-/// Writes a Perfetto trace from events with explicit timestamps:
-/// `TraceGenerator(filename)`. Usable as a context manager; `close()` ends the
-/// trace (so does dropping the last reference to it).
-#[pyclass(name = "TraceGenerator", module = "tg4perfetto")]
-struct PyTraceGenerator {
-    /// The tg4p generator, until `close()`.
-    tgen: Option<Owned<TraceGenerator>>,
+/// A tg4p generator and the thread writing its file.
+struct Generator {
+    tgen: Option<TraceGenerator>,
     output: OutputThread,
 }
 
+impl Generator {
+    /// Finishes the trace and closes the file, waiting for the disk with the GIL
+    /// released.
+    fn finish(mut self, py: Python<'_>) -> PyResult<()> {
+        let finished = match self.tgen.take() {
+            Some(tgen) => tgen.finish().map_err(error),
+            None => Ok(()),
+        };
+        let output = &mut self.output;
+        let closed = py.detach(|| output.close());
+        finished.and(closed.map_err(PyErr::from))
+    }
+}
+
+impl Drop for Generator {
+    /// Finishes the trace if [`Generator::finish`] did not (errors have no one to
+    /// go to).
+    fn drop(&mut self) {
+        if let Some(tgen) = self.tgen.take() {
+            let _ = tgen.finish();
+        }
+        let _ = self.output.close();
+    }
+}
+
+/// Writes a Perfetto trace from events with explicit timestamps:
+/// `TraceGenerator(filename)`. Usable as a context manager; `close()` ends the
+/// trace (so does dropping the last reference to it, as the original's `__del__`
+/// flushes it; freed on another thread than its own, the trace is finished by its
+/// own thread, see [`owned`]).
+#[pyclass(name = "TraceGenerator", module = "tg4perfetto")]
+struct PyTraceGenerator {
+    /// The generator, until `close()`.
+    inner: Option<Owned<Generator>>,
+}
+
 impl PyTraceGenerator {
+    fn generator(&self, py: Python<'_>) -> PyResult<&Generator> {
+        match &self.inner {
+            Some(inner) => inner.get(py),
+            None => Err(error(GeneratorError::Finished)),
+        }
+    }
+
     fn with<R>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&TraceGenerator) -> PyResult<R>,
     ) -> PyResult<R> {
-        let Some(tgen) = &self.tgen else {
-            return Err(error(GeneratorError::Finished));
-        };
-        f(tgen.get(py)?)
+        match &self.generator(py)?.tgen {
+            Some(tgen) => f(tgen),
+            None => Err(error(GeneratorError::Finished)),
+        }
     }
 }
 
@@ -276,10 +315,12 @@ impl PyTraceGenerator {
     #[new]
     fn new(py: Python<'_>, filename: PathBuf) -> PyResult<PyTraceGenerator> {
         let (out, output) = output::create(&filename)?;
-        let tgen = TraceGenerator::new(out);
-        Ok(PyTraceGenerator {
-            tgen: Some(Owned::new(py, tgen)),
+        let generator = Generator {
+            tgen: Some(TraceGenerator::new(out)),
             output,
+        };
+        Ok(PyTraceGenerator {
+            inner: Some(Owned::new(py, generator)),
         })
     }
 
@@ -317,28 +358,25 @@ impl PyTraceGenerator {
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         self.with(py, |tgen| tgen.flush().map_err(error))?;
         owned::reap_here(py);
-        let output = &self.output;
+        let output = &self.generator(py)?.output;
         py.detach(|| output.sync()).map_err(PyErr::from)
     }
 
     /// Ends the trace: writes everything and closes the file (GIL released while
     /// the disk works). Later calls on its handles raise `RuntimeError`.
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
-        let Some(owned) = self.tgen.take() else {
+        let Some(inner) = self.inner.take() else {
             return Ok(()); // closed before
         };
-        let tgen = match owned.into_inner(py) {
-            Ok(tgen) => tgen,
-            Err((e, owned)) => {
-                self.tgen = Some(owned);
+        let generator = match inner.into_inner(py) {
+            Ok(generator) => generator,
+            Err((e, inner)) => {
+                self.inner = Some(inner);
                 return Err(e);
             }
         };
         owned::reap_here(py);
-        let finished = tgen.finish().map_err(error);
-        let output = &mut self.output;
-        let closed = py.detach(|| output.close()).map_err(PyErr::from);
-        finished.and(closed)
+        generator.finish(py)
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -349,33 +387,6 @@ impl PyTraceGenerator {
     fn __exit__(&mut self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
         self.close(py)?;
         Ok(false)
-    }
-}
-
-impl Drop for PyTraceGenerator {
-    /// Finishes the trace, as the original's `__del__` flushes it (errors have no
-    /// one to go to). Freed on another thread than its own, the generator is
-    /// finished by its own thread (see [`owned`]), and the file closed then.
-    fn drop(&mut self) {
-        let Some(owned) = self.tgen.take() else {
-            let _ = self.output.close();
-            return;
-        };
-        let result = Python::try_attach(|py| match owned.into_inner(py) {
-            Ok(tgen) => {
-                let _ = tgen.finish();
-                None
-            }
-            Err((_, owned)) => Some(owned),
-        });
-        match result {
-            Some(None) => {
-                let _ = self.output.close();
-            }
-            // Dropped here, its generator goes back to its thread.
-            Some(Some(owned)) => drop(owned),
-            None => {}
-        }
     }
 }
 
