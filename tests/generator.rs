@@ -396,6 +396,61 @@ fn events_named_by_name_id() {
 }
 
 #[test]
+fn chunks_are_handed_over_whole() {
+    // `with_chunks`: every byte arrives in order, in chunks of about 256 KiB, the
+    // buffers given back are filled again, and a failing hand-over stops the
+    // generator like a failed write.
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let chunks = Rc::new(RefCell::new(Vec::<Vec<u8>>::new()));
+    let given_back = Rc::new(RefCell::new(Vec::new()));
+    let tgen = TraceGenerator::with_chunks({
+        let (chunks, given_back) = (chunks.clone(), given_back.clone());
+        move |chunk: Vec<u8>| {
+            let spare = Vec::with_capacity(1 << 20);
+            given_back.borrow_mut().push(spare.as_ptr() as usize);
+            chunks.borrow_mut().push(chunk);
+            Ok(spare)
+        }
+    });
+    let track = tgen.create_track("t");
+    let n = 100_000u64;
+    for i in 0..n {
+        track.open(2 * i, "work").unwrap();
+        track.close(2 * i + 1).unwrap();
+    }
+    tgen.finish().unwrap();
+    let chunks = chunks.take();
+    assert!(chunks.len() > 2, "{} chunks", chunks.len());
+    for chunk in &chunks[..chunks.len() - 1] {
+        assert!(
+            (256 << 10..320 << 10).contains(&chunk.len()),
+            "{}",
+            chunk.len()
+        );
+    }
+    // Each chunk after the first is a buffer handed back before.
+    let given_back = given_back.take();
+    for (chunk, spare) in chunks[1..].iter().zip(&given_back) {
+        assert_eq!(chunk.as_ptr() as usize, *spare);
+    }
+    let trace = tg4p_oracle::decode_bytes(&chunks.concat()).unwrap();
+    trace.assert_valid();
+    assert_eq!(trace.events.len(), 2 * n as usize);
+    let last = trace.events.last().unwrap();
+    assert_eq!((last.ts, last.kind), (2 * n - 1, EventKind::SliceEnd));
+
+    let failing = TraceGenerator::with_chunks(|_| Err(std::io::Error::other("disk full")));
+    let track = failing.create_track("t");
+    track.instant(1, "x").unwrap();
+    assert!(matches!(failing.flush(), Err(GeneratorError::Io(_))));
+    assert!(matches!(
+        track.instant(2, "y"),
+        Err(GeneratorError::Stopped)
+    ));
+}
+
+#[test]
 fn names_rewritten_in_place_and_every_varint_length() {
     // Event names are looked up in a cache keyed by the name's address and length:
     // a buffer rewritten in place must still get the name it now holds. Along the

@@ -88,9 +88,21 @@ struct TrackState {
     arg_names: InternTable<String>,
 }
 
+/// Where full buffers go.
+pub(crate) enum Out {
+    /// Copied into a writer.
+    Write(Box<dyn Write>),
+    /// Handed over whole, an empty buffer taken back (see
+    /// [`TraceGenerator::with_chunks`](super::TraceGenerator::with_chunks)).
+    Chunks(Box<dyn FnMut(Vec<u8>) -> io::Result<Vec<u8>>>),
+}
+
+/// A new buffer's capacity: a chunk and room to finish the packet that fills it.
+const BUFFER: usize = CHUNK + CHUNK / 4;
+
 /// Everything a generator and its handles share.
 pub(crate) struct Inner {
-    out: Box<dyn Write>,
+    out: Out,
     /// Encoded packets not yet handed to `out`.
     buf: Vec<u8>,
     status: Status,
@@ -107,14 +119,14 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub(crate) fn new(out: Box<dyn Write>) -> Inner {
+    pub(crate) fn new(out: Out) -> Inner {
         // Synthetic pids: above Linux's pid_max (2^22) so they never name a real
         // process, and from a random start so groups of generators whose traces are
         // concatenated do not merge.
         let next_pid = (1 << 22) + (crate::ids::random_u64() % (1 << 29)) as i32;
         Inner {
             out,
-            buf: Vec::with_capacity(CHUNK + CHUNK / 4),
+            buf: Vec::with_capacity(BUFFER),
             status: Status::Open,
             pending_io: None,
             tracks: Vec::new(),
@@ -384,7 +396,10 @@ impl Inner {
     pub(crate) fn flush(&mut self) -> Result<(), GeneratorError> {
         self.check_status()?;
         self.write_out()?;
-        self.out.flush().map_err(|e| self.fail(e))
+        match &mut self.out {
+            Out::Write(out) => out.flush().map_err(|e| self.fail(e)),
+            Out::Chunks(_) => Ok(()),
+        }
     }
 
     /// Flushes and stops writing for good. Open slices stay open (the UI shows them
@@ -463,8 +478,24 @@ impl Inner {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let written = self.out.write_all(&self.buf);
-        self.buf.clear();
+        let written = match &mut self.out {
+            Out::Write(out) => {
+                let written = out.write_all(&self.buf);
+                self.buf.clear();
+                written
+            }
+            Out::Chunks(send) => {
+                let full = std::mem::take(&mut self.buf);
+                let (written, mut next) = match send(full) {
+                    Ok(next) => (Ok(()), next),
+                    Err(e) => (Err(e), Vec::new()),
+                };
+                next.clear();
+                next.reserve(BUFFER);
+                self.buf = next;
+                written
+            }
+        };
         written.map_err(|e| self.fail(e))
     }
 

@@ -314,9 +314,9 @@ fn counter_track(py: Python<'_>, track: CounterTrack) -> PyCounterTrack {
 impl PyTraceGenerator {
     #[new]
     fn new(py: Python<'_>, filename: PathBuf) -> PyResult<PyTraceGenerator> {
-        let (out, output) = output::create(&filename)?;
+        let (mut out, output) = output::create(&filename)?;
         let generator = Generator {
-            tgen: Some(TraceGenerator::new(out)),
+            tgen: Some(TraceGenerator::with_chunks(move |chunk| out.send(chunk))),
             output,
         };
         Ok(PyTraceGenerator {
