@@ -29,6 +29,7 @@ use crate::values::{Budget, to_value};
 use output::OutputThread;
 use owned::Owned;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyString, PyTuple};
 use std::cell::{Cell, RefCell};
@@ -102,6 +103,34 @@ impl EventExtras {
             None => extras,
         }
     }
+}
+
+/// A timestamp from Python: an `int` in `0..2**64` (pyo3's conversion, with its
+/// errors, for anything else).
+#[inline]
+fn timestamp(ts: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if ts.is_exact_instance_of::<PyInt>() {
+        // SAFETY: `ts` is a live `int` (its exact type checked) and the thread is
+        // attached (`ts` is bound to it); the call only reads it.
+        let v = unsafe { ffi::PyLong_AsUnsignedLongLong(ts.as_ptr()) };
+        if v != u64::MAX {
+            return Ok(v);
+        }
+        // An error (negative, too big) or 2**64 - 1 itself: pyo3's conversion
+        // below raises the error again, or returns it.
+        drop(PyErr::take(ts.py()));
+    }
+    slow_timestamp(ts)
+}
+
+#[cold]
+#[inline(never)]
+fn slow_timestamp(ts: &Bound<'_, PyAny>) -> PyResult<u64> {
+    ts.extract::<u64>().inspect_err(|e| {
+        let _ = e
+            .value(ts.py())
+            .call_method1("add_note", ("while processing 'ts'",));
+    })
 }
 
 /// The event names a track saw last, by Python string object: a hit is a pointer
@@ -428,18 +457,25 @@ impl PyGroup {
     fn open(
         &self,
         py: Python<'_>,
-        ts: u64,
+        ts: &Bound<'_, PyAny>,
         annotation: &Bound<'_, PyString>,
         kwargs: Option<&Bound<'_, PyAny>>,
         flow: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let ts = timestamp(ts)?;
         let extras = EventExtras::from_py(kwargs, flow)?;
         self.inner.get(py)?.1.open(ts, annotation, extras.as_ref())
     }
 
     /// Closes the group track's latest open slice at `ts` ns.
     #[pyo3(signature = (ts, flow=None))]
-    fn close(&self, py: Python<'_>, ts: u64, flow: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn close(
+        &self,
+        py: Python<'_>,
+        ts: &Bound<'_, PyAny>,
+        flow: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let ts = timestamp(ts)?;
         let extras = EventExtras::from_py(None, flow)?;
         self.inner.get(py)?.1.close(ts, extras.as_ref())
     }
@@ -449,11 +485,12 @@ impl PyGroup {
     fn instant(
         &self,
         py: Python<'_>,
-        ts: u64,
+        ts: &Bound<'_, PyAny>,
         annotation: &Bound<'_, PyString>,
         kwargs: Option<&Bound<'_, PyAny>>,
         flow: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let ts = timestamp(ts)?;
         let extras = EventExtras::from_py(kwargs, flow)?;
         self.inner
             .get(py)?
@@ -475,11 +512,12 @@ impl PyNormalTrack {
     #[pyo3(signature = (ts, annotation, kwargs=None, flow=None))]
     fn open<'py>(
         slf: &Bound<'py, Self>,
-        ts: u64,
+        ts: &Bound<'py, PyAny>,
         annotation: &Bound<'py, PyString>,
         kwargs: Option<&Bound<'py, PyAny>>,
         flow: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
+        let ts = timestamp(ts)?;
         let extras = EventExtras::from_py(kwargs, flow)?;
         slf.get()
             .inner
@@ -492,9 +530,10 @@ impl PyNormalTrack {
     #[pyo3(signature = (ts, flow=None))]
     fn close<'py>(
         slf: &Bound<'py, Self>,
-        ts: u64,
+        ts: &Bound<'_, PyAny>,
         flow: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
+        let ts = timestamp(ts)?;
         let extras = EventExtras::from_py(None, flow)?;
         slf.get().inner.get(slf.py())?.close(ts, extras.as_ref())?;
         Ok(slf.clone())
@@ -504,11 +543,12 @@ impl PyNormalTrack {
     #[pyo3(signature = (ts, annotation, kwargs=None, flow=None))]
     fn instant<'py>(
         slf: &Bound<'py, Self>,
-        ts: u64,
+        ts: &Bound<'py, PyAny>,
         annotation: &Bound<'py, PyString>,
         kwargs: Option<&Bound<'py, PyAny>>,
         flow: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
+        let ts = timestamp(ts)?;
         let extras = EventExtras::from_py(kwargs, flow)?;
         slf.get()
             .inner
@@ -535,9 +575,10 @@ impl PyCounterTrack {
     /// Records `value` (an int, or a float) at `ts` ns.
     fn count<'py>(
         slf: &Bound<'py, Self>,
-        ts: u64,
+        ts: &Bound<'_, PyAny>,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Self>> {
+        let ts = timestamp(ts)?;
         let sample = if value.is_instance_of::<PyInt>() {
             Sample::Int(value.extract::<i64>()?)
         } else if let Ok(v) = value.extract::<f64>() {
