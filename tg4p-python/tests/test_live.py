@@ -385,3 +385,36 @@ def test_a_traced_closure_that_calls_itself_is_collected():
     del f
     gc.collect()
     assert gone() is None
+
+
+def test_new_names_per_event_are_not_kept(trace_path, decoded):
+    # Instants, `with` blocks and keyword arguments named anew on every event keep
+    # nothing per name (no name or callsite table grows), and each event still
+    # carries its own names.
+    from tg4perfetto._tg4p import _kept_names
+
+    @tg4perfetto.trace_func_args
+    def keywords(**kw):
+        pass
+
+    def events(first, n):
+        for i in range(first, first + n):
+            tg4perfetto.instant(f"step {i}", {f"key {i}": i})
+            TOP.instant(f"top {i}")
+            with tg4perfetto.trace(f"block {i}", **{f"kw {i}": i}):
+                keywords(**{f"arg {i}": i})
+
+    with tg4perfetto.open(trace_path):
+        events(0, 10)  # names, callsites and tracks of these places made here
+        kept = _kept_names()
+        events(10, 500)
+        assert _kept_names() == kept
+    trace = decoded(trace_path)
+    steps = trace.of_kind("instant")
+    assert [e.name for e in steps if e.name.startswith("step")] == [f"step {i}" for i in range(510)]
+    assert [e.args for e in steps if e.name.startswith("step")] == [{f"key {i}": i} for i in range(510)]
+    assert len([e for e in steps if e.name.startswith("top")]) == 510
+    blocks = [s for s in trace.slices() if s.name.startswith("block")]
+    assert [(s.name, s.args) for s in blocks] == [(f"block {i}", {f"kw {i}": i}) for i in range(510)]
+    calls = trace.named_slices("keywords")
+    assert [s.args for s in calls] == [{f"arg {i}": i} for i in range(510)]

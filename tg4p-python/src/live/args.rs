@@ -1,13 +1,13 @@
 //! Live arguments (names and values) and flow ids, from Python objects.
 
-use super::seam::{self, Location, MAX_OUTGOING_FLOWS};
-use crate::names::{intern, intern_list};
+use super::seam::MAX_OUTGOING_FLOWS;
 use crate::values::{Budget, to_value};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-use tg4p::__private::{ArgValue, Callsite, TypedArg};
+use std::borrow::Cow;
+use tg4p::__private::{ArgValue, TypedArg};
 use tg4p::{ARG_VALUE_LIMIT, FlowId, Value};
 
 /// A live argument's value (see [`Budget::live`]). Tracing never makes the program
@@ -94,19 +94,20 @@ fn text<'a>(s: &'a Bound<'_, PyString>) -> Option<ArgValue<'a>> {
     (s.len() <= ARG_VALUE_LIMIT).then_some(ArgValue::Str(s))
 }
 
-/// Live arguments: names (interned) and values (converted under a live budget).
+/// Live arguments: names and values (converted under a live budget). Names are
+/// kept with the event only (see [`seam`]'s docs): parameter names are the
+/// function's (interned once per function), others owned.
 #[derive(Default)]
 pub(super) struct Args {
-    pub(super) names: Vec<&'static str>,
+    pub(super) names: Vec<Cow<'static, str>>,
     pub(super) values: Vec<Value>,
 }
 
 impl Args {
     /// Adds an argument.
-    pub(super) fn push(&mut self, name: &'static str, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.names.push(name);
+    pub(super) fn push(&mut self, name: impl Into<Cow<'static, str>>, value: &Bound<'_, PyAny>) {
+        self.names.push(name.into());
         self.values.push(live_value(value));
-        Ok(())
     }
 
     /// `*args` as one argument named `args`, `**kwargs` one argument each.
@@ -116,7 +117,7 @@ impl Args {
     ) -> PyResult<Args> {
         let mut out = Args::default();
         if !args.is_empty() {
-            out.push(intern("args"), args.as_any())?;
+            out.push("args", args.as_any());
         }
         out.push_kwargs(kwargs)?;
         Ok(out)
@@ -130,7 +131,7 @@ impl Args {
                 .map(|i| i.extract::<(String, Bound<'_, PyAny>)>())
                 .collect::<PyResult<Vec<_>>>()?
             {
-                self.push(intern(&k), &v)?;
+                self.push(k, &v);
             }
         }
         Ok(())
@@ -150,17 +151,18 @@ impl Args {
                             Ok(s) => s.to_string_lossy().into_owned(),
                             Err(_) => k.str()?.to_string_lossy().into_owned(),
                         };
-                        out.push(intern(&key), &v)?;
+                        out.push(key, &v);
                     }
                 }
-                Err(_) => out.push(intern("description"), d)?,
+                Err(_) => out.push("description", d),
             },
         }
         Ok(out)
     }
 
-    pub(super) fn callsite(&self, name: &'static str, at: Location) -> &'static Callsite {
-        seam::callsite(name, at, intern_list(&self.names))
+    /// The names as the seam takes them.
+    pub(super) fn names(&self) -> Vec<&str> {
+        self.names.iter().map(|n| &**n).collect()
     }
 }
 

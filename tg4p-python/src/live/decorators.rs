@@ -89,11 +89,11 @@ impl ArgSpec {
             values: Vec::with_capacity(n),
         };
         let named = args.len().min(self.positional.len());
-        for (i, name) in self.positional.iter().take(named).enumerate() {
-            out.push(name, &args.get_item(i)?)?;
+        for (i, &name) in self.positional.iter().take(named).enumerate() {
+            out.push(name, &args.get_item(i)?);
         }
         if args.len() > named {
-            out.push(self.varargs, args.get_slice(named, args.len()).as_any())?;
+            out.push(self.varargs, args.get_slice(named, args.len()).as_any());
         }
         out.push_kwargs(kwargs)?;
         Ok(out)
@@ -172,7 +172,7 @@ impl TracedFunction {
         }
         threads::ensure_named(py);
         let _slice = match &self.args {
-            None => seam::begin_call(self.site, self.track, &[]),
+            None => seam::begin_call(self.site, self.track, &[], &[]),
             Some(spec) => match spec.positional_site(self.name, self.at, args, kwargs) {
                 // The usual call: the names are the callsite's, only values needed.
                 Some(site) => {
@@ -185,17 +185,13 @@ impl TracedFunction {
                         seam::begin_call_typed(site, self.track, &typed[..args.len()])
                     } else {
                         let values: Vec<Value> = args.iter().map(live_value).collect();
-                        seam::begin_call(site, self.track, &values)
+                        seam::begin_call(site, self.track, site.arg_names(), &values)
                     }
                 }
                 None => {
+                    // Keywords (or too many positionals): names go with the event.
                     let bound = spec.bind(args, kwargs)?;
-                    let site = if bound.names.is_empty() {
-                        self.site
-                    } else {
-                        bound.callsite(self.name, self.at)
-                    };
-                    seam::begin_call(site, self.track, &bound.values)
+                    seam::begin_call(self.site, self.track, &bound.names(), &bound.values)
                 }
             },
         };
