@@ -12,12 +12,14 @@
 //! - `values`: Python objects to annotation values, the one conversion both use.
 //! - `names`: runtime strings made `&'static`, interned once each.
 //! - `floor`: no-op classes shaped like the real ones, the benchmark's floor.
+//! - `vectorcall`: Python's vectorcall protocol for pyo3 classes.
 
 mod floor;
 mod generator;
 mod live;
 mod names;
 mod values;
+mod vectorcall;
 
 use pyo3::prelude::*;
 

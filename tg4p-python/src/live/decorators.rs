@@ -337,28 +337,11 @@ unsafe fn call_vector(
     call()
 }
 
-/// Lets Python call traced functions through [`vectorcall`]: points the type's
-/// vectorcall offset at the `vectorcall` field (the same in every instance of
-/// the type, measured on the first one) and sets its vectorcall flag. Until then,
-/// and for callers that use `tp_call`, `__call__` takes the calls.
+/// Lets Python call traced functions through [`vectorcall`] (see
+/// [`crate::vectorcall`]).
 fn enable_vectorcall(traced: &Bound<'_, TracedFunction>) {
     static ENABLED: Once = Once::new();
-    ENABLED.call_once(|| {
-        let field = std::ptr::from_ref(&traced.get().vectorcall) as isize;
-        let offset = field - traced.as_ptr() as isize;
-        let ty = traced.get_type();
-        // SAFETY: the type is the heap type pyo3 made for `TracedFunction`, ready,
-        // not subclassable, and its instances all hold a `vectorcall` field at
-        // `offset`, set at construction; the GIL is held (`traced` is bound). The
-        // flag and the offset are read at each call; `PyType_Modified` drops what
-        // the interpreter cached about the type.
-        unsafe {
-            let ty = ty.as_type_ptr();
-            (*ty).tp_vectorcall_offset = offset;
-            (*ty).tp_flags |= ffi::Py_TPFLAGS_HAVE_VECTORCALL;
-            ffi::PyType_Modified(ty);
-        }
-    });
+    crate::vectorcall::enable(traced, &traced.get().vectorcall, &ENABLED);
 }
 
 /// What `trace_func(track)` returns: a decorator tracing onto `track`.
