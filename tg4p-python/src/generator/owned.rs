@@ -60,7 +60,9 @@ impl<T: 'static> Owned<T> {
     pub(crate) fn new(py: Python<'_>, value: T) -> Owned<T> {
         let owner = thread_id(py);
         reap(owner);
-        REAPER.with(|r| r.watch(owner));
+        // Not there while the thread's own values are being destroyed (its end):
+        // orphans then wait for the thread's next `TraceGenerator` call, if any.
+        let _ = REAPER.try_with(|r| r.watch(owner));
         Owned {
             owner,
             value: ManuallyDrop::new(value),
