@@ -310,3 +310,28 @@ def test_handles_freed_on_another_thread_go_back_to_their_own(trace_path, decode
     assert [e.name for e in decoded(second_path).events] == ["in the second trace"]
     tgen.close()
     assert [e.name for e in decoded(trace_path).events] == ["before", "after"]
+
+    # A generator whose thread has ended is finished when its last reference goes.
+    third_path = str(tmp_path / "third.pftrace")
+    made = []
+
+    def make():
+        third = TraceGenerator(third_path)
+        third.create_track("v").instant(7, "from an ended thread")
+        made.append(third)
+
+    t = threading.Thread(target=make)
+    t.start()
+    t.join()
+    with pytest.raises(RuntimeError, match="thread that created them"):
+        made[0].create_track("w")
+    made.clear()
+    # Python's join returns just before the thread's very end, where a value freed
+    # meanwhile is dropped: wait for that (the trace is complete either way).
+    import os
+    import time
+
+    deadline = time.monotonic() + 10
+    while os.path.getsize(third_path) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [e.name for e in decoded(third_path).events] == ["from an ended thread"]

@@ -7,7 +7,9 @@
 //! only to that thread (another one gets `RuntimeError`), a comparison of two
 //! integers per call (no thread-local lookup, no lock). An `Owned` freed on
 //! another thread is handed back to its own: kept in a list that its thread
-//! empties on its next `TraceGenerator` call, or when it ends.
+//! empties on its next `TraceGenerator` call, or when it ends; once its thread
+//! has ended, it is dropped where it is freed (a generator made on a thread that
+//! ended is finished when its last reference goes, wherever that is).
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::{PyErr, PyResult, Python, ffi};
@@ -50,7 +52,10 @@ pub(crate) struct Owned<T: 'static> {
 // SAFETY: the value is touched only on its owner thread: `get` and `into_inner`
 // check the caller's thread state id (unique per thread, see `thread_id`), and
 // `Drop` drops it only there, else hands it to `ORPHANS` for the owner thread to
-// drop (`reap`). So the `Rc`s inside are never used by two threads.
+// drop (`reap`), or, once the owner thread has ended, drops it on the freeing
+// thread, attached: then all the values that thread made are dropped that way,
+// one at a time under the GIL (the module does not declare itself free of it).
+// So the `Rc`s inside are never used by two threads at once.
 unsafe impl<T: 'static> Send for Owned<T> {}
 // SAFETY: as for `Send`: a shared `Owned` gives access only to its owner thread.
 unsafe impl<T: 'static> Sync for Owned<T> {}
@@ -95,18 +100,25 @@ impl<T: 'static> Drop for Owned<T> {
     fn drop(&mut self) {
         // SAFETY: taken once, here (`into_inner` forgets `self` instead).
         let value = unsafe { ManuallyDrop::take(&mut self.value) };
-        if thread_id_if_attached() == Some(self.owner) {
+        let here = thread_id_if_attached();
+        if here == Some(self.owner) {
             drop(value);
-        } else {
-            let orphan = Orphan {
-                owner: self.owner,
-                _value: Box::new(value),
-            };
-            ORPHANS
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(orphan);
+            return;
         }
+        let mut orphans = ORPHANS.lock().unwrap_or_else(|p| p.into_inner());
+        if here.is_some() && orphans.ended.contains(&self.owner) {
+            // Its thread has ended: no other thread can touch it at once, since
+            // every other value of that thread is dropped the same way, attached
+            // (this module holds the GIL for all of them). Dropped outside the
+            // lock (dropping a generator finishes its trace).
+            drop(orphans);
+            drop(value);
+            return;
+        }
+        orphans.waiting.push(Orphan {
+            owner: self.owner,
+            _value: Box::new(value),
+        });
     }
 }
 
@@ -121,21 +133,40 @@ struct Orphan {
 // other threads move the box without touching what it holds.
 unsafe impl Send for Orphan {}
 
-static ORPHANS: Mutex<Vec<Orphan>> = Mutex::new(Vec::new());
+/// Values waiting for their threads, and the threads that ended (their values
+/// freed elsewhere are dropped there, see `Drop for Owned`).
+struct Orphans {
+    waiting: Vec<Orphan>,
+    ended: Vec<i64>,
+}
 
-/// Drops the orphans of thread state `owner` (call it on that thread). They are
-/// dropped outside the lock: dropping a generator finishes its trace.
-pub(crate) fn reap(owner: i64) {
+static ORPHANS: Mutex<Orphans> = Mutex::new(Orphans {
+    waiting: Vec::new(),
+    ended: Vec::new(),
+});
+
+/// Drops the orphans of thread state `owner` (call it on that thread), and
+/// marks the thread ended if `ended`. They are dropped outside the lock:
+/// dropping a generator finishes its trace.
+fn reap_orphans(owner: i64, ended: bool) {
     let mine: Vec<Orphan> = {
         let mut orphans = ORPHANS.lock().unwrap_or_else(|p| p.into_inner());
-        if orphans.is_empty() {
+        if ended {
+            orphans.ended.push(owner);
+        }
+        if orphans.waiting.is_empty() {
             return;
         }
-        let (mine, others) = orphans.drain(..).partition(|o| o.owner == owner);
-        *orphans = others;
+        let (mine, others) = orphans.waiting.drain(..).partition(|o| o.owner == owner);
+        orphans.waiting = others;
         mine
     };
     drop(mine);
+}
+
+/// Drops the orphans of thread state `owner` (call it on that thread).
+fn reap(owner: i64) {
+    reap_orphans(owner, false);
 }
 
 /// Drops the orphans of the calling thread (on a `TraceGenerator` call).
@@ -158,9 +189,11 @@ impl Reaper {
 }
 
 impl Drop for Reaper {
+    /// Drops the thread's orphans; values of it freed later (on other threads)
+    /// are dropped where they are freed.
     fn drop(&mut self) {
         for &owner in self.owners.borrow().iter() {
-            reap(owner);
+            reap_orphans(owner, true);
         }
     }
 }
