@@ -328,6 +328,129 @@ fn names_are_interned_once_per_track() {
 }
 
 #[test]
+fn events_named_by_name_id() {
+    // `NameId`s name events as their text does, on their own track only; refused
+    // calls (another track's id, a decreasing timestamp) write nothing.
+    let mut refusals = Vec::new();
+    let trace = generate("name_id.pftrace", |tgen| {
+        let (a, b) = (tgen.create_track("a"), tgen.create_track("b"));
+        assert_eq!(a.name_id("x"), None);
+        a.instant(10, "x").unwrap();
+        a.open(11, "y").unwrap();
+        let (x, y) = (a.name_id("x").unwrap(), a.name_id("y").unwrap());
+        assert_ne!(x, y);
+        assert_eq!(b.name_id("x"), None);
+        a.open_id(12, y).unwrap();
+        a.instant_id(13, x).unwrap();
+        refusals.push(b.open_id(14, x).unwrap_err());
+        refusals.push(b.instant_id(14, y).unwrap_err());
+        refusals.push(a.open_id(9, x).unwrap_err());
+        a.close(15).unwrap();
+        a.close(16).unwrap();
+        // An id made before many other names keeps naming its event.
+        for i in 0..100 {
+            b.instant(20 + i, &format!("name {i}")).unwrap();
+        }
+        let first = b.name_id("name 0").unwrap();
+        b.instant_id(200, first).unwrap();
+        a.open_id(300, x).unwrap();
+        a.close(301).unwrap();
+    });
+    assert!(
+        matches!(
+            refusals[..],
+            [
+                GeneratorError::ForeignName,
+                GeneratorError::ForeignName,
+                GeneratorError::TimestampDecreased {
+                    previous: 13,
+                    timestamp: 9
+                }
+            ]
+        ),
+        "{refusals:?}"
+    );
+    let a: Vec<_> = trace
+        .events
+        .iter()
+        .filter(|e| e.ts < 20 || e.ts >= 300)
+        .map(|e| (e.ts, e.kind, e.name.clone()))
+        .collect();
+    let named = |ts, kind, name: &str| (ts, kind, Some(name.to_string()));
+    assert_eq!(
+        a,
+        [
+            named(10, EventKind::Instant, "x"),
+            named(11, EventKind::SliceBegin, "y"),
+            named(12, EventKind::SliceBegin, "y"),
+            named(13, EventKind::Instant, "x"),
+            (15, EventKind::SliceEnd, None),
+            (16, EventKind::SliceEnd, None),
+            named(300, EventKind::SliceBegin, "x"),
+            (301, EventKind::SliceEnd, None),
+        ]
+    );
+    let last_b = trace.events.iter().find(|e| e.ts == 200).unwrap();
+    assert_eq!(last_b.name.as_deref(), Some("name 0"));
+    assert_eq!(last_b.kind, EventKind::Instant);
+}
+
+#[test]
+fn chunks_are_handed_over_whole() {
+    // `with_chunks`: every byte arrives in order, in chunks of about 256 KiB, the
+    // buffers given back are filled again, and a failing hand-over stops the
+    // generator like a failed write.
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let chunks = Rc::new(RefCell::new(Vec::<Vec<u8>>::new()));
+    let given_back = Rc::new(RefCell::new(Vec::new()));
+    let tgen = TraceGenerator::with_chunks({
+        let (chunks, given_back) = (chunks.clone(), given_back.clone());
+        move |chunk: Vec<u8>| {
+            let spare = Vec::with_capacity(1 << 20);
+            given_back.borrow_mut().push(spare.as_ptr() as usize);
+            chunks.borrow_mut().push(chunk);
+            Ok(spare)
+        }
+    });
+    let track = tgen.create_track("t");
+    let n = 100_000u64;
+    for i in 0..n {
+        track.open(2 * i, "work").unwrap();
+        track.close(2 * i + 1).unwrap();
+    }
+    tgen.finish().unwrap();
+    let chunks = chunks.take();
+    assert!(chunks.len() > 2, "{} chunks", chunks.len());
+    for chunk in &chunks[..chunks.len() - 1] {
+        assert!(
+            (256 << 10..320 << 10).contains(&chunk.len()),
+            "{}",
+            chunk.len()
+        );
+    }
+    // Each chunk after the first is a buffer handed back before.
+    let given_back = given_back.take();
+    for (chunk, spare) in chunks[1..].iter().zip(&given_back) {
+        assert_eq!(chunk.as_ptr() as usize, *spare);
+    }
+    let trace = tg4p_oracle::decode_bytes(&chunks.concat()).unwrap();
+    trace.assert_valid();
+    assert_eq!(trace.events.len(), 2 * n as usize);
+    let last = trace.events.last().unwrap();
+    assert_eq!((last.ts, last.kind), (2 * n - 1, EventKind::SliceEnd));
+
+    let failing = TraceGenerator::with_chunks(|_| Err(std::io::Error::other("disk full")));
+    let track = failing.create_track("t");
+    track.instant(1, "x").unwrap();
+    assert!(matches!(failing.flush(), Err(GeneratorError::Io(_))));
+    assert!(matches!(
+        track.instant(2, "y"),
+        Err(GeneratorError::Stopped)
+    ));
+}
+
+#[test]
 fn names_rewritten_in_place_and_every_varint_length() {
     // Event names are looked up in a cache keyed by the name's address and length:
     // a buffer rewritten in place must still get the name it now holds. Along the

@@ -16,9 +16,15 @@ Reported per implementation:
 - traced call with args: `@trace_func_args` with three small ints;
 - generator event: `track.open(ts, name)` / `track.close(ts)`, per event;
 - bytes per event of each trace file;
-- floor: the same loop with nothing traced, what any tracer called from Python
-  per event costs at least.
+- two floors, the same loops with nothing traced: `C floor` calls a C method per
+  generator event (a builtin's) and the function itself per traced call; `pyo3
+  floor` calls no-op methods of a pyo3 class shaped like ours
+  (`tg4perfetto._tg4p._FloorTrack`, `_FloorFunction`: same signatures, same
+  machinery, nothing recorded), what any tracer built like this one costs at least;
+- cap: original / pyo3 floor, the ratio such a tracer could reach if its own work
+  cost nothing.
 The ratio is original / tg4p CPU time per call (how many times faster tg4p is).
+Every run of every case (original, tg4p, the floors) is interleaved with the others.
 """
 
 import argparse
@@ -56,14 +62,14 @@ def timed(run):
         return time.process_time() - cpu, time.perf_counter() - wall, os.path.getsize(path)
 
 
-def best_of_both(repeat, run_a, run_b):
-    """The fastest of `repeat` runs of each, the two interleaved so that a busy
-    machine slows both alike."""
-    a, b = [], []
+def best_of_all(repeat, *runs):
+    """The fastest of `repeat` runs of each, all interleaved so that a busy
+    machine slows them alike."""
+    results = [[] for _ in runs]
     for _ in range(repeat):
-        a.append(timed(run_a))
-        b.append(timed(run_b))
-    return min(a), min(b)
+        for run, result in zip(runs, results):
+            result.append(timed(run))
+    return [min(r) for r in results]
 
 
 def traced_calls(lib, n, with_args):
@@ -138,6 +144,20 @@ class _FloorTrack(dict):
 _Floor.TraceGenerator.create_group = lambda self, name, track_name=None: _FloorTrack()
 
 
+def pyo3_floor(native):
+    """The loops on no-op pyo3 classes shaped like ours (see the module docs)."""
+
+    class Pyo3Floor(_Floor):
+        trace_func = native._FloorFunction
+        trace_func_args = native._FloorFunction
+
+        class TraceGenerator(_Floor.TraceGenerator):
+            def create_group(self, name, track_name=None):
+                return native._FloorTrack()
+
+    return Pyo3Floor
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--original", required=True, help="directory the original tg4perfetto is installed in")
@@ -148,8 +168,10 @@ def main():
     args = parser.parse_args()
 
     import tg4perfetto as ours
+    from tg4perfetto import _tg4p
 
     original = load_original(args.original)
+    floor_pyo3 = pyo3_floor(_tg4p)
     # (name, events per call, run of n calls)
     cases = [
         ("traced call", 2, lambda lib, n: traced_calls(lib, n, False)),
@@ -157,24 +179,32 @@ def main():
         ("generator event", 1, lambda lib, n: generator_events(lib, n // 2)),
     ]
     print(f"python {sys.version.split()[0]}, best of {args.repeat}; CPU time per call (wall time per call)")
-    print(f"{'case':<24}{'original':>22}{'tg4p':>20}{'ratio':>9}{'orig B/ev':>11}{'tg4p B/ev':>11}{'floor':>10}")
+    print(
+        f"{'case':<24}{'original':>22}{'tg4p':>20}{'ratio':>9}{'orig B/ev':>11}{'tg4p B/ev':>11}"
+        f"{'C floor':>10}{'pyo3 floor':>12}{'cap':>8}"
+    )
     ratios = {}
     for name, events_per_call, make in cases:
         n_orig = args.events if name == "generator event" else args.calls
         n_ours = n_orig * args.scale
-        (c_orig, w_orig, b_orig), (c_ours, w_ours, b_ours) = best_of_both(
-            args.repeat, make(original, n_orig), make(ours, n_ours)
+        (c_orig, w_orig, b_orig), (c_ours, w_ours, b_ours), (c_floor, _, _), (c_pyo3, _, _) = best_of_all(
+            args.repeat,
+            make(original, n_orig),
+            make(ours, n_ours),
+            make(_Floor, n_ours),
+            make(floor_pyo3, n_ours),
         )
         ratio = (c_orig / n_orig) / (c_ours / n_ours)
+        cap = (c_orig / n_orig) / (c_pyo3 / n_ours)
         ratios[name] = ratio
-        floor = min(timed(make(_Floor, n_ours))[0] for _ in range(args.repeat))
         ns = lambda t, n: f"{t / n * 1e9:.0f} ns"
         print(
             f"{name:<24}{ns(c_orig, n_orig):>10} ({ns(w_orig, n_orig):>9}){ns(c_ours, n_ours):>8} ({ns(w_ours, n_ours):>8})"
             f"{ratio:>8.1f}x{b_orig / (n_orig * events_per_call):>11.1f}{b_ours / (n_ours * events_per_call):>11.1f}"
-            f"{ns(floor, n_ours):>10}"
+            f"{ns(c_floor, n_ours):>10}{ns(c_pyo3, n_ours):>12}{cap:>7.1f}x"
         )
-    print("floor: the same loop with nothing traced (a plain call; a C method call per generator event)")
+    print("C floor: nothing traced (a plain call; a builtin's C method per generator event)")
+    print("pyo3 floor: no-op pyo3 classes shaped like ours; cap: original / pyo3 floor")
     return ratios
 
 

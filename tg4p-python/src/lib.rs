@@ -11,11 +11,15 @@
 //! - `generator`: `TraceGenerator` and its handles, on tg4p's generator.
 //! - `values`: Python objects to annotation values, the one conversion both use.
 //! - `names`: runtime strings made `&'static`, interned once each.
+//! - `floor`: no-op classes shaped like the real ones, the benchmark's floor.
+//! - `vectorcall`: Python's vectorcall protocol for pyo3 classes.
 
+mod floor;
 mod generator;
 mod live;
 mod names;
 mod values;
+mod vectorcall;
 
 use pyo3::prelude::*;
 
@@ -24,5 +28,6 @@ use pyo3::prelude::*;
 fn _tg4p(m: &Bound<'_, PyModule>) -> PyResult<()> {
     live::register(m)?;
     generator::register(m)?;
+    floor::register(m)?;
     Ok(())
 }

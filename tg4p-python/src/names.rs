@@ -1,12 +1,13 @@
 //! Runtime strings as `&'static str`, for the live recorder's names.
 //!
-//! tg4p's live API names tracks, counters, events and arguments with `&'static str`
-//! (a Rust program's names are literals). A Python program's names are runtime
-//! strings, so each distinct one is leaked once here and reused after: memory grows
-//! with the number of *distinct* names (function names, track names, dict keys of
-//! instant arguments), never with the number of events. A program that makes a new
-//! name per event (`instant(f"step {i}")`) grows this table by one string per name.
-//! (tg4p issue 15 adds runtime names to the live API; this module then goes away.)
+//! tg4p's callsites, tracks and counters are named with `&'static str` (a Rust
+//! program's names are literals) and kept for the program's life. The names the
+//! Python module gives them (traced functions' names and parameters, source files
+//! and functions, track and counter names) are runtime strings, so each distinct
+//! one is leaked once here and reused after. These are as many as the program's
+//! functions, source locations, tracks and counters: event names and argument
+//! names of instants and `with` blocks, and keyword argument names, are not
+//! kept here (they go with each event, see `live::seam`).
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -23,6 +24,15 @@ pub(crate) fn intern(s: &str) -> &'static str {
     let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
     names.insert(leaked);
     leaked
+}
+
+/// How many distinct names are kept (`_tg4p._kept_names()`, for the tests).
+pub(crate) fn kept() -> usize {
+    NAMES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .map_or(0, HashSet::len)
 }
 
 /// The one `&'static` copy of a list of interned names (argument names).

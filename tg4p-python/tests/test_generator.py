@@ -246,3 +246,92 @@ def test_a_generator_belongs_to_its_thread(trace_path, decoded):
     track.instant(2, "here")
     tgen.close()
     assert [e.name for e in decoded(trace_path).events] == ["here"]
+
+
+def test_event_names_from_any_string_object(trace_path, decoded):
+    # Names are found by their string object while it stays the same one; equal
+    # text in other objects, str subclasses, freed and remade strings, more names
+    # than a track caches and non-ASCII names all name their events by their text.
+    class Name(str):
+        pass
+
+    tgen = TraceGenerator(trace_path)
+    track = tgen.create_track("t")
+    group = tgen.create_group("g")
+    expected = []
+    for i in range(60):
+        name = [
+            "literal",
+            "".join(["lit", "eral"]),
+            Name("subclass"),
+            f"made {i % 7}",
+            "naïve ✓",
+            f"cycle {i % 5}",
+        ][i % 6]
+        track.open(2 * i, name).close(2 * i + 1)
+        track.instant(2 * i + 1, name)
+        group.instant(i, name)
+        expected.append(str(name))
+    tgen.close()
+    trace = decoded(trace_path)
+    t = trace.track_named("t").uuid
+    assert [(s.name, s.begin.ts, s.end.ts) for s in trace.slices()] == [
+        (name, 2 * i, 2 * i + 1) for i, name in enumerate(expected)
+    ]
+    instants = [e for e in trace.ordered() if e.kind == "instant"]
+    assert [e.name for e in instants if e.track == t] == expected
+    assert [e.name for e in instants if e.track != t] == expected
+
+
+def test_handles_freed_on_another_thread_go_back_to_their_own(trace_path, decoded, tmp_path):
+    # A track or a whole generator whose last reference goes on another thread is
+    # freed by its own thread (a generator's trace finished then): on its next
+    # TraceGenerator call.
+    import threading
+
+    def free_on_another_thread(box):
+        t = threading.Thread(target=box.clear)
+        t.start()
+        t.join()
+
+    tgen = TraceGenerator(trace_path)
+    box = [tgen.create_track("t")]
+    box[0].instant(1, "before")
+    free_on_another_thread(box)
+
+    second_path = str(tmp_path / "second.pftrace")
+    second = TraceGenerator(second_path)
+    second.create_track("u").instant(5, "in the second trace")
+    box = [second]
+    del second
+    free_on_another_thread(box)
+
+    tgen.create_track("t2").instant(2, "after")  # here the second trace is finished
+    assert [e.name for e in decoded(second_path).events] == ["in the second trace"]
+    tgen.close()
+    assert [e.name for e in decoded(trace_path).events] == ["before", "after"]
+
+    # A generator whose thread has ended is finished when its last reference goes.
+    third_path = str(tmp_path / "third.pftrace")
+    made = []
+
+    def make():
+        third = TraceGenerator(third_path)
+        third.create_track("v").instant(7, "from an ended thread")
+        made.append(third)
+
+    t = threading.Thread(target=make)
+    t.start()
+    t.join()
+    with pytest.raises(RuntimeError, match="thread that created them"):
+        made[0].create_track("w")
+    made.clear()
+    # Python's join returns just before the thread's very end, where a value freed
+    # meanwhile is dropped: wait for that (the trace is complete either way).
+    import os
+    import time
+
+    deadline = time.monotonic() + 10
+    while os.path.getsize(third_path) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [e.name for e in decoded(third_path).events] == ["from an ended thread"]

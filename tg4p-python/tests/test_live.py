@@ -385,3 +385,93 @@ def test_a_traced_closure_that_calls_itself_is_collected():
     del f
     gc.collect()
     assert gone() is None
+
+
+def test_new_names_per_event_are_not_kept(trace_path, decoded):
+    # Instants, `with` blocks and keyword arguments named anew on every event keep
+    # nothing per name (no name or callsite table grows), and each event still
+    # carries its own names.
+    from tg4perfetto._tg4p import _kept_names
+
+    @tg4perfetto.trace_func_args
+    def keywords(**kw):
+        pass
+
+    def events(first, n):
+        for i in range(first, first + n):
+            tg4perfetto.instant(f"step {i}", {f"key {i}": i})
+            TOP.instant(f"top {i}")
+            with tg4perfetto.trace(f"block {i}", **{f"kw {i}": i}):
+                keywords(**{f"arg {i}": i})
+
+    with tg4perfetto.open(trace_path):
+        events(0, 10)  # names, callsites and tracks of these places made here
+        kept = _kept_names()
+        events(10, 500)
+        assert _kept_names() == kept
+    trace = decoded(trace_path)
+    steps = trace.of_kind("instant")
+    assert [e.name for e in steps if e.name.startswith("step")] == [f"step {i}" for i in range(510)]
+    assert [e.args for e in steps if e.name.startswith("step")] == [{f"key {i}": i} for i in range(510)]
+    assert len([e for e in steps if e.name.startswith("top")]) == 510
+    blocks = [s for s in trace.slices() if s.name.startswith("block")]
+    assert [(s.name, s.args) for s in blocks] == [(f"block {i}", {f"kw {i}": i}) for i in range(510)]
+    calls = trace.named_slices("keywords")
+    assert [s.args for s in calls] == [{f"arg {i}": i} for i in range(510)]
+
+
+def test_every_way_of_calling_a_traced_function(trace_path, decoded):
+    # Python's vectorcall (plain, keywords, bound methods, partials, unpacking) and
+    # tp_call (`type(f).__call__`, `operator.call`) record the same slices and
+    # pass the arguments, the result and exceptions through unchanged.
+    import operator
+
+    @tg4perfetto.trace_func_args
+    def add(a, b=10, *more, scale=1, **rest):
+        if a == "boom":
+            raise Boom(b)
+        return (a + b + sum(more)) * scale, rest
+
+    class Box:
+        @tg4perfetto.trace_func_args
+        def get(self, k):
+            return k
+
+    box = Box()
+    tp_call = type(add).__call__
+    with tg4perfetto.open(trace_path):
+        results = [
+            add(1, 2),
+            add(1),
+            add(1, 2, 3, 4),
+            add(1, b=5, scale=2),
+            add(*[1, 2], **{"scale": 3, "tag": "t"}),
+            functools.partial(add, 7)(b=1),
+            tp_call(add, 1, 2, scale=2),
+            operator.call(add, 2, 2) if hasattr(operator, "call") else add(2, 2),
+            box.get(5),
+        ]
+        with pytest.raises(Boom):
+            add("boom", "why")
+    assert results == [
+        (3, {}), (11, {}), (10, {}), (12, {}), (9, {"tag": "t"}), (8, {}), (6, {}), (4, {}), 5,
+    ]
+    trace = decoded(trace_path)
+    assert [s.args for s in trace.named_slices("add")] == [
+        {"a": 1, "b": 2},
+        {"a": 1},
+        {"a": 1, "b": 2, "more": [3, 4]},
+        {"a": 1, "b": 5, "scale": 2},
+        {"a": 1, "b": 2, "scale": 3, "tag": "t"},
+        {"a": 7, "b": 1},
+        {"a": 1, "b": 2, "scale": 2},
+        {"a": 2, "b": 2},
+        {"a": "boom", "b": "why"},
+    ]
+    (get,) = trace.named_slices("Box.get") or trace.named_slices("get")
+    assert get.args["k"] == 5
+    assert all(s.end is not None for s in trace.slices())
+    # Untraced, the same calls still pass everything through.
+    assert add(1, b=2, scale=2, x=1) == (6, {"x": 1})
+    with pytest.raises(Boom):
+        add("boom")

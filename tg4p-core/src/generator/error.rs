@@ -49,6 +49,8 @@ pub enum GeneratorError {
         /// The limit, [`MAX_DEPTH`](crate::annotation::MAX_DEPTH).
         max: usize,
     },
+    /// A [`NameId`](super::NameId) given to another track than the one it is from.
+    ForeignName,
     /// Event arguments must be a dict (`args!({...})`): its keys name the arguments.
     ArgsNotDict,
 }
@@ -85,6 +87,9 @@ impl fmt::Display for GeneratorError {
                 f,
                 "argument value nested {depth} levels deep; at most {max} are supported"
             ),
+            GeneratorError::ForeignName => {
+                write!(f, "a NameId given to another track than its own")
+            }
             GeneratorError::ArgsNotDict => {
                 write!(f, "event arguments must be a dict of named values")
             }

@@ -65,10 +65,10 @@ mod track;
 
 pub use crate::wire::CounterValue;
 pub use error::GeneratorError;
-pub use track::{CounterTrack, Extras, Group, SliceTrack};
+pub use track::{CounterTrack, Extras, Group, NameId, SliceTrack};
 
 use crate::FlowId;
-use state::{Inner, TrackKind};
+use state::{Inner, Out, TrackKind};
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::Write;
@@ -132,7 +132,37 @@ impl TraceGenerator {
     /// ```
     pub fn new(out: impl Write + 'static) -> TraceGenerator {
         TraceGenerator {
-            shared: Rc::new(RefCell::new(Inner::new(Box::new(out)))),
+            shared: Rc::new(RefCell::new(Inner::new(Out::Write(Box::new(out))))),
+        }
+    }
+
+    /// Hands the trace to `send` in whole chunks (about 256 KiB, and what is left at
+    /// [`flush`](TraceGenerator::flush) and [`finish`](TraceGenerator::finish)),
+    /// without copying them: `send` takes each full buffer and returns an empty one
+    /// (any `Vec`, e.g. a buffer it has written out before) for the generator to
+    /// fill next. For outputs that write on another thread. An error from `send`
+    /// stops the generator as a failed write does ([`GeneratorError::Io`]).
+    ///
+    /// ```
+    /// # use tg4p_core as tg4p;
+    /// # fn main() -> Result<(), tg4p::generator::GeneratorError> {
+    /// use std::sync::mpsc;
+    /// let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    /// let tgen = tg4p::generator::TraceGenerator::with_chunks(move |chunk| {
+    ///     tx.send(chunk).map_err(std::io::Error::other)?;
+    ///     Ok(Vec::new())
+    /// });
+    /// tgen.create_track("t").instant(5, "x")?;
+    /// tgen.finish()?;
+    /// let trace: Vec<u8> = rx.try_iter().flatten().collect();
+    /// assert!(!trace.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn with_chunks(
+        send: impl FnMut(Vec<u8>) -> std::io::Result<Vec<u8>> + 'static,
+    ) -> TraceGenerator {
+        TraceGenerator {
+            shared: Rc::new(RefCell::new(Inner::new(Out::Chunks(Box::new(send))))),
         }
     }
 

@@ -62,6 +62,14 @@ pub(crate) enum TrackKind<'a> {
     Counter { name: &'a str },
 }
 
+/// An event's name: its text, or the iid it is already interned under on the
+/// event's track (from [`Inner::name_iid`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Name<'a> {
+    Text(&'a str),
+    Iid(u64),
+}
+
 /// One track and its packet sequence.
 struct TrackState {
     uuid: u64,
@@ -80,9 +88,21 @@ struct TrackState {
     arg_names: InternTable<String>,
 }
 
+/// Where full buffers go.
+pub(crate) enum Out {
+    /// Copied into a writer.
+    Write(Box<dyn Write>),
+    /// Handed over whole, an empty buffer taken back (see
+    /// [`TraceGenerator::with_chunks`](super::TraceGenerator::with_chunks)).
+    Chunks(Box<dyn FnMut(Vec<u8>) -> io::Result<Vec<u8>>>),
+}
+
+/// A new buffer's capacity: a chunk and room to finish the packet that fills it.
+const BUFFER: usize = CHUNK + CHUNK / 4;
+
 /// Everything a generator and its handles share.
 pub(crate) struct Inner {
-    out: Box<dyn Write>,
+    out: Out,
     /// Encoded packets not yet handed to `out`.
     buf: Vec<u8>,
     status: Status,
@@ -99,14 +119,14 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub(crate) fn new(out: Box<dyn Write>) -> Inner {
+    pub(crate) fn new(out: Out) -> Inner {
         // Synthetic pids: above Linux's pid_max (2^22) so they never name a real
         // process, and from a random start so groups of generators whose traces are
         // concatenated do not merge.
         let next_pid = (1 << 22) + (crate::ids::random_u64() % (1 << 29)) as i32;
         Inner {
             out,
-            buf: Vec::with_capacity(CHUNK + CHUNK / 4),
+            buf: Vec::with_capacity(BUFFER),
             status: Status::Open,
             pending_io: None,
             tracks: Vec::new(),
@@ -183,7 +203,7 @@ impl Inner {
         &mut self,
         track: usize,
         ts: u64,
-        name: &str,
+        name: Name<'_>,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
         if extras.is_none() && self.try_fast(track, ts, EventType::SliceBegin, Some(name), None) {
@@ -199,7 +219,7 @@ impl Inner {
         &mut self,
         track: usize,
         ts: u64,
-        name: &str,
+        name: Name<'_>,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
         self.check(track, ts)?;
@@ -251,7 +271,7 @@ impl Inner {
         &mut self,
         track: usize,
         ts: u64,
-        name: &str,
+        name: Name<'_>,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
         if extras.is_none() && self.try_fast(track, ts, EventType::Instant, Some(name), None) {
@@ -267,7 +287,7 @@ impl Inner {
         &mut self,
         track: usize,
         ts: u64,
-        name: &str,
+        name: Name<'_>,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
         self.check(track, ts)?;
@@ -316,7 +336,7 @@ impl Inner {
         track: usize,
         ts: u64,
         kind: EventType,
-        name: Option<&str>,
+        name: Option<Name<'_>>,
         counter_value: Option<CounterValue>,
     ) -> bool {
         let Some(state) = self.tracks.get_mut(track) else {
@@ -334,7 +354,8 @@ impl Inner {
         }
         let name_iid = match name {
             None => None,
-            Some(name) => match state.names.get(name) {
+            Some(Name::Iid(iid)) => Some(iid),
+            Some(Name::Text(name)) => match state.names.get(name) {
                 Some(iid) => Some(iid),
                 None => return false,
             },
@@ -364,11 +385,21 @@ impl Inner {
         true
     }
 
+    /// The iid `name` is interned under on `track`, if an event of the track
+    /// already wrote it (its definition is then in the track's sequence).
+    #[inline]
+    pub(crate) fn name_iid(&mut self, track: usize, name: &str) -> Option<u64> {
+        self.tracks.get_mut(track)?.names.get(name)
+    }
+
     /// Hands the buffer to the writer and flushes it.
     pub(crate) fn flush(&mut self) -> Result<(), GeneratorError> {
         self.check_status()?;
         self.write_out()?;
-        self.out.flush().map_err(|e| self.fail(e))
+        match &mut self.out {
+            Out::Write(out) => out.flush().map_err(|e| self.fail(e)),
+            Out::Chunks(_) => Ok(()),
+        }
     }
 
     /// Flushes and stops writing for good. Open slices stay open (the UI shows them
@@ -447,8 +478,24 @@ impl Inner {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let written = self.out.write_all(&self.buf);
-        self.buf.clear();
+        let written = match &mut self.out {
+            Out::Write(out) => {
+                let written = out.write_all(&self.buf);
+                self.buf.clear();
+                written
+            }
+            Out::Chunks(send) => {
+                let full = std::mem::take(&mut self.buf);
+                let (written, mut next) = match send(full) {
+                    Ok(next) => (Ok(()), next),
+                    Err(e) => (Err(e), Vec::new()),
+                };
+                next.clear();
+                next.reserve(BUFFER);
+                self.buf = next;
+                written
+            }
+        };
         written.map_err(|e| self.fail(e))
     }
 
@@ -465,7 +512,7 @@ impl Inner {
         track: usize,
         ts: u64,
         kind: EventType,
-        name: Option<&str>,
+        name: Option<Name<'_>>,
         counter_value: Option<CounterValue>,
         extras: Option<&Extras<'_>>,
     ) -> Result<(), GeneratorError> {
@@ -492,12 +539,15 @@ impl Inner {
         state.fast_min_ts = ts;
 
         let mut new_name = None;
-        let name_iid = name.map(|name| {
-            let (iid, new) = state.names.intern(name);
-            if new {
-                new_name = Some(InternedString { iid, name });
+        let name_iid = name.map(|name| match name {
+            Name::Iid(iid) => iid,
+            Name::Text(name) => {
+                let (iid, new) = state.names.intern(name);
+                if new {
+                    new_name = Some(InternedString { iid, name });
+                }
+                iid
             }
-            iid
         });
         if extras.is_none() && new_name.is_none() {
             // Only the sequence had to be started.

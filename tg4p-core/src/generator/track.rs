@@ -2,7 +2,7 @@
 //! event ([`Extras`]).
 
 use super::error::GeneratorError;
-use super::state::{Inner, TrackKind};
+use super::state::{Inner, Name, TrackKind};
 use crate::FlowId;
 use crate::annotation::Value;
 use crate::wire::CounterValue;
@@ -89,6 +89,32 @@ impl<'a, const N: usize> From<&'a [FlowId; N]> for Extras<'a> {
     }
 }
 
+/// A name that events of one [`SliceTrack`] already carry, from
+/// [`SliceTrack::name_id`]: [`SliceTrack::open_id`] and [`SliceTrack::instant_id`]
+/// name events by it without looking the name up. For bindings that keep their
+/// names as objects of their own (a Python string, say) and can tell a name they
+/// saw before by the object alone.
+///
+/// ```
+/// # use tg4p_core as tg4p;
+/// # fn main() -> Result<(), tg4p::generator::GeneratorError> {
+/// let tgen = tg4p::generator::TraceGenerator::new(std::io::sink());
+/// let track = tgen.create_track("work");
+/// assert_eq!(track.name_id("step"), None); // no event is named "step" yet
+/// track.open(0, "step")?;
+/// let step = track.name_id("step").unwrap();
+/// track.close(5)?;
+/// track.open_id(10, step)?;                 // a slice named "step"
+/// track.close(15)?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameId {
+    /// The uuid of the track whose sequence interned it.
+    track: u64,
+    iid: u64,
+}
+
 /// A track of slices and instants.
 ///
 /// Made by [`TraceGenerator::create_track`](super::TraceGenerator::create_track),
@@ -141,7 +167,69 @@ impl SliceTrack {
     /// ends the most recently opened one.
     #[inline]
     pub fn open(&self, ts: u64, name: &str) -> Result<(), GeneratorError> {
+        self.shared
+            .borrow_mut()
+            .begin(self.index, ts, Name::Text(name), None)
+    }
+
+    /// The [`NameId`] of `name` on this track, if an event of the track is already
+    /// named `name` (else `None`: name the next event by its text).
+    #[inline]
+    pub fn name_id(&self, name: &str) -> Option<NameId> {
+        let iid = self.shared.borrow_mut().name_iid(self.index, name)?;
+        Some(NameId {
+            track: self.uuid,
+            iid,
+        })
+    }
+
+    /// [`open`](SliceTrack::open) with a name from [`name_id`](SliceTrack::name_id);
+    /// [`GeneratorError::ForeignName`] if it is another track's.
+    ///
+    /// ```
+    /// # use tg4p_core as tg4p;
+    /// use tg4p::generator::{GeneratorError, TraceGenerator};
+    /// let tgen = TraceGenerator::new(std::io::sink());
+    /// let (a, b) = (tgen.create_track("a"), tgen.create_track("b"));
+    /// a.instant(0, "x").unwrap();
+    /// let x = a.name_id("x").unwrap();
+    /// a.open_id(1, x).unwrap();
+    /// assert!(matches!(b.open_id(1, x), Err(GeneratorError::ForeignName)));
+    /// ```
+    #[inline]
+    pub fn open_id(&self, ts: u64, name: NameId) -> Result<(), GeneratorError> {
+        let name = self.own(name)?;
         self.shared.borrow_mut().begin(self.index, ts, name, None)
+    }
+
+    /// [`instant`](SliceTrack::instant) with a name from
+    /// [`name_id`](SliceTrack::name_id); [`GeneratorError::ForeignName`] if it is
+    /// another track's.
+    ///
+    /// ```
+    /// # use tg4p_core as tg4p;
+    /// # fn main() -> Result<(), tg4p::generator::GeneratorError> {
+    /// let tgen = tg4p::generator::TraceGenerator::new(std::io::sink());
+    /// let track = tgen.create_track("t");
+    /// track.instant(0, "tick")?;
+    /// let tick = track.name_id("tick").unwrap();
+    /// track.instant_id(10, tick)?;
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn instant_id(&self, ts: u64, name: NameId) -> Result<(), GeneratorError> {
+        let name = self.own(name)?;
+        self.shared.borrow_mut().instant(self.index, ts, name, None)
+    }
+
+    /// `name` as this track's interned name.
+    #[inline]
+    fn own(&self, name: NameId) -> Result<Name<'static>, GeneratorError> {
+        if name.track == self.uuid {
+            Ok(Name::Iid(name.iid))
+        } else {
+            Err(GeneratorError::ForeignName)
+        }
     }
 
     /// [`open`](SliceTrack::open) with arguments and/or flows.
@@ -153,7 +241,7 @@ impl SliceTrack {
     ) -> Result<(), GeneratorError> {
         self.shared
             .borrow_mut()
-            .begin(self.index, ts, name, Some(&extras.into()))
+            .begin(self.index, ts, Name::Text(name), Some(&extras.into()))
     }
 
     /// Closes the most recently opened slice at `ts` ns;
@@ -178,7 +266,9 @@ impl SliceTrack {
     /// An instant (zero-duration) event named `name` at `ts` ns.
     #[inline]
     pub fn instant(&self, ts: u64, name: &str) -> Result<(), GeneratorError> {
-        self.shared.borrow_mut().instant(self.index, ts, name, None)
+        self.shared
+            .borrow_mut()
+            .instant(self.index, ts, Name::Text(name), None)
     }
 
     /// [`instant`](SliceTrack::instant) with arguments and/or flows.
@@ -190,7 +280,7 @@ impl SliceTrack {
     ) -> Result<(), GeneratorError> {
         self.shared
             .borrow_mut()
-            .instant(self.index, ts, name, Some(&extras.into()))
+            .instant(self.index, ts, Name::Text(name), Some(&extras.into()))
     }
 }
 

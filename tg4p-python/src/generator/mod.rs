@@ -15,19 +15,29 @@
 //! thread's call raises `RuntimeError`, see [`owned`]). The file is written by a
 //! background thread ([`output`]); `flush()` and `close()` wait for it with the
 //! GIL released.
+//!
+//! # Per event
+//! An event without arguments or flows costs a check of the calling thread (two
+//! integers compared), the timestamp's conversion and tg4p's encoding; its name is
+//! found by the Python string object itself ([`NameCache`]: the same literal
+//! arrives on every call), without reading or hashing its text.
 
 mod output;
 mod owned;
 
 use crate::values::{Budget, to_value};
 use output::OutputThread;
-use owned::{Handle, Object, SliceTrack};
+use owned::Owned;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyTuple};
+use pyo3::types::{PyInt, PyString, PyTuple};
+use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use tg4p::FlowId;
-use tg4p::generator::{Extras, GeneratorError};
+use tg4p::generator::{
+    CounterTrack, Extras, GeneratorError, Group, NameId, SliceTrack, TraceGenerator,
+};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTraceGenerator>()?;
@@ -54,6 +64,8 @@ struct EventExtras {
 }
 
 impl EventExtras {
+    /// `None` if there are none (`None` or left out).
+    #[inline]
     fn from_py(
         kwargs: Option<&Bound<'_, PyAny>>,
         flow: Option<&Bound<'_, PyAny>>,
@@ -63,6 +75,14 @@ impl EventExtras {
         if kwargs.is_none() && flow.is_none() {
             return Ok(None);
         }
+        Self::convert(kwargs, flow).map(Some)
+    }
+
+    #[inline(never)]
+    fn convert(
+        kwargs: Option<&Bound<'_, PyAny>>,
+        flow: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<EventExtras> {
         let args = kwargs
             .map(|k| to_value(k, &mut Budget::exact()))
             .transpose()?;
@@ -73,7 +93,7 @@ impl EventExtras {
                 .collect::<PyResult<Vec<_>>>()?,
             None => Vec::new(),
         };
-        Ok(Some(EventExtras { args, flows }))
+        Ok(EventExtras { args, flows })
     }
 
     fn extras(&self) -> Extras<'_> {
@@ -85,109 +105,307 @@ impl EventExtras {
     }
 }
 
-/// Writes a Perfetto trace from events with explicit timestamps:
-/// `TraceGenerator(filename)`. Usable as a context manager; `close()` ends the
-/// trace (so does dropping the last reference to it).
-#[pyclass(name = "TraceGenerator", module = "tg4perfetto")]
-struct PyTraceGenerator {
-    /// The tg4p generator, until `close()`.
-    tgen: Option<Handle>,
+/// A timestamp from Python: an `int` in `0..2**64` (pyo3's conversion, with its
+/// errors, for anything else).
+#[inline]
+fn timestamp(ts: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if ts.is_exact_instance_of::<PyInt>() {
+        // SAFETY: `ts` is a live `int` (its exact type checked) and the thread is
+        // attached (`ts` is bound to it); the call only reads it.
+        let v = unsafe { ffi::PyLong_AsUnsignedLongLong(ts.as_ptr()) };
+        if v != u64::MAX {
+            return Ok(v);
+        }
+        // An error (negative, too big) or 2**64 - 1 itself: pyo3's conversion
+        // below raises the error again, or returns it.
+        drop(PyErr::take(ts.py()));
+    }
+    slow_timestamp(ts)
+}
+
+#[cold]
+#[inline(never)]
+fn slow_timestamp(ts: &Bound<'_, PyAny>) -> PyResult<u64> {
+    ts.extract::<u64>().inspect_err(|e| {
+        let _ = e
+            .value(ts.py())
+            .call_method1("add_note", ("while processing 'ts'",));
+    })
+}
+
+/// The event names a track saw last, by Python string object: a hit is a pointer
+/// comparison, then tg4p names the event by its [`NameId`] without reading the
+/// text. Each entry holds its string (so its address is not reused by another
+/// while cached), exact `str`s only (immutable, freed without running Python
+/// code).
+struct NameCache {
+    entries: RefCell<[Option<NameEntry>; NAME_CACHE]>,
+    /// The entry replaced next.
+    next: Cell<usize>,
+}
+
+/// A string a [`NameCache`] holds and the name it stands for.
+type NameEntry = (Py<PyString>, NameId);
+
+/// Names a [`NameCache`] holds.
+const NAME_CACHE: usize = 4;
+
+impl NameCache {
+    fn new() -> NameCache {
+        NameCache {
+            entries: RefCell::new([const { None }; NAME_CACHE]),
+            next: Cell::new(0),
+        }
+    }
+
+    #[inline]
+    fn find(&self, name: &Bound<'_, PyString>) -> Option<NameId> {
+        let entries = self.entries.try_borrow().ok()?;
+        entries
+            .iter()
+            .flatten()
+            .find(|(s, _)| s.as_ptr() == name.as_ptr())
+            .map(|&(_, id)| id)
+    }
+
+    /// Remembers `name` after an event of `track` was named by it.
+    #[cold]
+    fn remember(&self, track: &SliceTrack, name: &Bound<'_, PyString>, text: &str) {
+        if !name.is_exact_instance_of::<PyString>() {
+            return;
+        }
+        let Some(id) = track.name_id(text) else {
+            return;
+        };
+        let Ok(mut entries) = self.entries.try_borrow_mut() else {
+            return;
+        };
+        let i = self.next.get();
+        self.next.set((i + 1) % NAME_CACHE);
+        let old = entries[i].replace((name.clone().unbind(), id));
+        drop(entries);
+        drop(old);
+    }
+}
+
+/// A slice track with its [`NameCache`].
+struct Slices {
+    track: SliceTrack,
+    names: NameCache,
+}
+
+impl Slices {
+    fn new(track: SliceTrack) -> Slices {
+        Slices {
+            track,
+            names: NameCache::new(),
+        }
+    }
+
+    #[inline]
+    fn open(
+        &self,
+        ts: u64,
+        name: &Bound<'_, PyString>,
+        extras: Option<&EventExtras>,
+    ) -> PyResult<()> {
+        if extras.is_none()
+            && let Some(id) = self.names.find(name)
+        {
+            return self.track.open_id(ts, id).map_err(error);
+        }
+        let text = name.to_str()?;
+        match extras {
+            None => {
+                self.track.open(ts, text).map_err(error)?;
+                self.names.remember(&self.track, name, text);
+                Ok(())
+            }
+            Some(e) => self.track.open_with(ts, text, e.extras()).map_err(error),
+        }
+    }
+
+    #[inline]
+    fn close(&self, ts: u64, extras: Option<&EventExtras>) -> PyResult<()> {
+        match extras {
+            None => self.track.close(ts),
+            Some(e) => self.track.close_with(ts, e.extras()),
+        }
+        .map_err(error)
+    }
+
+    #[inline]
+    fn instant(
+        &self,
+        ts: u64,
+        name: &Bound<'_, PyString>,
+        extras: Option<&EventExtras>,
+    ) -> PyResult<()> {
+        if extras.is_none()
+            && let Some(id) = self.names.find(name)
+        {
+            return self.track.instant_id(ts, id).map_err(error);
+        }
+        let text = name.to_str()?;
+        match extras {
+            None => {
+                self.track.instant(ts, text).map_err(error)?;
+                self.names.remember(&self.track, name, text);
+                Ok(())
+            }
+            Some(e) => self.track.instant_with(ts, text, e.extras()).map_err(error),
+        }
+    }
+}
+
+/// A tg4p generator and the thread writing its file.
+struct Generator {
+    tgen: Option<TraceGenerator>,
     output: OutputThread,
 }
 
+impl Generator {
+    /// Finishes the trace and closes the file, waiting for the disk with the GIL
+    /// released.
+    fn finish(mut self, py: Python<'_>) -> PyResult<()> {
+        let finished = match self.tgen.take() {
+            Some(tgen) => tgen.finish().map_err(error),
+            None => Ok(()),
+        };
+        let output = &mut self.output;
+        let closed = py.detach(|| output.close());
+        finished.and(closed.map_err(PyErr::from))
+    }
+}
+
+impl Drop for Generator {
+    /// Finishes the trace if [`Generator::finish`] did not (errors have no one to
+    /// go to).
+    fn drop(&mut self) {
+        if let Some(tgen) = self.tgen.take() {
+            let _ = tgen.finish();
+        }
+        let _ = self.output.close();
+    }
+}
+
+/// Writes a Perfetto trace from events with explicit timestamps:
+/// `TraceGenerator(filename)`. Usable as a context manager; `close()` ends the
+/// trace (so does dropping the last reference to it, as the original's `__del__`
+/// flushes it; freed on another thread than its own, the trace is finished by its
+/// own thread, see [`owned`]).
+#[pyclass(name = "TraceGenerator", module = "tg4perfetto")]
+struct PyTraceGenerator {
+    /// The generator, until `close()`.
+    inner: Option<Owned<Generator>>,
+}
+
 impl PyTraceGenerator {
+    fn generator(&self, py: Python<'_>) -> PyResult<&Generator> {
+        match &self.inner {
+            Some(inner) => inner.get(py),
+            None => Err(error(GeneratorError::Finished)),
+        }
+    }
+
     fn with<R>(
         &self,
-        f: impl FnOnce(&tg4p::generator::TraceGenerator) -> PyResult<R>,
+        py: Python<'_>,
+        f: impl FnOnce(&TraceGenerator) -> PyResult<R>,
     ) -> PyResult<R> {
-        let Some(handle) = &self.tgen else {
-            return Err(error(GeneratorError::Finished));
-        };
-        handle.with(|object| match object {
-            Object::Generator(tgen) => f(tgen),
-            _ => unreachable!("a generator's handle names a generator"),
-        })
+        match &self.generator(py)?.tgen {
+            Some(tgen) => f(tgen),
+            None => Err(error(GeneratorError::Finished)),
+        }
     }
 }
 
-fn group(group: tg4p::generator::Group) -> PyGroup {
+fn group(py: Python<'_>, group: Group) -> PyGroup {
+    let events = Slices::new(group.track().clone());
     PyGroup {
-        handle: Handle::new(Object::Group(group)),
+        inner: Owned::new(py, (group, events)),
     }
 }
 
-fn slice_track(track: SliceTrack) -> PyNormalTrack {
+fn slice_track(py: Python<'_>, track: SliceTrack) -> PyNormalTrack {
     PyNormalTrack {
-        handle: Handle::new(Object::Track(track)),
+        inner: Owned::new(py, Slices::new(track)),
     }
 }
 
-fn counter_track(track: tg4p::generator::CounterTrack) -> PyCounterTrack {
+fn counter_track(py: Python<'_>, track: CounterTrack) -> PyCounterTrack {
     PyCounterTrack {
-        handle: Handle::new(Object::Counter(track)),
+        inner: Owned::new(py, track),
     }
 }
 
 #[pymethods]
 impl PyTraceGenerator {
     #[new]
-    fn new(filename: PathBuf) -> PyResult<PyTraceGenerator> {
-        let (out, output) = output::create(&filename)?;
-        let tgen = tg4p::generator::TraceGenerator::new(out);
-        Ok(PyTraceGenerator {
-            tgen: Some(Handle::new(Object::Generator(tgen))),
+    fn new(py: Python<'_>, filename: PathBuf) -> PyResult<PyTraceGenerator> {
+        let (mut out, output) = output::create(&filename)?;
+        let generator = Generator {
+            tgen: Some(TraceGenerator::with_chunks(move |chunk| out.send(chunk))),
             output,
+        };
+        Ok(PyTraceGenerator {
+            inner: Some(Owned::new(py, generator)),
         })
     }
 
     /// A group, shown as a process named `process_name`; its own events go on a
     /// track named `track_name` (default: on the process's track).
     #[pyo3(signature = (process_name, track_name=None))]
-    fn create_group(&self, process_name: &str, track_name: Option<&str>) -> PyResult<PyGroup> {
-        let g = self.with(|tgen| {
+    fn create_group(
+        &self,
+        py: Python<'_>,
+        process_name: &str,
+        track_name: Option<&str>,
+    ) -> PyResult<PyGroup> {
+        let g = self.with(py, |tgen| {
             Ok(match track_name {
                 Some(t) => tgen.create_group_with_track(process_name, t),
                 None => tgen.create_group(process_name),
             })
         })?;
-        Ok(group(g))
+        Ok(group(py, g))
     }
 
     /// A top-level track of slices and instants.
-    fn create_track(&self, track_name: &str) -> PyResult<PyNormalTrack> {
-        Ok(slice_track(
-            self.with(|tgen| Ok(tgen.create_track(track_name)))?,
-        ))
+    fn create_track(&self, py: Python<'_>, track_name: &str) -> PyResult<PyNormalTrack> {
+        let track = self.with(py, |tgen| Ok(tgen.create_track(track_name)))?;
+        Ok(slice_track(py, track))
     }
 
     /// A top-level counter track.
-    fn create_counter_track(&self, track_name: &str) -> PyResult<PyCounterTrack> {
-        Ok(counter_track(
-            self.with(|tgen| Ok(tgen.create_counter_track(track_name)))?,
-        ))
+    fn create_counter_track(&self, py: Python<'_>, track_name: &str) -> PyResult<PyCounterTrack> {
+        let track = self.with(py, |tgen| Ok(tgen.create_counter_track(track_name)))?;
+        Ok(counter_track(py, track))
     }
 
     /// Writes out everything buffered and waits for the disk (GIL released).
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        self.with(|tgen| tgen.flush().map_err(error))?;
-        let output = &self.output;
+        self.with(py, |tgen| tgen.flush().map_err(error))?;
+        owned::reap_here(py);
+        let output = &self.generator(py)?.output;
         py.detach(|| output.sync()).map_err(PyErr::from)
     }
 
     /// Ends the trace: writes everything and closes the file (GIL released while
     /// the disk works). Later calls on its handles raise `RuntimeError`.
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
-        let Some(handle) = &self.tgen else {
+        let Some(inner) = self.inner.take() else {
             return Ok(()); // closed before
         };
-        let Some(Object::Generator(tgen)) = handle.take() else {
-            return Err(owned::elsewhere());
+        let generator = match inner.into_inner(py) {
+            Ok(generator) => generator,
+            Err((e, inner)) => {
+                self.inner = Some(inner);
+                return Err(e);
+            }
         };
-        self.tgen = None;
-        let finished = tgen.finish().map_err(error);
-        let output = &mut self.output;
-        let closed = py.detach(|| output.close()).map_err(PyErr::from);
-        finished.and(closed)
+        owned::reap_here(py);
+        generator.finish(py)
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -201,138 +419,90 @@ impl PyTraceGenerator {
     }
 }
 
-impl Drop for PyTraceGenerator {
-    /// Finishes the trace, as the original's `__del__` flushes it (errors have no
-    /// one to go to). Freed on another thread than its own, the generator is
-    /// finished when its thread ends, and the file closed then.
-    fn drop(&mut self) {
-        let Some(handle) = self.tgen.take() else {
-            let _ = self.output.close();
-            return;
-        };
-        if let Some(Object::Generator(tgen)) = handle.take() {
-            let _ = tgen.finish();
-            let _ = self.output.close();
-        }
-    }
-}
-
 /// A group (a process in the trace, or a group nested in one), with its own
 /// track for `open` / `close` / `instant`.
 #[pyclass(name = "Group", module = "tg4perfetto", frozen)]
 struct PyGroup {
-    handle: Handle,
-}
-
-impl PyGroup {
-    fn with<R>(&self, f: impl FnOnce(&tg4p::generator::Group) -> PyResult<R>) -> PyResult<R> {
-        self.handle.with(|object| match object {
-            Object::Group(g) => f(g),
-            _ => unreachable!("a group's handle names a group"),
-        })
-    }
+    /// The group, and its own track's events.
+    inner: Owned<(Group, Slices)>,
 }
 
 #[pymethods]
 impl PyGroup {
     /// A child track named `track_name` (unnamed without one).
     #[pyo3(signature = (track_name=None))]
-    fn create_track(&self, track_name: Option<&str>) -> PyResult<PyNormalTrack> {
-        Ok(slice_track(self.with(|g| {
-            Ok(match track_name {
-                Some(name) => g.create_track(name),
-                None => g.create_anonymous_track(),
-            })
-        })?))
+    fn create_track(&self, py: Python<'_>, track_name: Option<&str>) -> PyResult<PyNormalTrack> {
+        let (g, _) = self.inner.get(py)?;
+        let track = match track_name {
+            Some(name) => g.create_track(name),
+            None => g.create_anonymous_track(),
+        };
+        Ok(slice_track(py, track))
     }
 
     /// A child counter track.
-    fn create_counter_track(&self, track_name: &str) -> PyResult<PyCounterTrack> {
-        Ok(counter_track(
-            self.with(|g| Ok(g.create_counter_track(track_name)))?,
-        ))
+    fn create_counter_track(&self, py: Python<'_>, track_name: &str) -> PyResult<PyCounterTrack> {
+        let (g, _) = self.inner.get(py)?;
+        Ok(counter_track(py, g.create_counter_track(track_name)))
     }
 
     /// A nested group named `track_name`.
-    fn create_group(&self, track_name: &str) -> PyResult<PyGroup> {
-        Ok(group(self.with(|g| Ok(g.create_group(track_name)))?))
+    fn create_group(&self, py: Python<'_>, track_name: &str) -> PyResult<PyGroup> {
+        let (g, _) = self.inner.get(py)?;
+        Ok(group(py, g.create_group(track_name)))
     }
 
     /// Opens a slice at `ts` ns on the group's track.
     #[pyo3(signature = (ts, annotation, kwargs=None, flow=None))]
     fn open(
         &self,
-        ts: u64,
-        annotation: &str,
+        py: Python<'_>,
+        ts: &Bound<'_, PyAny>,
+        annotation: &Bound<'_, PyString>,
         kwargs: Option<&Bound<'_, PyAny>>,
         flow: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let ts = timestamp(ts)?;
         let extras = EventExtras::from_py(kwargs, flow)?;
-        self.with(|g| open(g.track(), ts, annotation, extras.as_ref()))
+        self.inner.get(py)?.1.open(ts, annotation, extras.as_ref())
     }
 
     /// Closes the group track's latest open slice at `ts` ns.
     #[pyo3(signature = (ts, flow=None))]
-    fn close(&self, ts: u64, flow: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn close(
+        &self,
+        py: Python<'_>,
+        ts: &Bound<'_, PyAny>,
+        flow: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let ts = timestamp(ts)?;
         let extras = EventExtras::from_py(None, flow)?;
-        self.with(|g| close(g.track(), ts, extras.as_ref()))
+        self.inner.get(py)?.1.close(ts, extras.as_ref())
     }
 
     /// An instant at `ts` ns on the group's track.
     #[pyo3(signature = (ts, annotation, kwargs=None, flow=None))]
     fn instant(
         &self,
-        ts: u64,
-        annotation: &str,
+        py: Python<'_>,
+        ts: &Bound<'_, PyAny>,
+        annotation: &Bound<'_, PyString>,
         kwargs: Option<&Bound<'_, PyAny>>,
         flow: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let ts = timestamp(ts)?;
         let extras = EventExtras::from_py(kwargs, flow)?;
-        self.with(|g| instant(g.track(), ts, annotation, extras.as_ref()))
+        self.inner
+            .get(py)?
+            .1
+            .instant(ts, annotation, extras.as_ref())
     }
-}
-
-#[inline]
-fn open(track: &SliceTrack, ts: u64, name: &str, extras: Option<&EventExtras>) -> PyResult<()> {
-    match extras {
-        None => track.open(ts, name),
-        Some(e) => track.open_with(ts, name, e.extras()),
-    }
-    .map_err(error)
-}
-
-#[inline]
-fn close(track: &SliceTrack, ts: u64, extras: Option<&EventExtras>) -> PyResult<()> {
-    match extras {
-        None => track.close(ts),
-        Some(e) => track.close_with(ts, e.extras()),
-    }
-    .map_err(error)
-}
-
-#[inline]
-fn instant(track: &SliceTrack, ts: u64, name: &str, extras: Option<&EventExtras>) -> PyResult<()> {
-    match extras {
-        None => track.instant(ts, name),
-        Some(e) => track.instant_with(ts, name, e.extras()),
-    }
-    .map_err(error)
 }
 
 /// A track of slices and instants. Its methods return the track, so calls chain.
 #[pyclass(name = "NormalTrack", module = "tg4perfetto", frozen)]
 struct PyNormalTrack {
-    handle: Handle,
-}
-
-impl PyNormalTrack {
-    #[inline]
-    fn with<R>(&self, f: impl FnOnce(&SliceTrack) -> PyResult<R>) -> PyResult<R> {
-        self.handle.with(|object| match object {
-            Object::Track(t) => f(t),
-            _ => unreachable!("a track's handle names a track"),
-        })
-    }
+    inner: Owned<Slices>,
 }
 
 #[pymethods]
@@ -342,14 +512,17 @@ impl PyNormalTrack {
     #[pyo3(signature = (ts, annotation, kwargs=None, flow=None))]
     fn open<'py>(
         slf: &Bound<'py, Self>,
-        ts: u64,
-        annotation: &str,
+        ts: &Bound<'py, PyAny>,
+        annotation: &Bound<'py, PyString>,
         kwargs: Option<&Bound<'py, PyAny>>,
         flow: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
+        let ts = timestamp(ts)?;
         let extras = EventExtras::from_py(kwargs, flow)?;
         slf.get()
-            .with(|t| open(t, ts, annotation, extras.as_ref()))?;
+            .inner
+            .get(slf.py())?
+            .open(ts, annotation, extras.as_ref())?;
         Ok(slf.clone())
     }
 
@@ -357,11 +530,12 @@ impl PyNormalTrack {
     #[pyo3(signature = (ts, flow=None))]
     fn close<'py>(
         slf: &Bound<'py, Self>,
-        ts: u64,
+        ts: &Bound<'_, PyAny>,
         flow: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
+        let ts = timestamp(ts)?;
         let extras = EventExtras::from_py(None, flow)?;
-        slf.get().with(|t| close(t, ts, extras.as_ref()))?;
+        slf.get().inner.get(slf.py())?.close(ts, extras.as_ref())?;
         Ok(slf.clone())
     }
 
@@ -369,14 +543,17 @@ impl PyNormalTrack {
     #[pyo3(signature = (ts, annotation, kwargs=None, flow=None))]
     fn instant<'py>(
         slf: &Bound<'py, Self>,
-        ts: u64,
-        annotation: &str,
+        ts: &Bound<'py, PyAny>,
+        annotation: &Bound<'py, PyString>,
         kwargs: Option<&Bound<'py, PyAny>>,
         flow: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
+        let ts = timestamp(ts)?;
         let extras = EventExtras::from_py(kwargs, flow)?;
         slf.get()
-            .with(|t| instant(t, ts, annotation, extras.as_ref()))?;
+            .inner
+            .get(slf.py())?
+            .instant(ts, annotation, extras.as_ref())?;
         Ok(slf.clone())
     }
 }
@@ -384,7 +561,7 @@ impl PyNormalTrack {
 /// A counter track: `count(ts, value)` with ints or floats.
 #[pyclass(name = "CounterTrack", module = "tg4perfetto", frozen)]
 struct PyCounterTrack {
-    handle: Handle,
+    inner: Owned<CounterTrack>,
 }
 
 /// A counter sample's value from Python.
@@ -398,9 +575,10 @@ impl PyCounterTrack {
     /// Records `value` (an int, or a float) at `ts` ns.
     fn count<'py>(
         slf: &Bound<'py, Self>,
-        ts: u64,
+        ts: &Bound<'_, PyAny>,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Self>> {
+        let ts = timestamp(ts)?;
         let sample = if value.is_instance_of::<PyInt>() {
             Sample::Int(value.extract::<i64>()?)
         } else if let Ok(v) = value.extract::<f64>() {
@@ -411,14 +589,12 @@ impl PyCounterTrack {
                 value.repr()?
             )));
         };
-        slf.get().handle.with(|object| match object {
-            Object::Counter(c) => match sample {
-                Sample::Int(v) => c.count(ts, v),
-                Sample::Float(v) => c.count(ts, v),
-            }
-            .map_err(error),
-            _ => unreachable!("a counter's handle names a counter"),
-        })?;
+        let counter = slf.get().inner.get(slf.py())?;
+        match sample {
+            Sample::Int(v) => counter.count(ts, v),
+            Sample::Float(v) => counter.count(ts, v),
+        }
+        .map_err(error)?;
         Ok(slf.clone())
     }
 }

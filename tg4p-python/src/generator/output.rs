@@ -1,23 +1,28 @@
 //! The generator's file, written by a background thread so that no Python call
 //! holds the GIL while the disk works.
 //!
-//! tg4p's generator hands its output over in chunks of 256 KiB; [`Output`] (its
-//! `Write`) passes each chunk to the thread through a bounded channel. When the
-//! disk falls [`QUEUED_CHUNKS`] chunks behind, the handing-over call waits with the
-//! GIL released. A write error is kept and returned by the next write (the
-//! generator then stops, as tg4p's generator does on any I/O error) and by
-//! [`OutputThread::sync`] and [`OutputThread::close`].
+//! tg4p's generator hands its output over in whole chunks of 256 KiB
+//! (`TraceGenerator::with_chunks`); [`Output::send`] passes each one to the thread
+//! through a bounded channel, without a copy, and takes back a buffer the thread
+//! has written out (or a new one). When the disk falls [`QUEUED_CHUNKS`] chunks
+//! behind, the handing-over call waits with the GIL released. A write error is kept
+//! and returned by the next hand-over (the generator then stops, as tg4p's
+//! generator does on any I/O error) and by [`OutputThread::sync`] and
+//! [`OutputThread::close`].
 
 use pyo3::prelude::*;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// Chunks waiting for the disk before a producer waits: 16 x 256 KiB.
 const QUEUED_CHUNKS: usize = 16;
+
+/// Written-out buffers kept for the generator to fill again.
+const SPARE_CHUNKS: usize = 2;
 
 enum Msg {
     Data(Vec<u8>),
@@ -37,9 +42,11 @@ fn failed(failure: &Failure) -> io::Result<()> {
     }
 }
 
-/// What the generator writes to.
+/// What the generator hands its chunks to.
 pub(crate) struct Output {
     tx: SyncSender<Msg>,
+    /// Buffers the thread has written out.
+    spare: Receiver<Vec<u8>>,
     failure: Failure,
 }
 
@@ -54,15 +61,17 @@ pub(crate) struct OutputThread {
 pub(crate) fn create(path: &Path) -> io::Result<(Output, OutputThread)> {
     let file = File::create(path)?;
     let (tx, rx) = mpsc::sync_channel(QUEUED_CHUNKS);
+    let (spare_tx, spare) = mpsc::sync_channel(SPARE_CHUNKS);
     let failure = Failure::default();
     let thread = std::thread::Builder::new()
         .name("tg4p-generator-writer".into())
         .spawn({
             let failure = failure.clone();
-            move || write_loop(file, rx, failure)
+            move || write_loop(file, rx, spare_tx, failure)
         })?;
     let output = Output {
         tx: tx.clone(),
+        spare,
         failure: failure.clone(),
     };
     Ok((
@@ -75,7 +84,7 @@ pub(crate) fn create(path: &Path) -> io::Result<(Output, OutputThread)> {
     ))
 }
 
-fn write_loop(mut file: File, rx: Receiver<Msg>, failure: Failure) {
+fn write_loop(mut file: File, rx: Receiver<Msg>, spare: SyncSender<Vec<u8>>, failure: Failure) {
     let fail = |e: io::Error| {
         let mut f = failure.lock().unwrap_or_else(|p| p.into_inner());
         f.get_or_insert((e.kind(), e.to_string()));
@@ -88,6 +97,8 @@ fn write_loop(mut file: File, rx: Receiver<Msg>, failure: Failure) {
                 {
                     fail(e);
                 }
+                // Kept for the generator if it has not enough spares, else freed.
+                let _ = spare.try_send(bytes);
             }
             Msg::Sync(done) => {
                 if let Err(e) = file.flush() {
@@ -118,16 +129,15 @@ fn send(tx: &SyncSender<Msg>, msg: Msg) -> io::Result<()> {
     }
 }
 
-impl Write for Output {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+impl Output {
+    /// Hands `chunk` to the thread; returns an empty buffer to fill next.
+    pub(crate) fn send(&mut self, chunk: Vec<u8>) -> io::Result<Vec<u8>> {
         failed(&self.failure)?;
-        send(&self.tx, Msg::Data(buf.to_vec()))?;
-        Ok(buf.len())
-    }
-
-    /// Does not wait for the disk: [`OutputThread::sync`] does, without the GIL.
-    fn flush(&mut self) -> io::Result<()> {
-        failed(&self.failure)
+        send(&self.tx, Msg::Data(chunk))?;
+        match self.spare.try_recv() {
+            Ok(buffer) => Ok(buffer),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Ok(Vec::new()),
+        }
     }
 }
 

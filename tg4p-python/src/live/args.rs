@@ -1,14 +1,14 @@
 //! Live arguments (names and values) and flow ids, from Python objects.
 
-use super::seam::{self, Location, MAX_OUTGOING_FLOWS};
-use crate::names::{intern, intern_list};
+use super::seam::MAX_OUTGOING_FLOWS;
 use crate::values::{Budget, to_value};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use tg4p::__private::Callsite;
-use tg4p::{FlowId, Value};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use std::borrow::Cow;
+use tg4p::__private::{ArgValue, TypedArg};
+use tg4p::{ARG_VALUE_LIMIT, FlowId, Value};
 
 /// A live argument's value (see [`Budget::live`]). Tracing never makes the program
 /// fail: a value whose conversion raises (a `__str__` that raises, say) is
@@ -18,19 +18,96 @@ pub(super) fn live_value(value: &Bound<'_, PyAny>) -> Value {
         .unwrap_or_else(|e| Value::Str(format!("<not recorded: {e}>")))
 }
 
-/// Live arguments: names (interned) and values (converted under a live budget).
+/// The most arguments [`scalar_args`] converts (more take [`live_value`]).
+pub(super) const MAX_SCALAR_ARGS: usize = 4;
+
+/// Fills `out` with `args` as typed scalars named `names` (`"arg"` past its end),
+/// as [`live_value`] would record them, without building [`Value`]s; false
+/// (and `out` to be ignored) unless there are at most [`MAX_SCALAR_ARGS`] and
+/// each is a `bool`, an `int` that fits in 64 bits, a `float`, a `str` of at most
+/// [`ARG_VALUE_LIMIT`] bytes (valid UTF-8) or `None` (then [`live_value`]
+/// converts them all). Strings are borrowed from the objects. Written in place:
+/// moving arrays of values around costs more than converting them.
+#[inline]
+pub(super) fn scalar_args<'a>(
+    args: &'a [Bound<'_, PyAny>],
+    names: &[&'static str],
+    out: &mut [TypedArg<'a>; MAX_SCALAR_ARGS],
+) -> bool {
+    if args.len() > MAX_SCALAR_ARGS {
+        return false;
+    }
+    for (i, (slot, arg)) in out.iter_mut().zip(args).enumerate() {
+        match scalar_arg(arg) {
+            Some(value) => {
+                slot.name = names.get(i).copied().unwrap_or("arg");
+                slot.value = value;
+            }
+            None => return false,
+        }
+    }
+    true
+}
+
+/// One argument of [`scalar_args`]: the exact built-in types first (the usual
+/// ones, a pointer comparison each), then subclasses as [`live_value`] takes them.
+#[inline]
+fn scalar_arg<'a>(arg: &'a Bound<'_, PyAny>) -> Option<ArgValue<'a>> {
+    if arg.is_exact_instance_of::<PyInt>() {
+        return int(arg);
+    }
+    if let Ok(f) = arg.cast_exact::<PyFloat>() {
+        return Some(ArgValue::Double(f.value()));
+    }
+    if let Ok(s) = arg.cast_exact::<PyString>() {
+        return text(s);
+    }
+    if let Ok(b) = arg.cast::<PyBool>() {
+        return Some(ArgValue::Bool(b.is_true()));
+    }
+    if arg.is_none() {
+        return Some(ArgValue::Str("None"));
+    }
+    if arg.is_instance_of::<PyInt>() {
+        return int(arg);
+    }
+    if let Ok(f) = arg.cast::<PyFloat>() {
+        return Some(ArgValue::Double(f.value()));
+    }
+    if let Ok(s) = arg.cast::<PyString>() {
+        return text(s);
+    }
+    None
+}
+
+#[inline]
+fn int<'a>(arg: &'a Bound<'_, PyAny>) -> Option<ArgValue<'a>> {
+    match arg.extract::<i64>() {
+        Ok(v) => Some(ArgValue::Int(v)),
+        Err(_) => arg.extract::<u64>().ok().map(ArgValue::Uint),
+    }
+}
+
+#[inline]
+fn text<'a>(s: &'a Bound<'_, PyString>) -> Option<ArgValue<'a>> {
+    let s = s.to_str().ok()?;
+    (s.len() <= ARG_VALUE_LIMIT).then_some(ArgValue::Str(s))
+}
+
+/// Live arguments: names and values (converted under a live budget). Names are
+/// kept with the event only (see [`seam`]'s docs): parameter names are the
+/// function's (interned once per function), others owned.
 #[derive(Default)]
 pub(super) struct Args {
-    pub(super) names: Vec<&'static str>,
+    pub(super) names: Vec<Cow<'static, str>>,
     pub(super) values: Vec<Value>,
 }
 
 impl Args {
     /// Adds an argument.
-    pub(super) fn push(&mut self, name: &'static str, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.names.push(name);
+    pub(super) fn push(&mut self, name: impl Into<Cow<'static, str>>, value: &Bound<'_, PyAny>) {
+        self.names.push(name.into());
         self.values.push(live_value(value));
-        Ok(())
     }
 
     /// `*args` as one argument named `args`, `**kwargs` one argument each.
@@ -40,7 +117,7 @@ impl Args {
     ) -> PyResult<Args> {
         let mut out = Args::default();
         if !args.is_empty() {
-            out.push(intern("args"), args.as_any())?;
+            out.push("args", args.as_any());
         }
         out.push_kwargs(kwargs)?;
         Ok(out)
@@ -54,7 +131,7 @@ impl Args {
                 .map(|i| i.extract::<(String, Bound<'_, PyAny>)>())
                 .collect::<PyResult<Vec<_>>>()?
             {
-                self.push(intern(&k), &v)?;
+                self.push(k, &v);
             }
         }
         Ok(())
@@ -74,17 +151,18 @@ impl Args {
                             Ok(s) => s.to_string_lossy().into_owned(),
                             Err(_) => k.str()?.to_string_lossy().into_owned(),
                         };
-                        out.push(intern(&key), &v)?;
+                        out.push(key, &v);
                     }
                 }
-                Err(_) => out.push(intern("description"), d)?,
+                Err(_) => out.push("description", d),
             },
         }
         Ok(out)
     }
 
-    pub(super) fn callsite(&self, name: &'static str, at: Location) -> &'static Callsite {
-        seam::callsite(name, at, intern_list(&self.names))
+    /// The names as the seam takes them.
+    pub(super) fn names(&self) -> Vec<&str> {
+        self.names.iter().map(|n| &**n).collect()
     }
 }
 

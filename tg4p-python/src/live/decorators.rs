@@ -1,19 +1,20 @@
 //! `trace_func` and `trace_func_args`: traced functions.
 
-use super::args::{Args, live_value};
+use super::args::{Args, MAX_SCALAR_ARGS, live_value, scalar_args};
 use super::location::{function_location, function_name};
-use super::seam::{self, Location};
+use super::seam::{self, CallGuard, Location};
 use super::threads;
 use super::track::PyTrack;
 use crate::names::{intern, intern_list};
 use pyo3::exceptions::PyTypeError;
 use pyo3::gc::PyVisit;
+use pyo3::impl_::trampoline;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
-use pyo3::{IntoPyObjectExt, PyTraverseError, intern};
-use std::sync::OnceLock;
-use tg4p::__private::Callsite;
+use pyo3::{Borrowed, IntoPyObjectExt, PyTraverseError, ffi, intern};
+use std::sync::{Once, OnceLock};
+use tg4p::__private::{ArgValue, Callsite, TypedArg};
 use tg4p::{Track, Value};
 
 /// How a `trace_func_args` call's arguments are named: the function's parameters.
@@ -60,19 +61,15 @@ impl ArgSpec {
         })
     }
 
-    /// The callsite of `args` if they are only positional ones that each have a
-    /// parameter (then the names are known without looking at the values).
+    /// The callsite of a call with `n` positional arguments and no keyword ones, if
+    /// each has a parameter (then the names are known without looking at the
+    /// values).
     fn positional_site(
         &self,
         name: &'static str,
         at: Location,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
+        n: usize,
     ) -> Option<&'static Callsite> {
-        if kwargs.is_some_and(|k| !k.is_empty()) {
-            return None;
-        }
-        let n = args.len();
         let cell = self.by_count.get(n)?;
         Some(cell.get_or_init(|| seam::callsite(name, at, intern_list(&self.positional[..n]))))
     }
@@ -80,7 +77,7 @@ impl ArgSpec {
     /// A call's arguments, named by the parameters they bind to.
     fn bind(
         &self,
-        args: &Bound<'_, PyTuple>,
+        args: &[Bound<'_, PyAny>],
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Args> {
         let n = args.len() + kwargs.map_or(0, |k| k.len());
@@ -89,11 +86,12 @@ impl ArgSpec {
             values: Vec::with_capacity(n),
         };
         let named = args.len().min(self.positional.len());
-        for (i, name) in self.positional.iter().take(named).enumerate() {
-            out.push(name, &args.get_item(i)?)?;
+        for (&name, arg) in self.positional.iter().zip(&args[..named]) {
+            out.push(name, arg);
         }
-        if args.len() > named {
-            out.push(self.varargs, args.get_slice(named, args.len()).as_any())?;
+        if let Some(rest) = args.get(named..).filter(|rest| !rest.is_empty()) {
+            let py = rest[0].py();
+            out.push(self.varargs, PyTuple::new(py, rest)?.as_any());
         }
         out.push_kwargs(kwargs)?;
         Ok(out)
@@ -104,6 +102,8 @@ impl ArgSpec {
 /// its track), named after the function, at the function's source location.
 #[pyclass(name = "_traced_function", module = "tg4perfetto", frozen, dict)]
 pub(super) struct TracedFunction {
+    /// What Python's vectorcall protocol calls ([`vectorcall`]).
+    vectorcall: ffi::vectorcallfunc,
     func: Py<PyAny>,
     name: &'static str,
     at: Location,
@@ -131,6 +131,7 @@ impl TracedFunction {
         let traced = Py::new(
             py,
             TracedFunction {
+                vectorcall,
                 func: func.clone().unbind(),
                 name,
                 at,
@@ -143,6 +144,7 @@ impl TracedFunction {
                 },
             },
         )?;
+        enable_vectorcall(traced.bind(py));
         // `__name__`, `__doc__`, `__wrapped__`, ... as functools.wraps gives them.
         static UPDATE_WRAPPER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         UPDATE_WRAPPER
@@ -159,6 +161,8 @@ impl TracedFunction {
 
 #[pymethods]
 impl TracedFunction {
+    /// A call through `tp_call` (a tuple and a dict; Python's calls take
+    /// [`vectorcall`] instead, once a traced function exists).
     #[pyo3(signature = (*args, **kwargs))]
     fn __call__(
         &self,
@@ -170,27 +174,8 @@ impl TracedFunction {
         if !seam::recording() {
             return func.call(args, kwargs).map(Bound::unbind);
         }
-        threads::ensure_named(py);
-        let _slice = match &self.args {
-            None => seam::begin_call(self.site, self.track, &[]),
-            Some(spec) => match spec.positional_site(self.name, self.at, args, kwargs) {
-                // The usual call: the names are the callsite's, only values needed.
-                Some(site) => {
-                    let values: Vec<Value> = args.iter().map(|a| live_value(&a)).collect();
-                    seam::begin_call(site, self.track, &values)
-                }
-                None => {
-                    let bound = spec.bind(args, kwargs)?;
-                    let site = if bound.names.is_empty() {
-                        self.site
-                    } else {
-                        bound.callsite(self.name, self.at)
-                    };
-                    seam::begin_call(site, self.track, &bound.values)
-                }
-            },
-        };
         // The slice ends when `_slice` drops: after a return or a raise alike.
+        let _slice = self.slice(py, args.as_slice(), || Ok(kwargs.cloned()))?;
         func.call(args, kwargs).map(Bound::unbind)
     }
 
@@ -223,6 +208,140 @@ impl TracedFunction {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.func)
     }
+}
+
+impl TracedFunction {
+    /// Starts the slice of a call (while recording) with positional arguments
+    /// `args` and keyword arguments `kwargs()` (made only if recorded).
+    #[inline]
+    fn slice<'py>(
+        &self,
+        py: Python<'py>,
+        args: &[Bound<'py, PyAny>],
+        kwargs: impl FnOnce() -> PyResult<Option<Bound<'py, PyDict>>>,
+    ) -> PyResult<CallGuard> {
+        threads::ensure_named(py);
+        let Some(spec) = &self.args else {
+            return Ok(seam::begin_call(self.site, self.track, &[], &[]));
+        };
+        let kwargs = kwargs()?.filter(|k| !k.is_empty());
+        if kwargs.is_none()
+            && let Some(site) = spec.positional_site(self.name, self.at, args.len())
+        {
+            // The usual call: the names are the callsite's, only values needed.
+            let mut typed = [TypedArg {
+                name: "",
+                value: ArgValue::Bool(false),
+            }; MAX_SCALAR_ARGS];
+            if scalar_args(args, site.arg_names(), &mut typed) {
+                return Ok(seam::begin_call_typed(
+                    site,
+                    self.track,
+                    &typed[..args.len()],
+                ));
+            }
+            let values: Vec<Value> = args.iter().map(live_value).collect();
+            return Ok(seam::begin_call(
+                site,
+                self.track,
+                site.arg_names(),
+                &values,
+            ));
+        }
+        // Keywords (or too many positionals): names go with the event.
+        let bound = spec.bind(args, kwargs.as_ref())?;
+        Ok(seam::begin_call(
+            self.site,
+            self.track,
+            &bound.names(),
+            &bound.values,
+        ))
+    }
+}
+
+/// Python's vectorcall entry of a traced function: the arguments as the caller
+/// has them (no tuple, no dict made for them), passed on to the function as they
+/// came. Through pyo3's own trampoline for fastcall methods (`pyo3::impl_`,
+/// hidden but public): it marks the thread attached and turns a panic into an
+/// exception, as for every pyo3 method.
+///
+/// # Safety
+/// Python calls it with a `_traced_function` (only that type has it, see
+/// [`enable_vectorcall`]) and the vectorcall protocol's arguments.
+unsafe extern "C" fn vectorcall(
+    callable: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: usize,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    let call = trampoline::get_trampoline_function!(fastcall_cfunction_with_keywords, call_vector);
+    // SAFETY: the caller's arguments, the count without its flag bit (the
+    // function is then called without `PY_VECTORCALL_ARGUMENTS_OFFSET`).
+    unsafe { call(callable, args, ffi::PyVectorcall_NARGS(nargsf), kwnames) }
+}
+
+/// The body of [`vectorcall`], attached.
+///
+/// # Safety
+/// As for [`vectorcall`]: `slf` a `_traced_function`, `args` its `nargs`
+/// positional arguments followed by one value per name in `kwnames` (a tuple, or
+/// null), all borrowed for the call.
+unsafe fn call_vector(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: `slf` is a live `_traced_function` (the caller's promise).
+    let this = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<TracedFunction>() };
+    let this = this.get();
+    let func = this.func.bind(py);
+    // SAFETY: the caller's arguments, passed on as they came.
+    let call = || unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyObject_Vectorcall(func.as_ptr(), args, nargs as usize, kwnames),
+        )
+        .map(Bound::into_ptr)
+    };
+    if !seam::recording() {
+        return call();
+    }
+    let nargs = nargs as usize;
+    // SAFETY: a keyword-name tuple or null (the protocol).
+    let kwnames = unsafe { Borrowed::from_ptr_or_opt(py, kwnames) }
+        .map(|k| unsafe { k.cast_unchecked::<PyTuple>() });
+    let nkw = kwnames.map_or(0, |k| k.len());
+    let all: &[Bound<'_, PyAny>] = if args.is_null() {
+        &[]
+    } else {
+        // SAFETY: `args` holds `nargs + nkw` live objects for the call (the
+        // protocol), and `Bound<PyAny>` is a transparent non-null object pointer
+        // (`#[repr(transparent)]`, as pyo3's own `PyTuple::as_slice` reads a tuple).
+        unsafe { std::slice::from_raw_parts(args.cast::<Bound<'_, PyAny>>(), nargs + nkw) }
+    };
+    let (positional, keyword_values) = all.split_at(nargs);
+    let kwargs = || -> PyResult<Option<Bound<'_, PyDict>>> {
+        let Some(names) = kwnames else {
+            return Ok(None);
+        };
+        let dict = PyDict::new(py);
+        for (name, value) in names.iter().zip(keyword_values) {
+            dict.set_item(name, value)?;
+        }
+        Ok(Some(dict))
+    };
+    // The slice ends when `_slice` drops: after a return or a raise alike.
+    let _slice = this.slice(py, positional, kwargs)?;
+    call()
+}
+
+/// Lets Python call traced functions through [`vectorcall`] (see
+/// [`crate::vectorcall`]).
+fn enable_vectorcall(traced: &Bound<'_, TracedFunction>) {
+    static ENABLED: Once = Once::new();
+    crate::vectorcall::enable(traced, &traced.get().vectorcall, &ENABLED);
 }
 
 /// What `trace_func(track)` returns: a decorator tracing onto `track`.

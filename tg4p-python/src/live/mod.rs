@@ -33,6 +33,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(track::instant, m)?)?;
     m.add_function(wrap_pyfunction!(decorators::trace_func, m)?)?;
     m.add_function(wrap_pyfunction!(decorators::trace_func_args, m)?)?;
+    m.add_function(wrap_pyfunction!(seam::_kept_names, m)?)?;
     m.add_class::<track::PyTrack>()?;
     m.add_class::<counter::PyCount>()?;
     m.add_class::<track::TraceBlock>()?;

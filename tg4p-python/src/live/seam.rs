@@ -3,10 +3,19 @@
 //!
 //! The public live API names events with `&'static str` literals, takes the
 //! source location from the Rust caller and captures arguments through macros
-//! only. A Python program needs events with runtime names (interned by
-//! [`crate::names`]), its own source locations (file, line and function of the
-//! Python code) and arguments from Python objects, so this module builds callsites
-//! itself and records through the seam's `Details` calls, with typed args.
+//! only. A Python program needs events with runtime names, its own source
+//! locations (file, line and function of the Python code) and arguments from
+//! Python objects, so this module builds callsites itself and records through the
+//! seam's `Details` calls, with typed args.
+//!
+//! # Names
+//! Callsites are kept for the program's life, so they are made per source
+//! location (and per traced function), never per runtime string: an instant's or
+//! a `with` block's name and the names of arguments from dicts and keywords go
+//! with each event (`Details::name`, each arg's name), so a program that makes a
+//! new name per event (`instant(f"step {i}")`) keeps nothing per name. Only
+//! track and counter names are kept, one track each (tg4p's tracks live for the
+//! program, as `Track::named`'s do).
 //!
 //! # Arguments
 //! Each argument becomes one typed arg as tg4p records them: `bool`, `int`,
@@ -15,9 +24,11 @@
 //! (a tree, as tg4p's `serde` values are recorded), or as its Python-literal text
 //! if its encoding passes [`MAX_TREE_BYTES`].
 
+use pyo3::prelude::*;
 use std::collections::HashMap;
 use std::fmt::{self, Debug, Write as _};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use tg4p::__private::{
     ArgValue, Callsite, Details, FnSpan, Function, Span, TypedArg, enabled, encode_tree, enter,
     flow_id_vec, instant_details, span_details,
@@ -62,18 +73,28 @@ pub(crate) fn callsite(
         arg_names.len(),
     );
     let mut sites = SITES.lock().unwrap_or_else(|p| p.into_inner());
-    sites
-        .get_or_insert_with(HashMap::new)
-        .entry(key)
-        .or_insert_with(|| {
-            Box::leak(Box::new(Callsite::new(
-                name,
-                Function::Path(at.function),
-                at.file,
-                at.line,
-                arg_names,
-            )))
-        })
+    let sites = sites.get_or_insert_with(HashMap::new);
+    let site = *sites.entry(key).or_insert_with(|| {
+        Box::leak(Box::new(Callsite::new(
+            name,
+            Function::Path(at.function),
+            at.file,
+            at.line,
+            arg_names,
+        )))
+    });
+    SITE_COUNT.store(sites.len(), Relaxed);
+    site
+}
+
+/// How many callsites [`callsite`] made (for the tests).
+static SITE_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// How many names are kept ([`crate::names`]) and how many callsites
+/// (`_kept_names()`): what a program's new names would grow.
+#[pyfunction]
+pub(crate) fn _kept_names() -> (usize, usize) {
+    (crate::names::kept(), SITE_COUNT.load(Relaxed))
 }
 
 /// The slice of one traced call, ended when dropped (also when the call raised).
@@ -85,40 +106,66 @@ pub(crate) enum CallGuard {
     Track(Span),
 }
 
-/// Starts the slice of a traced call on the calling thread's track or on `track`.
+/// Starts the slice of a traced call on the calling thread's track or on `track`,
+/// with arguments `args` named `names`.
 #[inline]
 pub(crate) fn begin_call(
     site: &'static Callsite,
     track: Option<&'static Track>,
+    names: &[&str],
     args: &[Value],
 ) -> CallGuard {
     match track {
         None if args.is_empty() => CallGuard::Thread(enter(site)),
-        None => with_typed(site.arg_names(), args, |typed| {
-            CallGuard::Thread(FnSpan::begin_details(site, &details(typed, &[], &[])))
+        None => with_typed(names, args, |typed| {
+            CallGuard::Thread(FnSpan::begin_details(site, &details(None, typed, &[], &[])))
         }),
-        Some(track) => with_typed(site.arg_names(), args, |typed| {
-            CallGuard::Track(span_details(site, Some(track), &details(typed, &[], &[])))
+        Some(track) => with_typed(names, args, |typed| {
+            CallGuard::Track(span_details(
+                site,
+                Some(track),
+                &details(None, typed, &[], &[]),
+            ))
         }),
     }
 }
 
-/// Starts a slice that can take flows (a `with ...trace(..)` block).
+/// [`begin_call`] with arguments already typed.
+#[inline]
+pub(crate) fn begin_call_typed(
+    site: &'static Callsite,
+    track: Option<&'static Track>,
+    typed: &[TypedArg<'_>],
+) -> CallGuard {
+    let details = details(None, typed, &[], &[]);
+    match track {
+        None => CallGuard::Thread(FnSpan::begin_details(site, &details)),
+        Some(track) => CallGuard::Track(span_details(site, Some(track), &details)),
+    }
+}
+
+/// Starts a slice named `name` that can take flows (a `with ...trace(..)`
+/// block), with arguments `args` named `names`.
 pub(crate) fn begin_span(
     site: &'static Callsite,
     track: Option<&'static Track>,
+    name: &str,
+    names: &[&str],
     args: &[Value],
 ) -> Span {
-    with_typed(site.arg_names(), args, |typed| {
-        span_details(site, track, &details(typed, &[], &[]))
+    with_typed(names, args, |typed| {
+        span_details(site, track, &details(Some(name), typed, &[], &[]))
     })
 }
 
-/// Records an instant ending the flows `incoming` and starting `outgoing` new ones
-/// (at most [`MAX_OUTGOING_FLOWS`]); returns the new flows' ids.
+/// Records an instant named `name` (arguments `args` named `names`) ending the
+/// flows `incoming` and starting `outgoing` new ones (at most
+/// [`MAX_OUTGOING_FLOWS`]); returns the new flows' ids.
 pub(crate) fn instant(
     site: &'static Callsite,
     track: Option<&'static Track>,
+    name: &str,
+    names: &[&str],
     args: &[Value],
     incoming: &[FlowId],
     outgoing: usize,
@@ -127,15 +174,20 @@ pub(crate) fn instant(
     let ids = flow_id_vec(outgoing.min(MAX_OUTGOING_FLOWS));
     let out: Vec<u64> = ids.iter().map(|f| f.raw()).collect();
     let inc: Vec<u64> = incoming.iter().map(|f| f.raw()).collect();
-    with_typed(site.arg_names(), args, |typed| {
-        instant_details(site, track, &details(typed, &out, &inc));
+    with_typed(names, args, |typed| {
+        instant_details(site, track, &details(Some(name), typed, &out, &inc));
     });
     ids
 }
 
-fn details<'a>(args: &'a [TypedArg<'a>], outgoing: &'a [u64], incoming: &'a [u64]) -> Details<'a> {
+fn details<'a>(
+    name: Option<&'a str>,
+    args: &'a [TypedArg<'a>],
+    outgoing: &'a [u64],
+    incoming: &'a [u64],
+) -> Details<'a> {
     Details {
-        name: None,
+        name,
         args,
         outgoing,
         incoming,
@@ -148,11 +200,7 @@ const MAX_TREE_BYTES: usize = 8 * ARG_VALUE_LIMIT;
 
 /// Runs `f` on `args` (named `names`, `"arg"` past its end) as typed args: see
 /// the module docs.
-fn with_typed<R>(
-    names: &[&'static str],
-    args: &[Value],
-    f: impl FnOnce(&[TypedArg<'_>]) -> R,
-) -> R {
+fn with_typed<R>(names: &[&str], args: &[Value], f: impl FnOnce(&[TypedArg<'_>]) -> R) -> R {
     let name = |i: usize| names.get(i).copied().unwrap_or("arg");
     // Scalars only, up to four (the common case): no allocation.
     if args.len() <= 4 && args.iter().all(|a| scalar(a).is_some()) {

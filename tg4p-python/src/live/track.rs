@@ -85,6 +85,10 @@ impl PyTrack {
     }
 }
 
+/// The name of the callsites of instants and `with` blocks, one per source
+/// location: each event carries its own name (see [`seam`]'s docs).
+static EVENT_AT: &str = "event";
+
 fn record_instant(
     py: Python<'_>,
     track: Option<&'static Track>,
@@ -102,8 +106,16 @@ fn record_instant(
     }
     threads::ensure_named(py);
     let args = Args::from_description(description)?;
-    let site = args.callsite(intern(name), caller(py));
-    let ids = seam::instant(site, track, &args.values, &incoming, outgoing);
+    let site = seam::callsite(EVENT_AT, caller(py), &[]);
+    let ids = seam::instant(
+        site,
+        track,
+        name,
+        &args.names(),
+        &args.values,
+        &incoming,
+        outgoing,
+    );
     flow_list(py, &ids)
 }
 
@@ -155,7 +167,7 @@ static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 #[pyclass(name = "_trace", module = "tg4perfetto")]
 pub(super) struct TraceBlock {
     track: Option<&'static Track>,
-    name: &'static str,
+    name: String,
     args: Option<(Py<PyTuple>, Option<Py<PyDict>>)>,
     incoming: Vec<FlowId>,
     outgoing: usize,
@@ -174,7 +186,7 @@ impl TraceBlock {
         let has_args = !args.is_empty() || kwargs.is_some_and(|k| !k.is_empty());
         TraceBlock {
             track,
-            name: intern(name),
+            name: name.to_owned(),
             args: has_args.then(|| (args.clone().unbind(), kwargs.map(|k| k.clone().unbind()))),
             incoming: Vec::new(),
             outgoing: 0,
@@ -231,8 +243,8 @@ impl TraceBlock {
             Some(at) => at,
             None => caller(py),
         };
-        let site = args.callsite(self.name, at);
-        let mut span = seam::begin_span(site, self.track, &args.values);
+        let site = seam::callsite(EVENT_AT, at, &[]);
+        let mut span = seam::begin_span(site, self.track, &self.name, &args.names(), &args.values);
         if !self.incoming.is_empty() {
             span = span.incoming(&self.incoming);
         }
