@@ -13,7 +13,8 @@
 //!   arg), 2M calls each in a blocking session: the recording thread's CPU time
 //!   and the process's (writer and `finish` included), as ratios to one
 //!   `Instant::now()` (`TG4P_BENCH_VALUES_ONLY=1` runs only this; pin it to one
-//!   core with `taskset -c 1` to pay the writer on the same core).
+//!   core with `taskset -c 1` to pay the writer on the same core;
+//!   `TG4P_BENCH_OPS=WORD` runs only the operations whose name contains WORD).
 //!
 //! The summary also times `span` in ring mode (`SessionBuilder::ring`).
 //!
@@ -253,7 +254,13 @@ fn values_run() {
             }),
         ),
     ];
+    // `TG4P_BENCH_OPS=int` runs only the operations whose name contains `int`
+    // (to profile one of them).
+    let only = std::env::var("TG4P_BENCH_OPS").unwrap_or_default();
     for (name, mut f) in ops {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
         let (thread, process) = cpu_per_op(name, N, true, &mut f);
         println!(
             "{name:<18} thread {thread:7.1} ns {:6.2}x   process {process:7.1} ns {:6.2}x",

@@ -306,6 +306,7 @@ impl<'a> Event<'a> {
             value_dropped: matches!(self.args, Args::ValueDropped),
             typed: matches!(self.args, Args::Typed(_)),
             named: self.name.is_some(),
+            callsite_names: false,
             args: match self.args {
                 Args::Text(t) => t.ends.len() as u8,
                 Args::Typed(a) => a.len() as u8,
@@ -397,6 +398,61 @@ pub(crate) fn put_thread_end(chunk: &Chunk, pos: usize, tick: u64) -> usize {
     pos + THREAD_SLICE_WORDS
 }
 
+/// Words of the record [`put_callsite_typed`] writes for `args`.
+#[inline(always)]
+pub(crate) fn callsite_typed_words(args: &[ArgValue<'_>]) -> usize {
+    3 + args
+        .iter()
+        .map(|a| match a {
+            ArgValue::Str(s) => 1 + string_words(s.len()),
+            ArgValue::Tree(b) => 1 + string_words(b.len()),
+            _ => 2,
+        })
+        .sum::<usize>()
+}
+
+/// Stores a slice begin (or, if `instant`, an instant) of `callsite` on the
+/// thread's track at `tick`, with typed `args` (at most [`MAX_ARGS`]) named by the
+/// callsite, at word `pos` (not published); returns the index after it. An
+/// `EVENT` record with [`EventHeader::callsite_names`]: each arg is its head word
+/// (the tag, no name) and its value, so the record holds no names at all.
+///
+/// [`MAX_ARGS`]: super::args::MAX_ARGS
+#[inline(always)]
+pub(crate) fn put_callsite_typed(
+    chunk: &Chunk,
+    mut pos: usize,
+    instant: bool,
+    callsite: u32,
+    tick: u64,
+    args: &[ArgValue<'_>],
+) -> usize {
+    debug_assert!(args.len() <= super::args::MAX_ARGS);
+    let head = match (instant, args.is_empty()) {
+        // No args: the plain instant the writer copies from its template.
+        (true, true) => PLAIN_INSTANT,
+        (true, false) => CALLSITE_TYPED_INSTANT | (args.len() as u64) << 16,
+        (false, _) => CALLSITE_TYPED_BEGIN | (args.len() as u64) << 16,
+    };
+    chunk.put(pos, head);
+    chunk.put(pos + 1, tick);
+    chunk.put(pos + 2, u64::from(callsite));
+    pos += 3;
+    for a in args {
+        let (tag, word) = a.tag_and_word();
+        chunk.put(pos, tag);
+        pos = match a {
+            ArgValue::Str(v) => put_str(chunk, pos + 1, v.as_bytes()),
+            ArgValue::Tree(v) => put_str(chunk, pos + 1, v),
+            _ => {
+                chunk.put(pos + 1, word);
+                pos + 2
+            }
+        };
+    }
+    pos
+}
+
 /// Stores the marker of `count` dropped events at word `pos` (not published);
 /// returns the index after it.
 pub(crate) fn put_dropped(chunk: &Chunk, pos: usize, count: u64) -> usize {
@@ -443,6 +499,10 @@ pub(crate) struct EventHeader {
     pub(crate) typed: bool,
     /// A run-time name (a string) follows the flows.
     pub(crate) named: bool,
+    /// The typed args are named by the callsite's arg names, by position
+    /// (`"arg"` past their end): each arg's head word has a name length of 0 and
+    /// no name words follow it. What [`put_callsite_typed`] writes.
+    pub(crate) callsite_names: bool,
     pub(crate) args: u8,
     pub(crate) outgoing: u16,
     pub(crate) incoming: u16,
@@ -457,6 +517,7 @@ impl EventHeader {
             | (self.value_dropped as u64) << 12
             | (self.typed as u64) << 13
             | (self.named as u64) << 14
+            | (self.callsite_names as u64) << 15
             | (self.args as u64) << 16
             | (self.outgoing as u64) << 24
             | (self.incoming as u64) << 40
@@ -478,6 +539,7 @@ impl EventHeader {
             value_dropped: (word >> 12) & 1 != 0,
             typed: (word >> 13) & 1 != 0,
             named: (word >> 14) & 1 != 0,
+            callsite_names: (word >> 15) & 1 != 0,
         }
     }
 
@@ -499,6 +561,7 @@ const PLAIN: EventHeader = EventHeader {
     value_dropped: false,
     typed: false,
     named: false,
+    callsite_names: false,
     args: 0,
     outgoing: 0,
     incoming: 0,
@@ -525,6 +588,23 @@ pub(crate) const TYPED_BEGIN: u64 = EventHeader {
 pub(crate) const TYPED_INSTANT: u64 = EventHeader {
     ty: Ty::Instant,
     typed: true,
+    ..PLAIN
+}
+.encode();
+/// As [`TYPED_BEGIN`], its args named by the callsite (no name words): what
+/// `span!("NAME", k = v)` and `#[trace_args]` write when every value is a scalar or
+/// a short string ([`put_callsite_typed`]).
+pub(crate) const CALLSITE_TYPED_BEGIN: u64 = EventHeader {
+    typed: true,
+    callsite_names: true,
+    ..PLAIN
+}
+.encode();
+/// As [`CALLSITE_TYPED_BEGIN`], an instant: `instant!("NAME", k = v)`.
+pub(crate) const CALLSITE_TYPED_INSTANT: u64 = EventHeader {
+    ty: Ty::Instant,
+    typed: true,
+    callsite_names: true,
     ..PLAIN
 }
 .encode();
@@ -788,12 +868,14 @@ mod tests {
             value_dropped: false,
             typed: true,
             named: true,
+            callsite_names: true,
         };
         assert_eq!(EventHeader::decode(h.encode()), h);
         assert_eq!(Head::of(h.encode()), Head::Event);
         let named = EventHeader {
             typed: false,
             named: true,
+            callsite_names: false,
             ..h
         };
         assert_eq!(EventHeader::decode(named.encode()), named);

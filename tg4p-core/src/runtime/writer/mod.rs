@@ -926,10 +926,27 @@ impl Writer {
             values.push(start..self.arg_text.len());
             self.values_dropped += 1;
         }
-        // Typed args: each with its own name, interned as a run-time name; dotted
-        // names (`http.method`) nest, as dicts under their first part.
-        for arg in e.typed_args().take(MAX_ARGS) {
-            let name = self.push_text(arg.name.0, arg.name.1);
+        // Typed args: each with its own name, interned as a run-time name, or
+        // (`callsite_names`) named by the callsite, interned as its arg names are;
+        // dotted names (`http.method`) nest, as dicts under their first part.
+        let callsite_names = match h.callsite_names {
+            true => Some(
+                self.registry
+                    .get::<Callsite>(e.id)
+                    .map_or(&[][..], |cs| cs.arg_names),
+            ),
+            false => None,
+        };
+        for (k, arg) in e.typed_args().take(MAX_ARGS).enumerate() {
+            let static_name = callsite_names.map(|n| n.get(k).copied().unwrap_or("arg"));
+            let name = match static_name {
+                Some(n) => {
+                    let start = self.arg_text.len();
+                    self.arg_text.push_str(n);
+                    start..self.arg_text.len()
+                }
+                None => self.push_text(arg.name.0, arg.name.1),
+            };
             let value = match arg.value {
                 DecodedValue::Int(v) => ArgVal::Int(v),
                 DecodedValue::Uint(v) => ArgVal::Uint(v),
@@ -955,11 +972,14 @@ impl Writer {
                 .filter(|(top, rest)| !top.is_empty() && !rest.is_empty())
                 .map(|(top, rest)| (top.to_owned(), rest.to_owned()));
             let Some((top, rest)) = dotted else {
-                let iid = intern_runtime(
-                    &mut seq.runtime_arg_names,
-                    &mut self.interned.runtime_arg_names,
-                    &self.arg_text[name],
-                );
+                let iid = match static_name {
+                    Some(n) => intern_arg_name(seq, &mut self.interned, n),
+                    None => intern_runtime(
+                        &mut seq.runtime_arg_names,
+                        &mut self.interned.runtime_arg_names,
+                        &self.arg_text[name],
+                    ),
+                };
                 self.arg_items.push((iid, value));
                 continue;
             };
@@ -971,11 +991,14 @@ impl Writer {
                 ArgVal::Bool(v) => Value::Bool(v),
                 ArgVal::Tree(t) => t,
             };
-            let iid = intern_runtime(
-                &mut seq.runtime_arg_names,
-                &mut self.interned.runtime_arg_names,
-                &top,
-            );
+            let iid = match static_name {
+                Some(n) => intern_arg_name(seq, &mut self.interned, &n[..top.len()]),
+                None => intern_runtime(
+                    &mut seq.runtime_arg_names,
+                    &mut self.interned.runtime_arg_names,
+                    &top,
+                ),
+            };
             let tree = self.arg_items.iter_mut().find_map(|(i, v)| match v {
                 ArgVal::Tree(t) if *i == iid => Some(t),
                 _ => None,
@@ -1029,19 +1052,19 @@ impl Writer {
                 // Text args, and typed args on the thread's track without flows,
                 // dotted names or nested values, are written from the callsite's
                 // templates.
-                if !h.typed && !h.named {
-                    learned = Learned::ArgNames { callsite: e.id };
-                } else if h.typed
-                    && !h.named
-                    && !h.has_track
-                    && h.outgoing == 0
-                    && h.incoming == 0
-                    && self.arg_items.len() == h.args as usize
+                let thread_track_only =
+                    !h.named && !h.has_track && h.outgoing == 0 && h.incoming == 0;
+                let flat = self.arg_items.len() == h.args as usize
                     && !self
                         .arg_items
                         .iter()
-                        .any(|(_, v)| matches!(v, ArgVal::Tree(_)))
-                {
+                        .any(|(_, v)| matches!(v, ArgVal::Tree(_)));
+                if !h.typed && !h.named {
+                    learned = Learned::ArgNames { callsite: e.id };
+                } else if h.typed && h.callsite_names && thread_track_only && flat {
+                    // Named by position, as text args are: the same iids.
+                    learned = Learned::ArgNames { callsite: e.id };
+                } else if h.typed && thread_track_only && flat {
                     let names = e
                         .typed_args()
                         .zip(&self.arg_items)
