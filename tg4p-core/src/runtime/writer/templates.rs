@@ -843,8 +843,17 @@ fn write_callsite_packet(
     c.bytes(template.head());
     c.varint(event_len as u64);
     debug_assert!(c.at <= ANNOTATIONS_AT);
-    c.buf
-        .copy_within(ANNOTATIONS_AT..ANNOTATIONS_AT + annotations, c.at);
+    // Annotations this short (one or two scalars) move as a fixed-size block
+    // (inlined, no call), past their end: what lies beyond is overwritten by the
+    // fields below or left out of the packet.
+    const SHORT: usize = 64;
+    if annotations <= SHORT && ANNOTATIONS_AT + SHORT <= c.buf.len() {
+        c.buf
+            .copy_within(ANNOTATIONS_AT..ANNOTATIONS_AT + SHORT, c.at);
+    } else {
+        c.buf
+            .copy_within(ANNOTATIONS_AT..ANNOTATIONS_AT + annotations, c.at);
+    }
     c.at += annotations;
     c.bytes(fields);
     c.bytes(&FLAGS);
