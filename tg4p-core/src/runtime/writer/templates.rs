@@ -107,12 +107,36 @@ impl Template {
         &self.bytes[..self.event_at as usize]
     }
 
+    /// The first [`HEAD_BLOCK`] bytes: the [`head`](Template::head) and what
+    /// follows it, for a fixed-size copy.
+    #[inline(always)]
+    fn head_block(&self) -> Option<&[u8; HEAD_BLOCK]> {
+        self.bytes.first_chunk()
+    }
+
+    /// [`TAIL_BLOCK`] bytes from the track event's own fields on: those fields
+    /// and the sequence flags (`tail_len` bytes), and what follows them, for a
+    /// fixed-size copy.
+    #[inline(always)]
+    fn tail_block(&self) -> Option<(&[u8; TAIL_BLOCK], usize)> {
+        let at = self.event_at as usize + 1;
+        let block = self.bytes.get(at..)?.first_chunk()?;
+        Some((block, self.len as usize - at))
+    }
+
     /// The track event's own fields (type, name and location iids).
     fn event_fields(&self) -> &[u8] {
         let at = self.event_at as usize;
         &self.bytes[at + 1..at + 1 + self.bytes[at] as usize]
     }
 }
+
+/// Bytes of a template's head copied at once: its head (sequence id field and
+/// `track_event` tag) takes at most 7.
+const HEAD_BLOCK: usize = 8;
+/// Bytes of a template's tail copied at once: its event fields and flags (at most
+/// 28: a template's bytes past a head of at most 7 and the event's length byte).
+const TAIL_BLOCK: usize = 32;
 
 /// A small byte builder for templates (not on the hot path).
 struct Bytes {
@@ -652,6 +676,13 @@ impl Cursor<'_> {
     fn varint(&mut self, v: u64) {
         self.at += varint::put(&mut self.buf[self.at..], v);
     }
+    /// Copies all of `block` (a fixed-size copy, no call) and keeps its first
+    /// `used` bytes: what follows is overwritten or left out.
+    #[inline(always)]
+    fn block<const N: usize>(&mut self, block: &[u8; N], used: usize) {
+        self.buf[self.at..self.at + N].copy_from_slice(block);
+        self.at += used;
+    }
 }
 
 /// Writes the packet of a thread-track begin or instant (`template`) at timestamp
@@ -840,7 +871,11 @@ fn write_callsite_packet(
     c.varint(packet_len as u64);
     c.byte(PACKET_TIMESTAMP);
     c.varint(delta);
-    c.bytes(template.head());
+    match template.head_block() {
+        // At most 15 + 8 bytes: before the annotations.
+        Some(head) => c.block(head, template.head().len()),
+        None => c.bytes(template.head()),
+    }
     c.varint(event_len as u64);
     debug_assert!(c.at <= ANNOTATIONS_AT);
     // Annotations this short (one or two scalars) move as a fixed-size block
@@ -855,8 +890,14 @@ fn write_callsite_packet(
             .copy_within(ANNOTATIONS_AT..ANNOTATIONS_AT + annotations, c.at);
     }
     c.at += annotations;
-    c.bytes(fields);
-    c.bytes(&FLAGS);
+    match template.tail_block() {
+        // Inside the room: [`TEMPLATE_BYTES`] were kept past the annotations.
+        Some((tail, used)) => c.block(tail, used),
+        None => {
+            c.bytes(fields);
+            c.bytes(&FLAGS);
+        }
+    }
     Written::Packet {
         bytes: c.at,
         words: at,
