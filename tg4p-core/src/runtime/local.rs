@@ -171,7 +171,7 @@ impl Local {
         args: &[record::ArgValue<'_>],
     ) -> bool {
         let reserve = if instant { 0 } else { THREAD_SLICE_WORDS };
-        let words = record::callsite_typed_words(args);
+        let words = record::callsite_typed_words(instant, args);
         if (!instant && self.depth >= MAX_THREAD_DEPTH) || !self.ensure(words, reserve) {
             self.dropped(if instant { 1 } else { 2 });
             return false;

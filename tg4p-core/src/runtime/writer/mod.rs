@@ -494,6 +494,8 @@ pub(crate) struct Writer {
     sequences: FxHashMap<u32, Sequence>,
     tracks: Tracks,
     words: Vec<u64>,
+    /// The `EVENT` record an `ARGS` record in `words` stands for.
+    event_words: Vec<u64>,
     interned: NewInterned,
     arg_items: Vec<(u64, ArgVal)>,
     arg_text: String,
@@ -537,6 +539,7 @@ impl Writer {
             sequences: FxHashMap::default(),
             tracks: Tracks::default(),
             words: Vec::with_capacity(buffer::CHUNK_WORDS),
+            event_words: Vec::new(),
             interned: NewInterned::default(),
             arg_items: Vec::new(),
             arg_text: String::new(),
@@ -819,13 +822,24 @@ impl Writer {
                     seq.restart_after_loss(count);
                     i + 1
                 }
-                Head::Event => {
-                    let Some(len) = record::event_len(chunk, i, end) else {
+                head @ (Head::Event | Head::Args(_)) => {
+                    let len = match head {
+                        Head::Event => record::event_len(chunk, i, end),
+                        _ => record::args_record_len(chunk, i, end),
+                    };
+                    let Some(len) = len else {
                         break;
                     };
                     let mut words = std::mem::take(&mut self.words);
                     words.clear();
                     words.extend((i..i + len).map(|j| chunk.word(j)));
+                    if let Head::Args(_) = head {
+                        // Read as the `EVENT` record it stands for.
+                        let mut event = std::mem::take(&mut self.event_words);
+                        event.clear();
+                        record::expand_args_record(&words, &mut event);
+                        self.event_words = std::mem::replace(&mut words, event);
+                    }
                     let learned =
                         DecodedEvent::decode(&words).and_then(|(event, _)| self.event(seq, &event));
                     self.words = words;

@@ -26,6 +26,7 @@ use crate::wire::tags::{
 };
 use crate::wire::varint::{self, len as sizeof_varint};
 use crate::wire::{EventType, SEQ_NEEDS_INCREMENTAL_STATE};
+use std::ops::Range;
 
 /// `TracePacket.sequence_flags = SEQ_NEEDS_INCREMENTAL_STATE`, every packet's last field.
 const FLAGS: [u8; 2] = [PACKET_SEQUENCE_FLAGS, SEQ_NEEDS_INCREMENTAL_STATE as u8];
@@ -596,19 +597,53 @@ struct Measured {
     annotations: usize,
 }
 
-/// A callsite-named typed arg's value in a record: its tag, its word (a string's
-/// byte length), and the words it takes after its head word.
-#[inline(always)]
-fn callsite_arg(args: &[AtomicU64], at: usize) -> Option<(u64, u64, usize)> {
-    let word = |i: usize| args.get(i).map(|w| w.load(Ordering::Relaxed));
-    let (tag, w) = (word(at)?, word(at + 1)?);
-    let words = match tag {
-        4 => 1 + (w as usize).div_ceil(8),
-        // A name (a head word with a length) or a nested value: not here.
-        0..=3 => 1,
-        _ => return None,
-    };
-    (at + 1 + words <= args.len()).then_some((tag, w, words))
+/// The callsite-named typed args of one event, as the writer reads them: their
+/// names' iids (by position, as many as the event has args), the record's words
+/// from its first arg on, and where their tags are.
+#[derive(Clone, Copy)]
+struct CallsiteArgs<'a> {
+    iids: &'a [u64],
+    words: &'a [AtomicU64],
+    /// `None`: each arg's tag is its head word (an `EVENT` record with
+    /// `callsite_names`); else in the `ARGS` record's header.
+    header: Option<record::ArgsHead>,
+}
+
+/// One callsite-named typed arg in a record.
+struct CallsiteArg {
+    tag: u64,
+    /// Its value's word (a string's byte length).
+    word: u64,
+    /// The words of a string's bytes.
+    text: Range<usize>,
+    /// The index after it.
+    next: usize,
+}
+
+impl CallsiteArgs<'_> {
+    /// Arg `k`, which starts at word `at`; `None` if it is cut short, named (a
+    /// head word with a name length) or nested.
+    #[inline(always)]
+    fn arg(&self, k: usize, at: usize) -> Option<CallsiteArg> {
+        let word = |i: usize| self.words.get(i).map(|w| w.load(Ordering::Relaxed));
+        let (tag, value_at) = match self.header {
+            None => (word(at)?, at + 1),
+            Some(h) => (h.tag(k), at),
+        };
+        let w = word(value_at)?;
+        let next = value_at
+            + match tag {
+                4 => 1 + (w as usize).div_ceil(8),
+                0..=3 => 1,
+                _ => return None,
+            };
+        (next <= self.words.len()).then_some(CallsiteArg {
+            tag,
+            word: w,
+            text: value_at + 1..next,
+            next,
+        })
+    }
 }
 
 /// Bytes of the value fields of a callsite-named typed arg (`tag`, `word`).
@@ -622,17 +657,16 @@ fn callsite_value_len(tag: u64, word: u64) -> usize {
     }
 }
 
-/// Measures the `count` callsite-named typed args at the start of `args`, named
-/// (by position) as interned in `iids`; `None` if they are cut short, or one is
-/// named or nested: the general path then writes the event.
+/// Measures `args`; `None` if one is cut short, named or nested: the general
+/// path then writes the event.
 #[inline(always)]
-fn measure_callsite_args(args: &[AtomicU64], iids: &[u64], count: usize) -> Option<Measured> {
+fn measure_callsite_args(args: CallsiteArgs<'_>) -> Option<Measured> {
     let (mut at, mut annotations) = (0, 0);
-    for &iid in iids.get(..count)? {
-        let (tag, w, words) = callsite_arg(args, at)?;
-        let len = 1 + sizeof_varint(iid) + callsite_value_len(tag, w);
+    for (k, &iid) in args.iids.iter().enumerate() {
+        let a = args.arg(k, at)?;
+        let len = 1 + sizeof_varint(iid) + callsite_value_len(a.tag, a.word);
         annotations += 1 + sizeof_varint(len as u64) + len;
-        at += 1 + words;
+        at = a.next;
     }
     Some(Measured {
         words: at,
@@ -694,8 +728,7 @@ fn write_callsite_event(
     room: &mut [u8],
     delta: u64,
     template: &Template,
-    iids: &[u64],
-    args: &[AtomicU64],
+    args: CallsiteArgs<'_>,
     measured: Measured,
 ) -> Option<usize> {
     let fields = template.event_fields();
@@ -714,13 +747,14 @@ fn write_callsite_event(
     c.bytes(template.head());
     c.varint(event_len as u64);
     let mut at = 0;
-    for &iid in iids {
-        let (tag, w, words) = callsite_arg(args, at)?;
+    for (k, &iid) in args.iids.iter().enumerate() {
+        let a = args.arg(k, at)?;
+        let w = a.word;
         c.byte(EVENT_DEBUG_ANNOTATION);
-        c.varint((1 + sizeof_varint(iid) + callsite_value_len(tag, w)) as u64);
+        c.varint((1 + sizeof_varint(iid) + callsite_value_len(a.tag, w)) as u64);
         c.byte(ANNOTATION_NAME_IID);
         c.varint(iid);
-        match tag {
+        match a.tag {
             0 => {
                 c.byte(ANNOTATION_INT_VALUE);
                 c.varint(w);
@@ -740,7 +774,7 @@ fn write_callsite_event(
                 c.varint(n as u64);
                 let text = c.at;
                 let mut left = n;
-                for word in &args[at + 2..at + 1 + words] {
+                for word in &args.words[a.text] {
                     let bytes = word.load(Ordering::Relaxed).to_le_bytes();
                     let take = left.min(8);
                     c.bytes(&bytes[..take]);
@@ -749,7 +783,7 @@ fn write_callsite_event(
                 std::str::from_utf8(&c.buf[text..c.at]).ok()?;
             }
         }
-        at += 1 + words;
+        at = a.next;
     }
     c.bytes(fields);
     c.bytes(&FLAGS);
@@ -789,13 +823,12 @@ fn write_callsite_packet(
     room: &mut [u8],
     delta: u64,
     template: &Template,
-    iids: &[u64],
-    args: &[AtomicU64],
+    args: CallsiteArgs<'_>,
 ) -> Written {
     // Room for the scalars' annotations and for the template's fields: strings
     // are checked as they come.
     let limit = room.len().saturating_sub(TEMPLATE_BYTES);
-    if ANNOTATIONS_AT + iids.len() * SCALAR_ANNOTATION > limit {
+    if ANNOTATIONS_AT + args.iids.len() * SCALAR_ANNOTATION > limit {
         return Written::NoRoom;
     }
     let mut c = Cursor {
@@ -803,16 +836,17 @@ fn write_callsite_packet(
         at: ANNOTATIONS_AT,
     };
     let mut at = 0;
-    for (k, &iid) in iids.iter().enumerate() {
-        let Some((tag, w, words)) = callsite_arg(args, at) else {
+    for (k, &iid) in args.iids.iter().enumerate() {
+        let Some(a) = args.arg(k, at) else {
             return Written::General;
         };
+        let w = a.word;
         c.byte(EVENT_DEBUG_ANNOTATION);
         let len_at = c.at;
         c.at += 1;
         c.byte(ANNOTATION_NAME_IID);
         c.varint(iid);
-        match tag {
+        match a.tag {
             0 => {
                 c.byte(ANNOTATION_INT_VALUE);
                 c.varint(w);
@@ -830,7 +864,7 @@ fn write_callsite_packet(
                 let n = w as usize;
                 // This string (tag, length, bytes, and a 2-byte annotation length)
                 // and the scalar annotations after it.
-                let need = c.at + 13 + n + (iids.len() - k - 1) * SCALAR_ANNOTATION;
+                let need = c.at + 13 + n + (args.iids.len() - k - 1) * SCALAR_ANNOTATION;
                 if n > 0x3f00 || need > limit {
                     return Written::NoRoom;
                 }
@@ -838,7 +872,7 @@ fn write_callsite_packet(
                 c.varint(n as u64);
                 let text = c.at;
                 let mut left = n;
-                for word in &args[at + 2..at + 1 + words] {
+                for word in &args.words[a.text] {
                     let take = left.min(8);
                     c.bytes(&word.load(Ordering::Relaxed).to_le_bytes()[..take]);
                     left -= take;
@@ -855,7 +889,7 @@ fn write_callsite_packet(
             c.at += 1;
         }
         varint::put(&mut c.buf[len_at..], len as u64);
-        at += 1 + words;
+        at = a.next;
     }
     let annotations = c.at - ANNOTATIONS_AT;
     let fields = template.event_fields();
@@ -961,8 +995,8 @@ pub(super) struct Run {
 enum ArgNames<'a> {
     Text(&'a [u64]),
     Typed(&'a [TypedName]),
-    /// Callsite-named typed args (their names' iids, by position).
-    Callsite(&'a [u64]),
+    /// Callsite-named typed args.
+    Callsite(CallsiteArgs<'a>),
 }
 
 pub(super) fn append_run(
@@ -979,9 +1013,9 @@ pub(super) fn append_run(
         /// A begin or instant with `count` args: written outside the batch, as
         /// its size has no small bound.
         Args(&'a Template, ArgNames<'a>, usize),
-        /// A begin or instant with callsite-named typed args (their names' iids,
-        /// as many as it has): written in the batch if it fits there.
-        Callsite(&'a Template, &'a [u64]),
+        /// A begin or instant with callsite-named typed args: written in the
+        /// batch if it fits there.
+        Callsite(&'a Template, CallsiteArgs<'a>),
     }
     // Relaxed loads: the caller read these words below the chunk's published
     // count, loaded with Acquire (see `buffer`).
@@ -1029,8 +1063,29 @@ pub(super) fn append_run(
                     } else {
                         &c.instant
                     };
+                    let args = CallsiteArgs {
+                        iids,
+                        words: records.get(i + 3..).unwrap_or_default(),
+                        header: None,
+                    };
                     // Its words past these 3: known once its args are read.
-                    (Packet::Callsite(t, iids), 3)
+                    (Packet::Callsite(t, args), 3)
+                }
+                Head::Args(h) => {
+                    let Some(c) = templates.callsites.templates(h.callsite) else {
+                        break Some(None);
+                    };
+                    let Some(iids) = c.arg_iids.get(..h.count) else {
+                        break Some(None);
+                    };
+                    let t = if h.instant { &c.instant } else { &c.begin };
+                    let args = CallsiteArgs {
+                        iids,
+                        words: records.get(i + 2..).unwrap_or_default(),
+                        header: Some(h),
+                    };
+                    // Its words past these 2: known once its args are read.
+                    (Packet::Callsite(t, args), 2)
                 }
                 Head::Event
                     if head & !record::ARGS_FIELD == record::TYPED_BEGIN
@@ -1100,9 +1155,8 @@ pub(super) fn append_run(
             let rest = &mut batch[pos..];
             let mut words = words;
             pos += match packet {
-                Packet::Callsite(t, iids) => {
-                    let args = records.get(i + 3..).unwrap_or_default();
-                    match write_callsite_packet(rest, delta, t, iids, args) {
+                Packet::Callsite(t, args) => {
+                    match write_callsite_packet(rest, delta, t, args) {
                         Written::Packet { bytes, words: w } => {
                             words += w;
                             bytes
@@ -1110,8 +1164,9 @@ pub(super) fn append_run(
                         // Another batch has more room.
                         Written::NoRoom if pos > 0 => break None,
                         Written::NoRoom => {
-                            let names = ArgNames::Callsite(iids);
-                            break Some(Some((t, names, iids.len(), delta, ns)));
+                            let count = args.iids.len();
+                            let names = ArgNames::Callsite(args);
+                            break Some(Some((t, names, count, delta, ns)));
                         }
                         Written::General => break Some(None),
                     }
@@ -1140,16 +1195,21 @@ pub(super) fn append_run(
         match stop {
             None => {}
             Some(Some((template, iids, count, delta, ns))) => {
+                // The record's words after its header, tick and callsite id (the
+                // first two for an `ARGS` record), then its args' words.
                 let args = &records[(i + 3).min(records.len())..];
                 let appended = match iids {
                     ArgNames::Text(iids) => {
                         append_args_event(out, delta, template, iids, args, count)
+                            .map(|words| 3 + words)
                     }
                     ArgNames::Typed(names) => {
                         append_typed_event(out, delta, template, names, args, count)
+                            .map(|words| 3 + words)
                     }
-                    ArgNames::Callsite(iids) => {
-                        let Some(measured) = measure_callsite_args(args, iids, count) else {
+                    ArgNames::Callsite(args) => {
+                        let head = if args.header.is_some() { 2 } else { 3 };
+                        let Some(measured) = measure_callsite_args(args) else {
                             *last_ns = last;
                             return Run { words: i, packets };
                         };
@@ -1159,8 +1219,8 @@ pub(super) fn append_run(
                             0,
                         );
                         let room = &mut out[start..];
-                        match write_callsite_event(room, delta, template, iids, args, measured) {
-                            Some(_) => Some(measured.words),
+                        match write_callsite_event(room, delta, template, args, measured) {
+                            Some(_) => Some(head + measured.words),
                             None => {
                                 out.truncate(start);
                                 None
@@ -1174,7 +1234,7 @@ pub(super) fn append_run(
                 };
                 last = ns;
                 packets += 1;
-                i += 3 + words;
+                i += words;
             }
             Some(None) => {
                 *last_ns = last;
@@ -1569,7 +1629,8 @@ mod tests {
         let mut templates = Templates::new(300_000);
         templates.callsites.intern(3, 300_000);
         // Iids of one and of two bytes.
-        templates.callsites.set_arg_iids(3, [7, 200, 9].into_iter());
+        let iids = [7, 200, 9, 1, 2, 3, 4];
+        templates.callsites.set_arg_iids(3, iids.into_iter());
         let long: Vec<String> = (0..40).map(|k| "é".repeat(k * 25)).collect();
         let mut recs = Vec::new();
         let mut expected = Vec::new();
@@ -1599,6 +1660,27 @@ mod tests {
                     vec![V::Str(text), V::Int(k as i64)],
                     vec![AnnotationValue::Str(text), AnnotationValue::Int(k as i64)],
                 ),
+                // More args than an `ARGS` record holds: an `EVENT` record.
+                3 if k % 8 == 3 => (
+                    vec![
+                        V::Bool(false),
+                        V::Str(text),
+                        V::Uint(1),
+                        V::Int(-2),
+                        V::Double(0.5),
+                        V::Uint(k),
+                        V::Str("x"),
+                    ],
+                    vec![
+                        AnnotationValue::Bool(false),
+                        AnnotationValue::Str(text),
+                        AnnotationValue::Uint(1),
+                        AnnotationValue::Int(-2),
+                        AnnotationValue::Double(0.5),
+                        AnnotationValue::Uint(k),
+                        AnnotationValue::Str("x"),
+                    ],
+                ),
                 _ => (vec![], vec![]),
             };
             let instant = k % 2 == 0;
@@ -1609,7 +1691,7 @@ mod tests {
                 EventType::SliceBegin
             };
             let named: Vec<(u64, AnnotationValue<'_>)> =
-                [7, 200, 9].into_iter().zip(annotations).collect();
+                iids.into_iter().zip(annotations).collect();
             expected.extend(with_typed(300_000, tick - prev, kind, 1, &named));
             prev = tick;
         }
@@ -1617,19 +1699,29 @@ mod tests {
         assert_eq!((run.words, run.packets), (recs.len(), 120));
         assert_eq!(last, prev);
         assert_eq!(out, expected);
-        // A name in a record, a nested value, more args than names known, a cut
-        // record, text that is not UTF-8: left to the general path.
-        let mut named = callsite_words(true, 3, 5, &[V::Int(1)]);
+        // A name in a record, a nested value, a tag that is none, more args than
+        // names known, a cut record, text that is not UTF-8, in either form: left
+        // to the general path.
+        let mut named = callsite_words(true, 3, 5, &[V::Int(1); 6]);
         named[3] |= 1 << 8;
+        let mut no_tag = callsite_words(true, 3, 5, &[V::Int(1)]);
+        no_tag[0] |= 7 << 12;
         let bad = callsite_words(true, 3, 5, &[V::Str("ab")]);
         let mut not_utf8 = bad.clone();
-        not_utf8[5] = 0xfffe;
+        not_utf8[3] = 0xfffe;
+        let long = callsite_words(false, 3, 5, &[V::Str("ab"); 6]);
+        let mut long_not_utf8 = long.clone();
+        long_not_utf8[5] = 0xfffe;
         for rec in [
             named,
+            no_tag,
             callsite_words(true, 3, 5, &[V::Tree(&[3, 1])]),
-            callsite_words(true, 3, 5, &[V::Int(1); 4]),
+            callsite_words(true, 3, 5, &[V::Tree(&[3, 1]); 6]),
+            callsite_words(true, 3, 5, &[V::Int(1); 8]),
             bad[..bad.len() - 1].to_vec(),
+            long[..long.len() - 1].to_vec(),
             not_utf8,
+            long_not_utf8,
         ] {
             let (run, out, _) = run_of(&templates, &rec, Segment::identity(), 0);
             assert_eq!((run.words, run.packets, out.len()), (0, 0, 0), "{rec:?}");
