@@ -13,7 +13,8 @@
 //!   arg), 2M calls each in a blocking session: the recording thread's CPU time
 //!   and the process's (writer and `finish` included), as ratios to one
 //!   `Instant::now()` (`TG4P_BENCH_VALUES_ONLY=1` runs only this; pin it to one
-//!   core with `taskset -c 1` to pay the writer on the same core).
+//!   core with `taskset -c 1` to pay the writer on the same core;
+//!   `TG4P_BENCH_OPS=WORD` runs only the operations whose name contains WORD).
 //!
 //! The summary also times `span` in ring mode (`SessionBuilder::ring`).
 //!
@@ -196,11 +197,19 @@ fn cpu_ns(who: libc::c_int) -> f64 {
     (us(usage.ru_utime) + us(usage.ru_stime)) * 1e3
 }
 
+/// What [`cpu_per_op`] measured: CPU ns per call of the recording thread and of
+/// the process, and the trace's bytes per call.
+struct PerOp {
+    thread: f64,
+    process: f64,
+    bytes: f64,
+}
+
 /// `n` calls of `f` in a session that blocks rather than drops (so the writer's
 /// pace shows), finished: CPU ns per call of the recording thread, and of the
-/// process (recording thread, writer, finish). Without a session (`None`): the
-/// thread's CPU per call, twice.
-fn cpu_per_op(name: &str, n: u64, session: bool, mut f: impl FnMut()) -> (f64, f64) {
+/// process (recording thread, writer, finish, and removing the trace file), and
+/// the file's bytes per call. Without a session: the thread's CPU per call, twice.
+fn cpu_per_op(name: &str, n: u64, session: bool, mut f: impl FnMut()) -> PerOp {
     let s = session.then(|| {
         tg4p::Session::builder()
             .path(bench_path(name))
@@ -214,13 +223,19 @@ fn cpu_per_op(name: &str, n: u64, session: bool, mut f: impl FnMut()) -> (f64, f
         f();
     }
     let t1 = cpu_ns(libc::RUSAGE_THREAD);
+    let mut size = 0;
     if let Some(s) = s {
         let r = s.finish().expect("finish");
         assert_eq!(r.events_dropped, 0, "{name}: blocking session");
+        size = std::fs::metadata(&r.path).map(|m| m.len()).unwrap_or(0);
         std::fs::remove_file(&r.path).ok();
     }
     let p1 = cpu_ns(libc::RUSAGE_SELF);
-    ((t1 - t0) / n as f64, (p1 - p0) / n as f64)
+    PerOp {
+        thread: (t1 - t0) / n as f64,
+        process: (p1 - p0) / n as f64,
+        bytes: size as f64 / n as f64,
+    }
 }
 
 /// Issue 15's comparison, all in one run: per operation, the recording thread's
@@ -229,9 +244,10 @@ fn cpu_per_op(name: &str, n: u64, session: bool, mut f: impl FnMut()) -> (f64, f
 /// (`taskset -c 1`) so that the writer's work is paid on the same core.
 fn values_run() {
     const N: u64 = 2_000_000;
-    let (base, _) = cpu_per_op("now", N, false, || {
+    let base = cpu_per_op("now", N, false, || {
         black_box(Instant::now());
-    });
+    })
+    .thread;
     println!(
         "\n== per op: recording thread CPU / process CPU (ratio to Instant::now() = {base:.1} ns) =="
     );
@@ -263,10 +279,20 @@ fn values_run() {
             }),
         ),
     ];
+    // `TG4P_BENCH_OPS=int` runs only the operations whose name contains `int`
+    // (to profile one of them).
+    let only = std::env::var("TG4P_BENCH_OPS").unwrap_or_default();
     for (name, mut f) in ops {
-        let (thread, process) = cpu_per_op(name, N, true, &mut f);
+        if !name.contains(only.as_str()) {
+            continue;
+        }
+        let PerOp {
+            thread,
+            process,
+            bytes,
+        } = cpu_per_op(name, N, true, &mut f);
         println!(
-            "{name:<18} thread {thread:7.1} ns {:6.2}x   process {process:7.1} ns {:6.2}x",
+            "{name:<18} thread {thread:7.1} ns {:6.2}x   process {process:7.1} ns {:6.2}x   {bytes:5.1} B/op",
             thread / base,
             process / base
         );

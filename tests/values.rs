@@ -543,3 +543,73 @@ fn repeated_typed_events_keep_their_args() {
         assert_eq!(e.arg("v"), Some(&want));
     }
 }
+
+#[tg4p::trace_args]
+fn typed_loop(k: u64, label: &str) {
+    let _ = (k, label);
+}
+
+#[test]
+fn compact_typed_records_keep_dotted_keys_long_strings_and_many_args() {
+    // Scalars and short strings on the thread's track take the compact record
+    // (named by the callsite); the writer writes its later events from the
+    // callsite's templates, in batches or (a long string) on their own, and
+    // dotted keys on its general path, every time.
+    let _s = serial();
+    let long = "ü".repeat(500); // 1000 bytes: at most one per output batch
+    let (trace, _) = traced("compact", || {
+        for k in 0..300u64 {
+            tg4p::instant!("dotted", http.method = "GET", http.status = k as u16, n = k);
+            let _s = tg4p::span!("long", text = long.as_str(), k = k);
+            tg4p::instant!(
+                "many",
+                a = k,
+                b = -(k as i64),
+                c = k as f64,
+                d = true,
+                e = "e",
+                f = 1u8,
+                g = 2i16,
+                h = 3.5f32,
+                i = 'i' as u32
+            );
+            typed_loop(k, "lbl");
+        }
+    });
+    let dotted: Vec<&Event> = trace.events_named("dotted").collect();
+    let longs = trace.slices_named("long");
+    let many: Vec<&Event> = trace.events_named("many").collect();
+    let loops = trace.slices_named("typed_loop");
+    assert_eq!(
+        (dotted.len(), longs.len(), many.len(), loops.len()),
+        (300, 300, 300, 300)
+    );
+    for k in 0..300usize {
+        let a = args(dotted[k]);
+        let http = Arg::Dict(vec![
+            ("method".into(), str_arg("GET")),
+            ("status".into(), Arg::Uint(k as u64)),
+        ]);
+        assert_eq!(
+            (a["http"], a["n"]),
+            (&http, &Arg::Uint(k as u64)),
+            "dotted {k}"
+        );
+        assert_eq!(longs[k].arg("text"), Some(&str_arg(&long)), "long {k}");
+        assert_eq!(longs[k].arg("k"), Some(&Arg::Uint(k as u64)));
+        assert!(longs[k].end_ts.is_some());
+        let m = args(many[k]);
+        assert_eq!(m.len(), 9, "many {k}: {m:?}");
+        assert_eq!(m["a"], &Arg::Uint(k as u64));
+        assert_eq!(m["b"], &Arg::Int(-(k as i64)));
+        assert_eq!(m["c"], &Arg::Double(k as f64));
+        assert_eq!(m["d"], &Arg::Bool(true));
+        assert_eq!(m["e"], &str_arg("e"));
+        assert_eq!(m["f"], &Arg::Uint(1));
+        assert_eq!(m["g"], &Arg::Int(2));
+        assert_eq!(m["h"], &Arg::Double(3.5));
+        assert_eq!(m["i"], &Arg::Uint('i' as u64));
+        assert_eq!(loops[k].arg("k"), Some(&Arg::Uint(k as u64)));
+        assert_eq!(loops[k].arg("label"), Some(&str_arg("lbl")));
+    }
+}

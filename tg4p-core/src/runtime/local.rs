@@ -191,6 +191,37 @@ impl Local {
         self.reserved = self.reserved.saturating_sub(LANE_END_WORDS);
     }
 
+    /// Writes a slice begin (reserving room for its compact end, as
+    /// [`begin_thread_slice`](Local::begin_thread_slice) does) or, if `instant`, an
+    /// instant of `callsite` on the thread's track with typed `args` named by the
+    /// callsite (at most `MAX_ARGS`): `record::put_callsite_typed`'s record.
+    /// False: it was dropped (and counted).
+    #[inline(always)]
+    pub(crate) fn callsite_typed(
+        &mut self,
+        instant: bool,
+        callsite: u32,
+        args: &[record::ArgValue<'_>],
+    ) -> bool {
+        let reserve = if instant { 0 } else { THREAD_SLICE_WORDS };
+        let words = record::callsite_typed_words(instant, args);
+        if (!instant && self.depth >= MAX_THREAD_DEPTH) || !self.ensure(words, reserve) {
+            self.dropped(if instant { 1 } else { 2 });
+            return false;
+        }
+        let Some(chunk) = &self.chunk else {
+            return false;
+        };
+        self.pos =
+            record::put_callsite_typed(chunk, self.pos, instant, callsite, clock::ticks(), args);
+        chunk.publish(self.pos);
+        if !instant {
+            self.depth += 1;
+            self.reserved += THREAD_SLICE_WORDS;
+        }
+        true
+    }
+
     /// Makes room for `event` (not an end) plus `reserve` words kept for its end:
     /// `None` if it must be dropped (no memory, or nested too deep), which is counted.
     /// Its lane and tick may still change before it is written: not its size.

@@ -11,6 +11,12 @@
 //! - `EVENT`: everything else, an [`Event`] (see [`EventHeader`] for its layout).
 //! - `DROPPED`: `count << 8 | DROPPED`. `count` events of this thread were dropped
 //!   (overflow policy `Drop`) since its previous record: [`put_dropped`].
+//! - `ARGS`: a slice begin or an instant on the thread's track with at most
+//!   [`ARGS_RECORD_MAX`] typed args named by its callsite (see [`ArgsHead`] for the
+//!   header), tick, then each arg's value: one word, or a string's length word and
+//!   bytes. What `span!`, `instant!` and `#[trace_args]` write for scalars and short
+//!   strings: [`put_callsite_typed`]; the writer's general path reads it as the
+//!   `EVENT` it stands for ([`expand_args_record`]).
 //!
 //! The writer reads a record's head with [`Head::of`], an event with
 //! [`DecodedEvent::decode`]. Its fast path (`writer/templates.rs`) recognises the
@@ -29,6 +35,10 @@ pub(crate) const BEGIN: u64 = 1;
 pub(crate) const END: u64 = 2;
 const EVENT: u64 = 3;
 pub(crate) const DROPPED: u64 = 4;
+const ARGS: u64 = 5;
+
+/// Most args an `ARGS` record holds: their tags fill its header.
+pub(crate) const ARGS_RECORD_MAX: usize = 5;
 
 /// Words of a thread-track `BEGIN` or `END` record.
 pub(crate) const THREAD_SLICE_WORDS: usize = 2;
@@ -306,6 +316,7 @@ impl<'a> Event<'a> {
             value_dropped: matches!(self.args, Args::ValueDropped),
             typed: matches!(self.args, Args::Typed(_)),
             named: self.name.is_some(),
+            callsite_names: false,
             args: match self.args {
                 Args::Text(t) => t.ends.len() as u8,
                 Args::Typed(a) => a.len() as u8,
@@ -430,6 +441,141 @@ pub(crate) fn put_lane_end(chunk: &Chunk, pos: usize, lane: LaneRef, tick: u64) 
     pos + LANE_END_WORDS
 }
 
+/// Words of the `ARGS` record at word `i` of `chunk`, if it ends by `end`.
+pub(crate) fn args_record_len(chunk: &Chunk, i: usize, end: usize) -> Option<usize> {
+    let h = ArgsHead::of(chunk.word(i));
+    let mut at = i + 2;
+    for k in 0..h.count {
+        at += match h.tag(k) {
+            0..=3 => 1,
+            4 | 5 if at < end => string_words(chunk.word(at) as usize),
+            _ => return None,
+        };
+    }
+    (at <= end).then_some(at - i)
+}
+
+/// Appends to `out` the `EVENT` record (with [`EventHeader::callsite_names`]) that
+/// the whole `ARGS` record `words` stands for: what the writer's general path reads.
+pub(crate) fn expand_args_record(words: &[u64], out: &mut Vec<u64>) {
+    let Some((&head, rest)) = words.split_first() else {
+        return;
+    };
+    let h = ArgsHead::of(head);
+    let event = if h.instant {
+        CALLSITE_TYPED_INSTANT
+    } else {
+        CALLSITE_TYPED_BEGIN
+    };
+    let Some((&tick, mut values)) = rest.split_first() else {
+        return;
+    };
+    out.extend([event | (h.count as u64) << 16, tick, u64::from(h.callsite)]);
+    for k in 0..h.count {
+        let tag = h.tag(k);
+        let n = match (tag, values.first()) {
+            (4 | 5, Some(&len)) => string_words(len as usize),
+            _ => 1,
+        };
+        let (value, after) = values.split_at(n.min(values.len()));
+        out.push(tag);
+        out.extend_from_slice(value);
+        values = after;
+    }
+}
+
+/// Words of the record [`put_callsite_typed`] writes for `args` (an instant's if
+/// `instant`).
+#[inline(always)]
+pub(crate) fn callsite_typed_words(instant: bool, args: &[ArgValue<'_>]) -> usize {
+    if args.len() <= ARGS_RECORD_MAX && !(instant && args.is_empty()) {
+        return 2 + args
+            .iter()
+            .map(|a| match a {
+                ArgValue::Str(s) => string_words(s.len()),
+                ArgValue::Tree(b) => string_words(b.len()),
+                _ => 1,
+            })
+            .sum::<usize>();
+    }
+    3 + args
+        .iter()
+        .map(|a| match a {
+            ArgValue::Str(s) => 1 + string_words(s.len()),
+            ArgValue::Tree(b) => 1 + string_words(b.len()),
+            _ => 2,
+        })
+        .sum::<usize>()
+}
+
+/// Stores a slice begin (or, if `instant`, an instant) of `callsite` on the
+/// thread's track at `tick`, with typed `args` (at most [`MAX_ARGS`]) named by the
+/// callsite, at word `pos` (not published); returns the index after it. An `ARGS`
+/// record for at most [`ARGS_RECORD_MAX`] args, else an `EVENT` record with
+/// [`EventHeader::callsite_names`] (each arg its head word, the tag, and its
+/// value): either way the record holds no names at all.
+///
+/// [`MAX_ARGS`]: super::args::MAX_ARGS
+#[inline(always)]
+pub(crate) fn put_callsite_typed(
+    chunk: &Chunk,
+    mut pos: usize,
+    instant: bool,
+    callsite: u32,
+    tick: u64,
+    args: &[ArgValue<'_>],
+) -> usize {
+    debug_assert!(args.len() <= super::args::MAX_ARGS);
+    if args.len() <= ARGS_RECORD_MAX && !(instant && args.is_empty()) {
+        let tags = args
+            .iter()
+            .enumerate()
+            .fold(0, |t, (k, a)| t | a.tag_and_word().0 << (12 + 4 * k));
+        let head = u64::from(callsite) << 32
+            | tags
+            | (args.len() as u64) << 9
+            | (instant as u64) << 8
+            | ARGS;
+        chunk.put(pos, head);
+        chunk.put(pos + 1, tick);
+        pos += 2;
+        for a in args {
+            pos = match a {
+                ArgValue::Str(v) => put_str(chunk, pos, v.as_bytes()),
+                ArgValue::Tree(v) => put_str(chunk, pos, v),
+                _ => {
+                    chunk.put(pos, a.tag_and_word().1);
+                    pos + 1
+                }
+            };
+        }
+        return pos;
+    }
+    let head = match (instant, args.is_empty()) {
+        // No args: the plain instant the writer copies from its template.
+        (true, true) => PLAIN_INSTANT,
+        (true, false) => CALLSITE_TYPED_INSTANT | (args.len() as u64) << 16,
+        (false, _) => CALLSITE_TYPED_BEGIN | (args.len() as u64) << 16,
+    };
+    chunk.put(pos, head);
+    chunk.put(pos + 1, tick);
+    chunk.put(pos + 2, u64::from(callsite));
+    pos += 3;
+    for a in args {
+        let (tag, word) = a.tag_and_word();
+        chunk.put(pos, tag);
+        pos = match a {
+            ArgValue::Str(v) => put_str(chunk, pos + 1, v.as_bytes()),
+            ArgValue::Tree(v) => put_str(chunk, pos + 1, v),
+            _ => {
+                chunk.put(pos + 1, word);
+                pos + 2
+            }
+        };
+    }
+    pos
+}
+
 /// Stores the marker of `count` dropped events at word `pos` (not published);
 /// returns the index after it.
 pub(crate) fn put_dropped(chunk: &Chunk, pos: usize, count: u64) -> usize {
@@ -476,6 +622,10 @@ pub(crate) struct EventHeader {
     pub(crate) typed: bool,
     /// A run-time name (a string) follows the flows.
     pub(crate) named: bool,
+    /// The typed args are named by the callsite's arg names, by position
+    /// (`"arg"` past their end): each arg's head word has a name length of 0 and
+    /// no name words follow it. What [`put_callsite_typed`] writes.
+    pub(crate) callsite_names: bool,
     pub(crate) args: u8,
     pub(crate) outgoing: u16,
     pub(crate) incoming: u16,
@@ -490,6 +640,7 @@ impl EventHeader {
             | (self.value_dropped as u64) << 12
             | (self.typed as u64) << 13
             | (self.named as u64) << 14
+            | (self.callsite_names as u64) << 15
             | (self.args as u64) << 16
             | (self.outgoing as u64) << 24
             | (self.incoming as u64) << 40
@@ -511,6 +662,7 @@ impl EventHeader {
             value_dropped: (word >> 12) & 1 != 0,
             typed: (word >> 13) & 1 != 0,
             named: (word >> 14) & 1 != 0,
+            callsite_names: (word >> 15) & 1 != 0,
         }
     }
 
@@ -532,6 +684,7 @@ const PLAIN: EventHeader = EventHeader {
     value_dropped: false,
     typed: false,
     named: false,
+    callsite_names: false,
     args: 0,
     outgoing: 0,
     incoming: 0,
@@ -558,6 +711,23 @@ pub(crate) const TYPED_BEGIN: u64 = EventHeader {
 pub(crate) const TYPED_INSTANT: u64 = EventHeader {
     ty: Ty::Instant,
     typed: true,
+    ..PLAIN
+}
+.encode();
+/// As [`TYPED_BEGIN`], its args named by the callsite (no name words): what
+/// `span!("NAME", k = v)` and `#[trace_args]` write when every value is a scalar or
+/// a short string ([`put_callsite_typed`]).
+pub(crate) const CALLSITE_TYPED_BEGIN: u64 = EventHeader {
+    typed: true,
+    callsite_names: true,
+    ..PLAIN
+}
+.encode();
+/// As [`CALLSITE_TYPED_BEGIN`], an instant: `instant!("NAME", k = v)`.
+pub(crate) const CALLSITE_TYPED_INSTANT: u64 = EventHeader {
+    ty: Ty::Instant,
+    typed: true,
+    callsite_names: true,
     ..PLAIN
 }
 .encode();
@@ -608,8 +778,41 @@ pub(crate) enum Head {
     Event,
     /// `count` events dropped since the previous record.
     Dropped { count: u64 },
+    /// An `ARGS` record: a begin or instant with callsite-named typed args.
+    Args(ArgsHead),
     /// Not a record boundary.
     Invalid,
+}
+
+/// The header word of an `ARGS` record: `callsite << 32 | tags << 12 | count << 9 |
+/// instant << 8 | ARGS`, where the tags are 4 bits per arg (arg `k`'s at bit
+/// `12 + 4k`: [`ArgValue`]'s tags, 0 to 5) and `count` is at most
+/// [`ARGS_RECORD_MAX`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ArgsHead {
+    pub(crate) callsite: u32,
+    /// An instant (else a slice begin).
+    pub(crate) instant: bool,
+    pub(crate) count: usize,
+    tags: u32,
+}
+
+impl ArgsHead {
+    #[inline(always)]
+    fn of(word: u64) -> ArgsHead {
+        ArgsHead {
+            callsite: (word >> 32) as u32,
+            instant: (word >> 8) & 1 != 0,
+            count: ((word >> 9) & 7) as usize,
+            tags: (word >> 12) as u32 & 0xf_ffff,
+        }
+    }
+
+    /// The tag of arg `k`.
+    #[inline(always)]
+    pub(crate) fn tag(&self, k: usize) -> u64 {
+        u64::from(self.tags >> (4 * k) & 0xf)
+    }
 }
 
 impl Head {
@@ -623,6 +826,7 @@ impl Head {
             END => Head::ThreadEnd,
             EVENT => Head::Event,
             DROPPED => Head::Dropped { count: word >> 8 },
+            ARGS => Head::Args(ArgsHead::of(word)),
             _ => Head::Invalid,
         }
     }
@@ -835,12 +1039,14 @@ mod tests {
             value_dropped: false,
             typed: true,
             named: true,
+            callsite_names: true,
         };
         assert_eq!(EventHeader::decode(h.encode()), h);
         assert_eq!(Head::of(h.encode()), Head::Event);
         let named = EventHeader {
             typed: false,
             named: true,
+            callsite_names: false,
             ..h
         };
         assert_eq!(EventHeader::decode(named.encode()), named);
@@ -1004,6 +1210,69 @@ mod tests {
                     "cut at {cut}"
                 );
                 assert_eq!(event_len(&chunk, 0, cut), None, "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn args_records_read_as_the_events_they_stand_for() {
+        let long = "ü".repeat(40);
+        let cases: [&[ArgValue<'_>]; 4] = [
+            &[ArgValue::Int(-7)],
+            &[],
+            &[
+                ArgValue::Uint(u64::MAX),
+                ArgValue::Str(&long),
+                ArgValue::Double(0.25),
+                ArgValue::Bool(true),
+                ArgValue::Str(""),
+            ],
+            &[ArgValue::Tree(&[3, 1]), ArgValue::Int(2)],
+        ];
+        for args in cases {
+            for instant in [false, true] {
+                if instant && args.is_empty() {
+                    continue; // a plain instant: an `EVENT` record
+                }
+                let chunk = Chunk::new();
+                let end = put_callsite_typed(&chunk, 0, instant, 9, 1234, args);
+                assert_eq!(end, callsite_typed_words(instant, args));
+                let Head::Args(h) = Head::of(chunk.word(0)) else {
+                    panic!("not an ARGS record: {args:?}");
+                };
+                assert_eq!((h.callsite, h.instant, h.count), (9, instant, args.len()));
+                assert_eq!(args_record_len(&chunk, 0, end), Some(end));
+                for cut in 2..end {
+                    assert_eq!(args_record_len(&chunk, 0, cut), None, "cut at {cut}");
+                }
+                let words: Vec<u64> = (0..end).map(|i| chunk.word(i)).collect();
+                let mut event = Vec::new();
+                expand_args_record(&words, &mut event);
+                let (d, len) = DecodedEvent::decode(&event).expect("whole record");
+                assert_eq!(len, event.len());
+                assert!(d.header.typed && d.header.callsite_names);
+                let ty = if instant { Ty::Instant } else { Ty::Begin };
+                assert_eq!((d.header.ty, d.tick, d.id), (ty, 1234, 9));
+                let got: Vec<DecodedValue<'_>> = d.typed_args().map(|a| a.value).collect();
+                assert_eq!(got.len(), args.len());
+                for (g, want) in got.iter().zip(args) {
+                    let bytes = |len: usize, w: &[u64]| {
+                        let mut b = Vec::new();
+                        string_bytes(len, w, &mut b);
+                        b
+                    };
+                    match (*g, *want) {
+                        (DecodedValue::Int(a), ArgValue::Int(b)) => assert_eq!(a, b),
+                        (DecodedValue::Uint(a), ArgValue::Uint(b)) => assert_eq!(a, b),
+                        (DecodedValue::Double(a), ArgValue::Double(b)) => assert_eq!(a, b),
+                        (DecodedValue::Bool(a), ArgValue::Bool(b)) => assert_eq!(a, b),
+                        (DecodedValue::Str(n, w), ArgValue::Str(b)) => {
+                            assert_eq!(bytes(n, w), b.as_bytes())
+                        }
+                        (DecodedValue::Tree(n, w), ArgValue::Tree(b)) => assert_eq!(bytes(n, w), b),
+                        (g, w) => panic!("{g:?} for {w:?}"),
+                    }
+                }
             }
         }
     }

@@ -12,7 +12,7 @@ use super::local::with_local;
 use super::record::{Args, Details, Event, LaneRef, THREAD_SLICE_WORDS};
 use super::registry::Callsite;
 use super::track::{HeldLane, Track};
-use super::values::{ArgRef, with_typed};
+use super::values::{ArgRef, direct_all, with_typed};
 use crate::FlowId;
 use std::cell::RefCell;
 use std::fmt::Debug;
@@ -121,6 +121,13 @@ pub fn enter_values<const N: usize>(
     let generation = generation();
     if generation == 0 {
         return FnSpan::OFF;
+    }
+    if let Some(args) = direct_all(values) {
+        // Scalars and short strings: the compact record, named by the callsite.
+        let kept = with_local(generation, |l| {
+            l.callsite_typed(false, callsite.id(), &args)
+        });
+        return FnSpan::kept(kept, generation);
     }
     let kept = with_typed(callsite.arg_names, values, |typed| {
         let begin = Event::begin(callsite.id()).typed(typed);
@@ -339,6 +346,19 @@ impl Span {
         {
             // The common `span!(TRACK, "name")`: a compact record, no lock.
             span.open_plain(generation, callsite, t);
+            return span;
+        }
+        if track.is_none()
+            && name.is_none()
+            && let Some(args) = direct_all(values)
+        {
+            // Scalars and short strings: the compact record, named by the
+            // callsite, ended as `#[trace]` ends its slices.
+            let id = callsite.id();
+            if with_local(generation, |l| l.callsite_typed(false, id, &args)) == Some(true) {
+                span.generation = generation;
+                span.thread_slice = true;
+            }
             return span;
         }
         with_typed(callsite.arg_names, values, |typed| {
@@ -598,6 +618,17 @@ pub fn instant_values<const N: usize>(
 ) {
     let generation = generation();
     if generation == 0 {
+        return;
+    }
+    if track.is_none()
+        && name.is_none()
+        && outgoing.is_empty()
+        && incoming.is_empty()
+        && let Some(args) = direct_all(values)
+    {
+        // The common form (scalars and short strings on the thread's track): the
+        // compact record, named by the callsite.
+        with_local(generation, |l| l.callsite_typed(true, callsite.id(), &args));
         return;
     }
     let raw = |ids: &[FlowId]| -> Vec<u64> {

@@ -282,6 +282,26 @@ fn direct<'a>(v: &ArgRef<'a>) -> Option<ArgValue<'a>> {
     })
 }
 
+/// `values` as typed values that need no text (see `direct`), if all of them are
+/// and there are at most [`MAX_ARGS`]: what the compact record of a callsite's
+/// typed args (`record::put_callsite_typed`) holds.
+#[inline(always)]
+pub(crate) fn direct_all<'a, const N: usize>(
+    values: &[ArgRef<'a>; N],
+) -> Option<[ArgValue<'a>; N]> {
+    if N > MAX_ARGS {
+        return None;
+    }
+    let mut all = true;
+    let direct: [ArgValue<'a>; N] = std::array::from_fn(|i| {
+        direct(&values[i]).unwrap_or_else(|| {
+            all = false;
+            ArgValue::Bool(false)
+        })
+    });
+    all.then_some(direct)
+}
+
 /// Runs `f` on `values` as typed args named `names` (`"arg"` past its end), at
 /// most [`MAX_ARGS`] of them; texts are formatted into the thread's scratch buffer.
 pub(crate) fn with_typed<const N: usize, R>(

@@ -517,6 +517,8 @@ pub(crate) struct Writer {
     sequences: FxHashMap<u32, Sequence>,
     tracks: Tracks,
     words: Vec<u64>,
+    /// The `EVENT` record an `ARGS` record in `words` stands for.
+    event_words: Vec<u64>,
     interned: NewInterned,
     arg_items: Vec<(u64, ArgVal)>,
     arg_text: String,
@@ -560,6 +562,7 @@ impl Writer {
             sequences: FxHashMap::default(),
             tracks: Tracks::default(),
             words: Vec::with_capacity(buffer::CHUNK_WORDS),
+            event_words: Vec::new(),
             interned: NewInterned::default(),
             arg_items: Vec::new(),
             arg_text: String::new(),
@@ -854,13 +857,24 @@ impl Writer {
                     seq.restart_after_loss(count);
                     i + 1
                 }
-                Head::Event => {
-                    let Some(len) = record::event_len(chunk, i, end) else {
+                head @ (Head::Event | Head::Args(_)) => {
+                    let len = match head {
+                        Head::Event => record::event_len(chunk, i, end),
+                        _ => record::args_record_len(chunk, i, end),
+                    };
+                    let Some(len) = len else {
                         break;
                     };
                     let mut words = std::mem::take(&mut self.words);
                     words.clear();
                     words.extend((i..i + len).map(|j| chunk.word(j)));
+                    if let Head::Args(_) = head {
+                        // Read as the `EVENT` record it stands for.
+                        let mut event = std::mem::take(&mut self.event_words);
+                        event.clear();
+                        record::expand_args_record(&words, &mut event);
+                        self.event_words = std::mem::replace(&mut words, event);
+                    }
                     let learned =
                         DecodedEvent::decode(&words).and_then(|(event, _)| self.event(seq, &event));
                     self.words = words;
@@ -961,10 +975,27 @@ impl Writer {
             values.push(start..self.arg_text.len());
             self.values_dropped += 1;
         }
-        // Typed args: each with its own name, interned as a run-time name; dotted
-        // names (`http.method`) nest, as dicts under their first part.
-        for arg in e.typed_args().take(MAX_ARGS) {
-            let name = self.push_text(arg.name.0, arg.name.1);
+        // Typed args: each with its own name, interned as a run-time name, or
+        // (`callsite_names`) named by the callsite, interned as its arg names are;
+        // dotted names (`http.method`) nest, as dicts under their first part.
+        let callsite_names = match h.callsite_names {
+            true => Some(
+                self.registry
+                    .get::<Callsite>(e.id)
+                    .map_or(&[][..], |cs| cs.arg_names),
+            ),
+            false => None,
+        };
+        for (k, arg) in e.typed_args().take(MAX_ARGS).enumerate() {
+            let static_name = callsite_names.map(|n| n.get(k).copied().unwrap_or("arg"));
+            let name = match static_name {
+                Some(n) => {
+                    let start = self.arg_text.len();
+                    self.arg_text.push_str(n);
+                    start..self.arg_text.len()
+                }
+                None => self.push_text(arg.name.0, arg.name.1),
+            };
             let value = match arg.value {
                 DecodedValue::Int(v) => ArgVal::Int(v),
                 DecodedValue::Uint(v) => ArgVal::Uint(v),
@@ -990,11 +1021,14 @@ impl Writer {
                 .filter(|(top, rest)| !top.is_empty() && !rest.is_empty())
                 .map(|(top, rest)| (top.to_owned(), rest.to_owned()));
             let Some((top, rest)) = dotted else {
-                let iid = intern_runtime(
-                    &mut seq.runtime_arg_names,
-                    &mut self.interned.runtime_arg_names,
-                    &self.arg_text[name],
-                );
+                let iid = match static_name {
+                    Some(n) => intern_arg_name(seq, &mut self.interned, n),
+                    None => intern_runtime(
+                        &mut seq.runtime_arg_names,
+                        &mut self.interned.runtime_arg_names,
+                        &self.arg_text[name],
+                    ),
+                };
                 self.arg_items.push((iid, value));
                 continue;
             };
@@ -1006,11 +1040,14 @@ impl Writer {
                 ArgVal::Bool(v) => Value::Bool(v),
                 ArgVal::Tree(t) => t,
             };
-            let iid = intern_runtime(
-                &mut seq.runtime_arg_names,
-                &mut self.interned.runtime_arg_names,
-                &top,
-            );
+            let iid = match static_name {
+                Some(n) => intern_arg_name(seq, &mut self.interned, &n[..top.len()]),
+                None => intern_runtime(
+                    &mut seq.runtime_arg_names,
+                    &mut self.interned.runtime_arg_names,
+                    &top,
+                ),
+            };
             let tree = self.arg_items.iter_mut().find_map(|(i, v)| match v {
                 ArgVal::Tree(t) if *i == iid => Some(t),
                 _ => None,
@@ -1072,6 +1109,13 @@ impl Writer {
                 // Text args, and typed args on the thread's track without flows,
                 // dotted names or nested values, are written from the callsite's
                 // templates.
+                let thread_track_only =
+                    !h.named && !h.has_track && h.outgoing == 0 && h.incoming == 0;
+                let flat = self.arg_items.len() == h.args as usize
+                    && !self
+                        .arg_items
+                        .iter()
+                        .any(|(_, v)| matches!(v, ArgVal::Tree(_)));
                 if let (Some(l), Some(uuid), Ty::Begin) = (e.lane, track_uuid, h.ty)
                     && plain
                 {
@@ -1082,17 +1126,10 @@ impl Writer {
                     };
                 } else if !h.typed && !h.named {
                     learned = Learned::ArgNames { callsite: e.id };
-                } else if h.typed
-                    && !h.named
-                    && !h.has_track
-                    && h.outgoing == 0
-                    && h.incoming == 0
-                    && self.arg_items.len() == h.args as usize
-                    && !self
-                        .arg_items
-                        .iter()
-                        .any(|(_, v)| matches!(v, ArgVal::Tree(_)))
-                {
+                } else if h.typed && h.callsite_names && thread_track_only && flat {
+                    // Named by position, as text args are: the same iids.
+                    learned = Learned::ArgNames { callsite: e.id };
+                } else if h.typed && thread_track_only && flat {
                     let names = e
                         .typed_args()
                         .zip(&self.arg_items)

@@ -107,6 +107,20 @@ fn walk(chunk: &Chunk, sequence: u32, end: usize) -> impl Iterator<Item = (usize
                 },
             ),
             Head::Dropped { count } => (1, Rec::Dropped { count }),
+            Head::Args(h) => {
+                let len = record::args_record_len(chunk, i, end)?;
+                let tick = chunk.word(i + 1);
+                let rec = if h.instant {
+                    Rec::Other { tick }
+                } else {
+                    Rec::Slice {
+                        tick,
+                        key: Key::Thread(sequence),
+                        begin: true,
+                    }
+                };
+                (len, rec)
+            }
             Head::Event => {
                 let len = record::event_len(chunk, i, end)?;
                 let h = EventHeader::decode(chunk.word(i));

@@ -26,6 +26,7 @@ use crate::wire::tags::{
 };
 use crate::wire::varint::{self, len as sizeof_varint};
 use crate::wire::{EventType, SEQ_NEEDS_INCREMENTAL_STATE};
+use std::ops::Range;
 
 /// `TracePacket.sequence_flags = SEQ_NEEDS_INCREMENTAL_STATE`, every packet's last field.
 const FLAGS: [u8; 2] = [PACKET_SEQUENCE_FLAGS, SEQ_NEEDS_INCREMENTAL_STATE as u8];
@@ -107,12 +108,36 @@ impl Template {
         &self.bytes[..self.event_at as usize]
     }
 
+    /// The first [`HEAD_BLOCK`] bytes: the [`head`](Template::head) and what
+    /// follows it, for a fixed-size copy.
+    #[inline(always)]
+    fn head_block(&self) -> Option<&[u8; HEAD_BLOCK]> {
+        self.bytes.first_chunk()
+    }
+
+    /// [`TAIL_BLOCK`] bytes from the track event's own fields on: those fields
+    /// and the sequence flags (`tail_len` bytes), and what follows them, for a
+    /// fixed-size copy.
+    #[inline(always)]
+    fn tail_block(&self) -> Option<(&[u8; TAIL_BLOCK], usize)> {
+        let at = self.event_at as usize + 1;
+        let block = self.bytes.get(at..)?.first_chunk()?;
+        Some((block, self.len as usize - at))
+    }
+
     /// The track event's own fields (type, name and location iids).
     fn event_fields(&self) -> &[u8] {
         let at = self.event_at as usize;
         &self.bytes[at + 1..at + 1 + self.bytes[at] as usize]
     }
 }
+
+/// Bytes of a template's head copied at once: its head (sequence id field and
+/// `track_event` tag) takes at most 7.
+const HEAD_BLOCK: usize = 8;
+/// Bytes of a template's tail copied at once: its event fields and flags (at most
+/// 28: a template's bytes past a head of at most 7 and the event's length byte).
+const TAIL_BLOCK: usize = 32;
 
 /// A small byte builder for templates (not on the hot path).
 struct Bytes {
@@ -563,6 +588,356 @@ fn append_typed_event(
     Some(at)
 }
 
+/// The args of a callsite-named typed event (`record::put_callsite_typed`),
+/// measured by [`measure_callsite_args`]: the words they take in the record and
+/// the bytes of their debug annotations in the packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Measured {
+    words: usize,
+    annotations: usize,
+}
+
+/// The callsite-named typed args of one event, as the writer reads them: their
+/// names' iids (by position, as many as the event has args), the record's words
+/// from its first arg on, and where their tags are.
+#[derive(Clone, Copy)]
+struct CallsiteArgs<'a> {
+    iids: &'a [u64],
+    words: &'a [AtomicU64],
+    /// `None`: each arg's tag is its head word (an `EVENT` record with
+    /// `callsite_names`); else in the `ARGS` record's header.
+    header: Option<record::ArgsHead>,
+}
+
+/// One callsite-named typed arg in a record.
+struct CallsiteArg {
+    tag: u64,
+    /// Its value's word (a string's byte length).
+    word: u64,
+    /// The words of a string's bytes.
+    text: Range<usize>,
+    /// The index after it.
+    next: usize,
+}
+
+impl CallsiteArgs<'_> {
+    /// Arg `k`, which starts at word `at`; `None` if it is cut short, named (a
+    /// head word with a name length) or nested.
+    #[inline(always)]
+    fn arg(&self, k: usize, at: usize) -> Option<CallsiteArg> {
+        let word = |i: usize| self.words.get(i).map(|w| w.load(Ordering::Relaxed));
+        let (tag, value_at) = match self.header {
+            None => (word(at)?, at + 1),
+            Some(h) => (h.tag(k), at),
+        };
+        let w = word(value_at)?;
+        let next = value_at
+            + match tag {
+                4 => 1 + (w as usize).div_ceil(8),
+                0..=3 => 1,
+                _ => return None,
+            };
+        (next <= self.words.len()).then_some(CallsiteArg {
+            tag,
+            word: w,
+            text: value_at + 1..next,
+            next,
+        })
+    }
+}
+
+/// Bytes of the value fields of a callsite-named typed arg (`tag`, `word`).
+#[inline(always)]
+fn callsite_value_len(tag: u64, word: u64) -> usize {
+    match tag {
+        0 | 1 => 1 + sizeof_varint(word),
+        2 => 9,
+        3 => 2,
+        _ => 1 + sizeof_varint(word) + word as usize,
+    }
+}
+
+/// Measures `args`; `None` if one is cut short, named or nested: the general
+/// path then writes the event.
+#[inline(always)]
+fn measure_callsite_args(args: CallsiteArgs<'_>) -> Option<Measured> {
+    let (mut at, mut annotations) = (0, 0);
+    for (k, &iid) in args.iids.iter().enumerate() {
+        let a = args.arg(k, at)?;
+        let len = 1 + sizeof_varint(iid) + callsite_value_len(a.tag, a.word);
+        annotations += 1 + sizeof_varint(len as u64) + len;
+        at = a.next;
+    }
+    Some(Measured {
+        words: at,
+        annotations,
+    })
+}
+
+/// Bytes of the packet of a thread-track begin or instant (`template`) at
+/// timestamp `delta` with `annotations` bytes of debug annotations.
+#[inline(always)]
+fn args_packet_size(delta: u64, template: &Template, annotations: usize) -> usize {
+    let event_len = annotations + template.event_fields().len();
+    let packet_len = 1
+        + sizeof_varint(delta)
+        + template.head().len()
+        + sizeof_varint(event_len as u64)
+        + event_len
+        + FLAGS.len();
+    1 + sizeof_varint(packet_len as u64) + packet_len
+}
+
+/// A byte cursor over room known to be large enough (each write is still
+/// bounds-checked).
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        self.buf[self.at] = b;
+        self.at += 1;
+    }
+    #[inline(always)]
+    fn bytes(&mut self, b: &[u8]) {
+        self.buf[self.at..self.at + b.len()].copy_from_slice(b);
+        self.at += b.len();
+    }
+    #[inline(always)]
+    fn varint(&mut self, v: u64) {
+        self.at += varint::put(&mut self.buf[self.at..], v);
+    }
+    /// Copies all of `block` (a fixed-size copy, no call) and keeps its first
+    /// `used` bytes: what follows is overwritten or left out.
+    #[inline(always)]
+    fn block<const N: usize>(&mut self, block: &[u8; N], used: usize) {
+        self.buf[self.at..self.at + N].copy_from_slice(block);
+        self.at += used;
+    }
+}
+
+/// Writes the packet of a thread-track begin or instant (`template`) at timestamp
+/// `delta` with the `count` callsite-named typed args at the start of `args`
+/// (measured as `measured`, named by `iids`) into `room`, which holds at least
+/// [`args_packet_size`] bytes; returns its length, or `None` if a string is not
+/// UTF-8 (the general path then writes the event).
+fn write_callsite_event(
+    room: &mut [u8],
+    delta: u64,
+    template: &Template,
+    args: CallsiteArgs<'_>,
+    measured: Measured,
+) -> Option<usize> {
+    let fields = template.event_fields();
+    let event_len = measured.annotations + fields.len();
+    let packet_len = 1
+        + sizeof_varint(delta)
+        + template.head().len()
+        + sizeof_varint(event_len as u64)
+        + event_len
+        + FLAGS.len();
+    let mut c = Cursor { buf: room, at: 0 };
+    c.byte(TRACE_PACKET);
+    c.varint(packet_len as u64);
+    c.byte(PACKET_TIMESTAMP);
+    c.varint(delta);
+    c.bytes(template.head());
+    c.varint(event_len as u64);
+    let mut at = 0;
+    for (k, &iid) in args.iids.iter().enumerate() {
+        let a = args.arg(k, at)?;
+        let w = a.word;
+        c.byte(EVENT_DEBUG_ANNOTATION);
+        c.varint((1 + sizeof_varint(iid) + callsite_value_len(a.tag, w)) as u64);
+        c.byte(ANNOTATION_NAME_IID);
+        c.varint(iid);
+        match a.tag {
+            0 => {
+                c.byte(ANNOTATION_INT_VALUE);
+                c.varint(w);
+            }
+            1 => {
+                c.byte(ANNOTATION_UINT_VALUE);
+                c.varint(w);
+            }
+            2 => {
+                c.byte(ANNOTATION_DOUBLE_VALUE);
+                c.bytes(&w.to_le_bytes());
+            }
+            3 => c.bytes(&[ANNOTATION_BOOL_VALUE, (w != 0) as u8]),
+            _ => {
+                let n = w as usize;
+                c.byte(ANNOTATION_STRING_VALUE);
+                c.varint(n as u64);
+                let text = c.at;
+                let mut left = n;
+                for word in &args.words[a.text] {
+                    let bytes = word.load(Ordering::Relaxed).to_le_bytes();
+                    let take = left.min(8);
+                    c.bytes(&bytes[..take]);
+                    left -= take;
+                }
+                std::str::from_utf8(&c.buf[text..c.at]).ok()?;
+            }
+        }
+        at = a.next;
+    }
+    c.bytes(fields);
+    c.bytes(&FLAGS);
+    debug_assert_eq!(
+        c.at,
+        args_packet_size(delta, template, measured.annotations)
+    );
+    Some(c.at)
+}
+
+/// Where [`write_callsite_packet`] first encodes the annotations in its room:
+/// past the longest packet head before them (the packet's tag and a 3-byte length,
+/// the timestamp field, a template's head of at most 7 bytes, a 3-byte event
+/// length: a room below 2 MiB).
+const ANNOTATIONS_AT: usize = 26;
+/// Most bytes of one scalar annotation: its tag and one-byte length, the name's
+/// iid field and the value field (each at most a tag and a 10-byte varint).
+const SCALAR_ANNOTATION: usize = 24;
+
+/// What [`write_callsite_packet`] did.
+enum Written {
+    /// The packet is written: its bytes, and the words its args took.
+    Packet { bytes: usize, words: usize },
+    /// A string arg does not fit in the room given: write it elsewhere.
+    NoRoom,
+    /// The args are cut short, named, nested or not UTF-8: the general path's.
+    General,
+}
+
+/// Writes the packet of a thread-track begin or instant (`template`) at timestamp
+/// `delta` with the callsite-named typed args at the start of `args`, named by
+/// `iids` (as many as it has), into `room`, in one pass: the annotations are
+/// encoded at [`ANNOTATIONS_AT`] as they are read, then moved up behind the
+/// packet's head once their length is known.
+#[inline(always)]
+fn write_callsite_packet(
+    room: &mut [u8],
+    delta: u64,
+    template: &Template,
+    args: CallsiteArgs<'_>,
+) -> Written {
+    // Room for the scalars' annotations and for the template's fields: strings
+    // are checked as they come.
+    let limit = room.len().saturating_sub(TEMPLATE_BYTES);
+    if ANNOTATIONS_AT + args.iids.len() * SCALAR_ANNOTATION > limit {
+        return Written::NoRoom;
+    }
+    let mut c = Cursor {
+        buf: room,
+        at: ANNOTATIONS_AT,
+    };
+    let mut at = 0;
+    for (k, &iid) in args.iids.iter().enumerate() {
+        let Some(a) = args.arg(k, at) else {
+            return Written::General;
+        };
+        let w = a.word;
+        c.byte(EVENT_DEBUG_ANNOTATION);
+        let len_at = c.at;
+        c.at += 1;
+        c.byte(ANNOTATION_NAME_IID);
+        c.varint(iid);
+        match a.tag {
+            0 => {
+                c.byte(ANNOTATION_INT_VALUE);
+                c.varint(w);
+            }
+            1 => {
+                c.byte(ANNOTATION_UINT_VALUE);
+                c.varint(w);
+            }
+            2 => {
+                c.byte(ANNOTATION_DOUBLE_VALUE);
+                c.bytes(&w.to_le_bytes());
+            }
+            3 => c.bytes(&[ANNOTATION_BOOL_VALUE, (w != 0) as u8]),
+            _ => {
+                let n = w as usize;
+                // This string (tag, length, bytes, and a 2-byte annotation length)
+                // and the scalar annotations after it.
+                let need = c.at + 13 + n + (args.iids.len() - k - 1) * SCALAR_ANNOTATION;
+                if n > 0x3f00 || need > limit {
+                    return Written::NoRoom;
+                }
+                c.byte(ANNOTATION_STRING_VALUE);
+                c.varint(n as u64);
+                let text = c.at;
+                let mut left = n;
+                for word in &args.words[a.text] {
+                    let take = left.min(8);
+                    c.bytes(&word.load(Ordering::Relaxed).to_le_bytes()[..take]);
+                    left -= take;
+                }
+                if std::str::from_utf8(&c.buf[text..c.at]).is_err() {
+                    return Written::General;
+                }
+            }
+        }
+        let len = c.at - len_at - 1;
+        if len >= 0x80 {
+            // A long string's annotation: its length takes two bytes.
+            c.buf.copy_within(len_at + 1..c.at, len_at + 2);
+            c.at += 1;
+        }
+        varint::put(&mut c.buf[len_at..], len as u64);
+        at = a.next;
+    }
+    let annotations = c.at - ANNOTATIONS_AT;
+    let fields = template.event_fields();
+    let event_len = annotations + fields.len();
+    let packet_len = 1
+        + sizeof_varint(delta)
+        + template.head().len()
+        + sizeof_varint(event_len as u64)
+        + event_len
+        + FLAGS.len();
+    c.at = 0;
+    c.byte(TRACE_PACKET);
+    c.varint(packet_len as u64);
+    c.byte(PACKET_TIMESTAMP);
+    c.varint(delta);
+    match template.head_block() {
+        // At most 15 + 8 bytes: before the annotations.
+        Some(head) => c.block(head, template.head().len()),
+        None => c.bytes(template.head()),
+    }
+    c.varint(event_len as u64);
+    debug_assert!(c.at <= ANNOTATIONS_AT);
+    // Annotations this short (one or two scalars) move as a fixed-size block
+    // (inlined, no call), past their end: what lies beyond is overwritten by the
+    // fields below or left out of the packet.
+    const SHORT: usize = 64;
+    if annotations <= SHORT && ANNOTATIONS_AT + SHORT <= c.buf.len() {
+        c.buf
+            .copy_within(ANNOTATIONS_AT..ANNOTATIONS_AT + SHORT, c.at);
+    } else {
+        c.buf
+            .copy_within(ANNOTATIONS_AT..ANNOTATIONS_AT + annotations, c.at);
+    }
+    c.at += annotations;
+    match template.tail_block() {
+        // Inside the room: [`TEMPLATE_BYTES`] were kept past the annotations.
+        Some((tail, used)) => c.block(tail, used),
+        None => {
+            c.bytes(fields);
+            c.bytes(&FLAGS);
+        }
+    }
+    Written::Packet {
+        bytes: c.at,
+        words: at,
+    }
+}
+
 /// A sequence's pre-encoded packets (see the module docs).
 pub(super) struct Templates {
     /// Slice begins and instants, by callsite.
@@ -620,6 +995,8 @@ pub(super) struct Run {
 enum ArgNames<'a> {
     Text(&'a [u64]),
     Typed(&'a [TypedName]),
+    /// Callsite-named typed args.
+    Callsite(CallsiteArgs<'a>),
 }
 
 pub(super) fn append_run(
@@ -636,6 +1013,9 @@ pub(super) fn append_run(
         /// A begin or instant with `count` args: written outside the batch, as
         /// its size has no small bound.
         Args(&'a Template, ArgNames<'a>, usize),
+        /// A begin or instant with callsite-named typed args: written in the
+        /// batch if it fits there.
+        Callsite(&'a Template, CallsiteArgs<'a>),
     }
     // Relaxed loads: the caller read these words below the chunk's published
     // count, loaded with Acquire (see `buffer`).
@@ -646,7 +1026,7 @@ pub(super) fn append_run(
     loop {
         let base = out.len();
         out.resize(base + BATCH * PACKET_ROOM, 0);
-        let room = &mut out[base..];
+        let batch = &mut out[base..];
         let mut pos = 0;
         let mut written: usize = 0;
         // Why the batch ended: full (None), at an args event (with its delta and
@@ -665,6 +1045,48 @@ pub(super) fn append_run(
                 },
                 Head::ThreadEnd => (Packet::Copy(&templates.end), 2),
                 Head::Event if head == record::PLAIN_END => (Packet::Copy(&templates.end), 2),
+                Head::Event
+                    if head & !record::ARGS_FIELD == record::CALLSITE_TYPED_BEGIN
+                        || head & !record::ARGS_FIELD == record::CALLSITE_TYPED_INSTANT =>
+                {
+                    let count = ((head & record::ARGS_FIELD) >> 16) as usize;
+                    let Some(c) =
+                        word(i + 2).and_then(|id| templates.callsites.templates(id as u32))
+                    else {
+                        break Some(None);
+                    };
+                    let Some(iids) = c.arg_iids.get(..count) else {
+                        break Some(None);
+                    };
+                    let t = if head & !record::ARGS_FIELD == record::CALLSITE_TYPED_BEGIN {
+                        &c.begin
+                    } else {
+                        &c.instant
+                    };
+                    let args = CallsiteArgs {
+                        iids,
+                        words: records.get(i + 3..).unwrap_or_default(),
+                        header: None,
+                    };
+                    // Its words past these 3: known once its args are read.
+                    (Packet::Callsite(t, args), 3)
+                }
+                Head::Args(h) => {
+                    let Some(c) = templates.callsites.templates(h.callsite) else {
+                        break Some(None);
+                    };
+                    let Some(iids) = c.arg_iids.get(..h.count) else {
+                        break Some(None);
+                    };
+                    let t = if h.instant { &c.instant } else { &c.begin };
+                    let args = CallsiteArgs {
+                        iids,
+                        words: records.get(i + 2..).unwrap_or_default(),
+                        header: Some(h),
+                    };
+                    // Its words past these 2: known once its args are read.
+                    (Packet::Callsite(t, args), 2)
+                }
                 Head::Event
                     if head & !record::ARGS_FIELD == record::TYPED_BEGIN
                         || head & !record::ARGS_FIELD == record::TYPED_INSTANT =>
@@ -730,13 +1152,39 @@ pub(super) fn append_run(
             // converted with a refined calibration may land a few ns early.
             let ns = ns.max(last);
             let delta = ns - last;
-            let Some(room) = room[pos..].first_chunk_mut::<PACKET_ROOM>() else {
-                break Some(None); // not reached: the batch reserved room for BATCH packets
-            };
+            let rest = &mut batch[pos..];
+            let mut words = words;
             pos += match packet {
-                Packet::Copy(t) => write_packet(room, delta, t),
-                Packet::Counter(t, value, float) => write_counter(room, delta, t, value, float),
+                Packet::Callsite(t, args) => {
+                    match write_callsite_packet(rest, delta, t, args) {
+                        Written::Packet { bytes, words: w } => {
+                            words += w;
+                            bytes
+                        }
+                        // Another batch has more room.
+                        Written::NoRoom if pos > 0 => break None,
+                        Written::NoRoom => {
+                            let count = args.iids.len();
+                            let names = ArgNames::Callsite(args);
+                            break Some(Some((t, names, count, delta, ns)));
+                        }
+                        Written::General => break Some(None),
+                    }
+                }
                 Packet::Args(t, iids, count) => break Some(Some((t, iids, count, delta, ns))),
+                _ if rest.len() < PACKET_ROOM => break None, // the batch is full
+                Packet::Copy(t) => {
+                    let Some(room) = rest.first_chunk_mut::<PACKET_ROOM>() else {
+                        break None;
+                    };
+                    write_packet(room, delta, t)
+                }
+                Packet::Counter(t, value, float) => {
+                    let Some(room) = rest.first_chunk_mut::<PACKET_ROOM>() else {
+                        break None;
+                    };
+                    write_counter(room, delta, t, value, float)
+                }
             };
             last = ns;
             written += 1;
@@ -747,13 +1195,37 @@ pub(super) fn append_run(
         match stop {
             None => {}
             Some(Some((template, iids, count, delta, ns))) => {
+                // The record's words after its header, tick and callsite id (the
+                // first two for an `ARGS` record), then its args' words.
                 let args = &records[(i + 3).min(records.len())..];
                 let appended = match iids {
                     ArgNames::Text(iids) => {
                         append_args_event(out, delta, template, iids, args, count)
+                            .map(|words| 3 + words)
                     }
                     ArgNames::Typed(names) => {
                         append_typed_event(out, delta, template, names, args, count)
+                            .map(|words| 3 + words)
+                    }
+                    ArgNames::Callsite(args) => {
+                        let head = if args.header.is_some() { 2 } else { 3 };
+                        let Some(measured) = measure_callsite_args(args) else {
+                            *last_ns = last;
+                            return Run { words: i, packets };
+                        };
+                        let start = out.len();
+                        out.resize(
+                            start + args_packet_size(delta, template, measured.annotations),
+                            0,
+                        );
+                        let room = &mut out[start..];
+                        match write_callsite_event(room, delta, template, args, measured) {
+                            Some(_) => Some(head + measured.words),
+                            None => {
+                                out.truncate(start);
+                                None
+                            }
+                        }
                     }
                 };
                 let Some(words) = appended else {
@@ -762,7 +1234,7 @@ pub(super) fn append_run(
                 };
                 last = ns;
                 packets += 1;
-                i += 3 + words;
+                i += words;
             }
             Some(None) => {
                 *last_ns = last;
@@ -1135,6 +1607,124 @@ mod tests {
                     assert_eq!((r, out.len()), (None, 1));
                 }
             }
+        }
+    }
+
+    /// The words of a callsite-typed record (`record::put_callsite_typed`).
+    fn callsite_words(
+        instant: bool,
+        id: u32,
+        tick: u64,
+        args: &[record::ArgValue<'_>],
+    ) -> Vec<u64> {
+        use super::super::super::buffer::Chunk;
+        let chunk = Chunk::new();
+        let end = record::put_callsite_typed(&chunk, 0, instant, id, tick, args);
+        (0..end).map(|i| chunk.word(i)).collect()
+    }
+
+    #[test]
+    fn callsite_typed_events_encode_what_the_general_encoder_does() {
+        use record::ArgValue as V;
+        let mut templates = Templates::new(300_000);
+        templates.callsites.intern(3, 300_000);
+        // Iids of one and of two bytes.
+        let iids = [7, 200, 9, 1, 2, 3, 4];
+        templates.callsites.set_arg_iids(3, iids.into_iter());
+        let long: Vec<String> = (0..40).map(|k| "é".repeat(k * 25)).collect();
+        let mut recs = Vec::new();
+        let mut expected = Vec::new();
+        let mut prev = 0;
+        for k in 0..120u64 {
+            let text = &long[k as usize % long.len()];
+            let tick = 1000 + 7 * k * k;
+            let (values, annotations): (Vec<V<'_>>, Vec<AnnotationValue<'_>>) = match k % 4 {
+                0 => (
+                    vec![V::Int(-(k as i64))],
+                    vec![AnnotationValue::Int(-(k as i64))],
+                ),
+                1 => (
+                    vec![
+                        V::Uint(k << 40),
+                        V::Double(k as f64 / 3.0),
+                        V::Bool(k % 8 == 1),
+                    ],
+                    vec![
+                        AnnotationValue::Uint(k << 40),
+                        AnnotationValue::Double(k as f64 / 3.0),
+                        AnnotationValue::Bool(k % 8 == 1),
+                    ],
+                ),
+                // Strings up to 1950 bytes: some fill a batch, some go outside it.
+                2 => (
+                    vec![V::Str(text), V::Int(k as i64)],
+                    vec![AnnotationValue::Str(text), AnnotationValue::Int(k as i64)],
+                ),
+                // More args than an `ARGS` record holds: an `EVENT` record.
+                3 if k % 8 == 3 => (
+                    vec![
+                        V::Bool(false),
+                        V::Str(text),
+                        V::Uint(1),
+                        V::Int(-2),
+                        V::Double(0.5),
+                        V::Uint(k),
+                        V::Str("x"),
+                    ],
+                    vec![
+                        AnnotationValue::Bool(false),
+                        AnnotationValue::Str(text),
+                        AnnotationValue::Uint(1),
+                        AnnotationValue::Int(-2),
+                        AnnotationValue::Double(0.5),
+                        AnnotationValue::Uint(k),
+                        AnnotationValue::Str("x"),
+                    ],
+                ),
+                _ => (vec![], vec![]),
+            };
+            let instant = k % 2 == 0;
+            recs.extend(callsite_words(instant, 3, tick, &values));
+            let kind = if instant {
+                EventType::Instant
+            } else {
+                EventType::SliceBegin
+            };
+            let named: Vec<(u64, AnnotationValue<'_>)> =
+                iids.into_iter().zip(annotations).collect();
+            expected.extend(with_typed(300_000, tick - prev, kind, 1, &named));
+            prev = tick;
+        }
+        let (run, out, last) = run_of(&templates, &recs, Segment::identity(), 0);
+        assert_eq!((run.words, run.packets), (recs.len(), 120));
+        assert_eq!(last, prev);
+        assert_eq!(out, expected);
+        // A name in a record, a nested value, a tag that is none, more args than
+        // names known, a cut record, text that is not UTF-8, in either form: left
+        // to the general path.
+        let mut named = callsite_words(true, 3, 5, &[V::Int(1); 6]);
+        named[3] |= 1 << 8;
+        let mut no_tag = callsite_words(true, 3, 5, &[V::Int(1)]);
+        no_tag[0] |= 7 << 12;
+        let bad = callsite_words(true, 3, 5, &[V::Str("ab")]);
+        let mut not_utf8 = bad.clone();
+        not_utf8[3] = 0xfffe;
+        let long = callsite_words(false, 3, 5, &[V::Str("ab"); 6]);
+        let mut long_not_utf8 = long.clone();
+        long_not_utf8[5] = 0xfffe;
+        for rec in [
+            named,
+            no_tag,
+            callsite_words(true, 3, 5, &[V::Tree(&[3, 1])]),
+            callsite_words(true, 3, 5, &[V::Tree(&[3, 1]); 6]),
+            callsite_words(true, 3, 5, &[V::Int(1); 8]),
+            bad[..bad.len() - 1].to_vec(),
+            long[..long.len() - 1].to_vec(),
+            not_utf8,
+            long_not_utf8,
+        ] {
+            let (run, out, _) = run_of(&templates, &rec, Segment::identity(), 0);
+            assert_eq!((run.words, run.packets, out.len()), (0, 0, 0), "{rec:?}");
         }
     }
 
