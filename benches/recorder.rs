@@ -437,9 +437,10 @@ fn criterion_tracks(c: &mut Criterion) {
 /// `Instant::now()` and custom / thread track.
 fn tracks_run() {
     const PER_THREAD: u64 = 400_000;
-    let (base, _) = cpu_per_op("now-tracks", 2_000_000, false, || {
+    let base = cpu_per_op("now-tracks", 2_000_000, false, || {
         black_box(Instant::now());
     });
+    let base = base.thread;
     println!(
         "\n== spans on a shared custom track vs the thread's own track, per span: \
          recording thread CPU / process CPU (ratio to Instant::now() = {base:.1} ns) =="
