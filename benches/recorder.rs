@@ -207,7 +207,7 @@ struct PerOp {
 
 /// `n` calls of `f` in a session that blocks rather than drops (so the writer's
 /// pace shows), finished: CPU ns per call of the recording thread, and of the
-/// process (recording thread, writer, finish, and removing the trace file), and
+/// process (recording thread, writer and finish; not removing the trace file), and
 /// the file's bytes per call. Without a session: the thread's CPU per call, twice.
 fn cpu_per_op(name: &str, n: u64, session: bool, mut f: impl FnMut()) -> PerOp {
     let s = session.then(|| {
@@ -223,14 +223,16 @@ fn cpu_per_op(name: &str, n: u64, session: bool, mut f: impl FnMut()) -> PerOp {
         f();
     }
     let t1 = cpu_ns(libc::RUSAGE_THREAD);
+    let report = s.map(|s| s.finish().expect("finish"));
+    // Taken before the trace file is removed: deleting it is the bench's clean-up,
+    // not a cost of tracing.
+    let p1 = cpu_ns(libc::RUSAGE_SELF);
     let mut size = 0;
-    if let Some(s) = s {
-        let r = s.finish().expect("finish");
+    if let Some(r) = report {
         assert_eq!(r.events_dropped, 0, "{name}: blocking session");
         size = std::fs::metadata(&r.path).map(|m| m.len()).unwrap_or(0);
         std::fs::remove_file(&r.path).ok();
     }
-    let p1 = cpu_ns(libc::RUSAGE_SELF);
     PerOp {
         thread: (t1 - t0) / n as f64,
         process: (p1 - p0) / n as f64,
