@@ -51,17 +51,19 @@
 //! then shows as "did not end".
 //!
 //! # tracing's rules
-//! Span ids are reused after close: the layer's state of a span lives in the
-//! registry's extensions of that span, which the registry drops at close
-//! ([`TracingSubscriber`](crate::TracingSubscriber) keeps it in slots of its own,
-//! with a generation in the id). A span may
+//! Span ids are reused after close: the layer keeps a span's state in a slot of
+//! its own (as [`TracingSubscriber`](crate::TracingSubscriber) does), found from
+//! the registry's id through a table of its own (`index.rs`), not through the
+//! registry's extensions; the id leaves the table at close, before the
+//! registry can reuse it. A span may
 //! close on another thread than it was entered on, and `on_close` may come long
 //! after the last exit (a clone held elsewhere): only the pool slice ends at close,
 //! and it may end on any thread. Exits happen on the entering thread (tracing's
 //! guards are not `Send`); each thread keeps a stack of its open enters.
 
-use crate::sink;
-use crate::state::{self, ExitEnd, SpanState};
+use crate::state::{self, ExitEnd};
+use crate::{index, sink, slots};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -105,23 +107,66 @@ impl TracingLayer {
     }
 }
 
+/// The key of a span that did not fit in the index, kept in the registry's
+/// extensions of the span.
+struct Spilled(u64);
+
+/// How many spans are [`Spilled`] now: while 0, a span missing from the index is
+/// not recorded, and the registry need not be asked.
+static SPILLED: AtomicUsize = AtomicUsize::new(0);
+
+/// The slot of span `id`, if it is recorded.
+#[inline]
+fn find<S>(id: &Id, ctx: &Context<'_, S>) -> Option<slots::SlotRef>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let key = match index::get(id.into_u64()) {
+        Some(key) => key,
+        None => spilled(id, ctx)?,
+    };
+    slots::get(key)
+}
+
+#[cold]
+fn spilled<S>(id: &Id, ctx: &Context<'_, S>) -> Option<u64>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if SPILLED.load(Ordering::Acquire) == 0 {
+        return None;
+    }
+    Some(ctx.span(id)?.extensions().get::<Spilled>()?.0)
+}
+
 impl<S> Layer<S> for TracingLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    #[inline]
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if !sink::recording() {
             return;
         }
-        let Some(span) = ctx.span(id) else { return };
-        // The registry knows the parent: looked up only for a pool slice.
-        span.extensions_mut().replace(SpanState::new(attrs, None));
+        let parent = if attrs.is_contextual() {
+            state::innermost_open().map_or(0, |(_, key)| key)
+        } else {
+            attrs
+                .parent()
+                .and_then(|p| find(p, &ctx))
+                .map_or(0, |p| p.key())
+        };
+        let Some(key) = state::new_span(attrs, parent) else {
+            return;
+        };
+        if !index::insert(id.into_u64(), key) {
+            spill(id, key, &ctx);
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
-            state.record(values);
+        if let Some(r) = find(id, &ctx) {
+            state::record(r, values);
         }
     }
 
@@ -129,67 +174,47 @@ where
         if !sink::recording() {
             return;
         }
-        let (Some(span), Some(cause)) = (ctx.span(id), ctx.span(follows)) else {
-            return;
-        };
-        let Some(flow) = cause
-            .extensions_mut()
-            .get_mut::<SpanState>()
-            .map(|c| c.flow_out(follows.into_u64()))
-        else {
-            return;
-        };
-        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
-            state.flow_in(flow);
+        if let (Some(effect), Some(cause)) = (find(id, &ctx), find(follows, &ctx)) {
+            state::follows_from(effect, cause);
         }
     }
 
+    #[inline]
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         if !sink::recording() {
             return;
         }
-        let Some(span) = ctx.span(id) else { return };
-        let mut ext = span.extensions_mut();
-        let Some(state) = ext.get_mut::<SpanState>() else {
-            return;
-        };
-        let slice = state.enter(|_, begin| {
-            let parent = span.parent();
-            let ext = parent.as_ref().map(|p| p.extensions());
-            begin(ext.as_ref().and_then(|e| e.get::<SpanState>()?.pool()))
-        });
-        drop(ext);
-        state::push_open(id.into_u64(), slice);
+        let Some(r) = find(id, &ctx) else { return };
+        if let Some(slice) = state::enter(r) {
+            state::push_open(id.into_u64(), r.key(), slice);
+        }
     }
 
-    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        let Some(slice) = state::pop_open(id.into_u64()) else {
+    #[inline]
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        let Some((key, slice)) = state::pop_open(id.into_u64()) else {
             return;
         };
         if !state::exits_pending() {
             return ExitEnd::plain(slice).write();
         }
-        let Some(span) = ctx.span(id) else {
-            return ExitEnd::plain(slice).write();
-        };
-        let mut ext = span.extensions_mut();
-        let end = match ext.get_mut::<SpanState>() {
-            Some(state) => state.exit(slice),
+        let end = match slots::get(key) {
+            Some(r) => state::exit(r, slice),
             None => ExitEnd::plain(slice),
         };
-        drop(ext);
         end.write();
     }
 
+    #[inline]
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if !state::closes_pending() {
-            return; // nothing to end: the registry drops the state
-        }
-        let Some(span) = ctx.span(&id) else { return };
-        let state = span.extensions_mut().remove::<SpanState>();
-        if let Some(state) = state {
-            state.close();
-        }
+        let key = match index::remove(id.into_u64()) {
+            Some(key) => key,
+            None => match unspill(&id, &ctx) {
+                Some(key) => key,
+                None => return, // not recorded
+            },
+        };
+        slots::release(key);
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
@@ -198,4 +223,35 @@ where
         }
         state::event(event);
     }
+}
+
+/// Keeps span `id`'s `key` in the registry's extensions (its index window is full).
+#[cold]
+fn spill<S>(id: &Id, key: u64, ctx: &Context<'_, S>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    match ctx.span(id) {
+        Some(span) => {
+            span.extensions_mut().replace(Spilled(key));
+            SPILLED.fetch_add(1, Ordering::Release);
+        }
+        None => {
+            slots::release(key);
+        }
+    }
+}
+
+/// Takes span `id`'s key out of the registry's extensions, if it was spilled.
+#[cold]
+fn unspill<S>(id: &Id, ctx: &Context<'_, S>) -> Option<u64>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if SPILLED.load(Ordering::Acquire) == 0 {
+        return None;
+    }
+    let key = ctx.span(id)?.extensions_mut().remove::<Spilled>()?.0;
+    SPILLED.fetch_sub(1, Ordering::Release);
+    Some(key)
 }

@@ -12,6 +12,7 @@
 //! where spans and events go.
 
 mod fields;
+mod index;
 mod layer;
 mod sink;
 mod sites;

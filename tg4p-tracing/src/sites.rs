@@ -14,13 +14,15 @@
 //!
 //! One [`Site`] per `tracing` callsite (`&'static Metadata`), made on first use and
 //! kept for the program's life, like the `static`s `#[trace]` declares: there are
-//! finitely many callsites. Lookups go through a per-thread cache, so the shared
-//! map's lock is taken once per callsite and thread.
+//! finitely many callsites. Each has an index (a span's slot keeps it in an
+//! atomic). Lookups by metadata go through a small per-thread table indexed by
+//! the metadata's address (no hashing of a key, no lock), then a per-thread map,
+//! then the shared map, whose lock is taken once per callsite and thread.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use tg4p_core::runtime::private::{Callsite, Function, Track};
 use tracing::Metadata;
 
@@ -33,10 +35,12 @@ pub(crate) struct Site {
     /// The pool of tracks of this callsite's spans that are entered more than once
     /// (one track per such span open at a time), named after the span.
     pub(crate) pool: &'static Track,
+    /// Its place in [`BY_INDEX`].
+    pub(crate) index: u32,
 }
 
 impl Site {
-    fn new(meta: &'static Metadata<'static>) -> Site {
+    fn new(meta: &'static Metadata<'static>, index: u32) -> Site {
         // Once per callsite, kept for the program's life (finitely many).
         let category: &'static str =
             Box::leak(format!("{},{}", meta.target(), meta.level()).into_boxed_str());
@@ -52,37 +56,100 @@ impl Site {
             meta,
             callsite: Box::leak(Box::new(callsite)),
             pool: Box::leak(Box::new(Track::pool(meta.name()))),
+            index,
         }
     }
+}
+
+/// Entries of the per-thread table of recent sites (a power of two).
+const RECENT: usize = 256;
+/// Segment `k` of [`BY_INDEX`] holds `FIRST << k` sites.
+const FIRST: usize = 64;
+const SEGMENTS: usize = 26;
+
+/// Every site, by index: segments that are never freed, filled under `SITES`' lock.
+static BY_INDEX: [OnceLock<Box<[OnceLock<&'static Site>]>>; SEGMENTS] =
+    [const { OnceLock::new() }; SEGMENTS];
+
+/// The segment and offset of site `index`.
+#[inline]
+fn place(index: u32) -> (usize, usize) {
+    let i = index as usize + FIRST;
+    let k = (usize::BITS - 1 - i.leading_zeros()) as usize - FIRST.trailing_zeros() as usize;
+    (k, i - (FIRST << k))
+}
+
+/// The site with index `index`.
+#[inline]
+pub(crate) fn by_index(index: u32) -> Option<&'static Site> {
+    let (k, offset) = place(index);
+    BY_INDEX.get(k)?.get()?.get(offset)?.get().copied()
 }
 
 /// The site of `meta`, made on first use.
 #[inline]
 pub(crate) fn site(meta: &'static Metadata<'static>) -> &'static Site {
     let key = meta as *const Metadata<'static> as usize;
-    CACHE
+    // Metadata are `static`s at least 8 bytes apart.
+    let at = (key >> 3) & (RECENT - 1);
+    let recent = RECENT_SITES
+        .try_with(|r| r[at].get())
+        .ok()
+        .flatten()
+        .filter(|s| std::ptr::eq(s.meta, meta));
+    match recent {
+        Some(site) => site,
+        None => site_slow(key, at, meta),
+    }
+}
+
+#[cold]
+fn site_slow(key: usize, at: usize, meta: &'static Metadata<'static>) -> &'static Site {
+    let site = CACHE
         .try_with(|cache| {
             let mut cache = cache.try_borrow_mut().ok()?;
             Some(*cache.entry(key).or_insert_with(|| shared_site(key, meta)))
         })
         .ok()
         .flatten()
-        .unwrap_or_else(|| shared_site(key, meta))
+        .unwrap_or_else(|| shared_site(key, meta));
+    let _ = RECENT_SITES.try_with(|r| r[at].set(Some(site)));
+    site
 }
 
 #[cold]
 fn shared_site(key: usize, meta: &'static Metadata<'static>) -> &'static Site {
-    static SITES: Mutex<Option<HashMap<usize, &'static Site, PtrHash>>> = Mutex::new(None);
+    struct Sites {
+        map: HashMap<usize, &'static Site, PtrHash>,
+        next: u32,
+    }
+    static SITES: Mutex<Option<Sites>> = Mutex::new(None);
     let mut sites = SITES.lock().unwrap_or_else(|p| p.into_inner());
-    sites
-        .get_or_insert_with(HashMap::default)
-        .entry(key)
-        .or_insert_with(|| Box::leak(Box::new(Site::new(meta))))
+    let sites = sites.get_or_insert_with(|| Sites {
+        map: HashMap::default(),
+        next: 0,
+    });
+    if let Some(site) = sites.map.get(&key) {
+        return site;
+    }
+    let index = sites.next;
+    sites.next += 1;
+    let site: &'static Site = Box::leak(Box::new(Site::new(meta, index)));
+    let (k, offset) = place(index);
+    // About 2^32 callsites would be needed to run out of segments.
+    if let Some(segment) = BY_INDEX.get(k) {
+        let segment = segment.get_or_init(|| (0..FIRST << k).map(|_| OnceLock::new()).collect());
+        let _ = segment[offset].set(site);
+    }
+    sites.map.insert(key, site);
+    site
 }
 
 type PtrHash = BuildHasherDefault<PtrHasher>;
 
 thread_local! {
+    static RECENT_SITES: [Cell<Option<&'static Site>>; RECENT] =
+        const { [const { Cell::new(None) }; RECENT] };
     static CACHE: RefCell<HashMap<usize, &'static Site, PtrHash>> =
         RefCell::new(HashMap::default());
 }
