@@ -149,12 +149,14 @@ where
             return;
         }
         let parent = if attrs.is_contextual() {
-            state::innermost_open().map_or(0, |(_, key)| key)
+            None // the innermost span entered here
         } else {
-            attrs
-                .parent()
-                .and_then(|p| find(p, &ctx))
-                .map_or(0, |p| p.key())
+            Some(
+                attrs
+                    .parent()
+                    .and_then(|p| find(p, &ctx))
+                    .map_or(0, |p| p.key()),
+            )
         };
         let Some(key) = state::new_span(attrs, parent) else {
             return;

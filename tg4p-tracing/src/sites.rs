@@ -63,27 +63,39 @@ impl Site {
 
 /// Entries of the per-thread table of recent sites (a power of two).
 const RECENT: usize = 256;
-/// Segment `k` of [`BY_INDEX`] holds `FIRST << k` sites.
+/// The first sites by index, in one flat table (a look-up is one load past the
+/// `OnceLock`'s state); the rest in segments, segment `k` holding `FIRST << k`.
+const FLAT: usize = 4096;
 const FIRST: usize = 64;
 const SEGMENTS: usize = 26;
 
-/// Every site, by index: segments that are never freed, filled under `SITES`' lock.
+/// Every site, by index: filled under `SITES`' lock, never emptied.
+static FLAT_BY_INDEX: [OnceLock<&'static Site>; FLAT] = [const { OnceLock::new() }; FLAT];
 static BY_INDEX: [OnceLock<Box<[OnceLock<&'static Site>]>>; SEGMENTS] =
     [const { OnceLock::new() }; SEGMENTS];
 
-/// The segment and offset of site `index`.
+/// The segment and offset of site `index` (past the flat table).
 #[inline]
 fn place(index: u32) -> (usize, usize) {
-    let i = index as usize + FIRST;
+    let i = index as usize - FLAT + FIRST;
     let k = (usize::BITS - 1 - i.leading_zeros()) as usize - FIRST.trailing_zeros() as usize;
     (k, i - (FIRST << k))
+}
+
+/// Where site `index` is kept.
+#[inline]
+fn entry(index: u32) -> Option<&'static OnceLock<&'static Site>> {
+    if let Some(e) = FLAT_BY_INDEX.get(index as usize) {
+        return Some(e);
+    }
+    let (k, offset) = place(index);
+    BY_INDEX.get(k)?.get()?.get(offset)
 }
 
 /// The site with index `index`.
 #[inline]
 pub(crate) fn by_index(index: u32) -> Option<&'static Site> {
-    let (k, offset) = place(index);
-    BY_INDEX.get(k)?.get()?.get(offset)?.get().copied()
+    entry(index)?.get().copied()
 }
 
 /// The site of `meta`, made on first use.
@@ -135,11 +147,16 @@ fn shared_site(key: usize, meta: &'static Metadata<'static>) -> &'static Site {
     let index = sites.next;
     sites.next += 1;
     let site: &'static Site = Box::leak(Box::new(Site::new(meta, index)));
-    let (k, offset) = place(index);
-    // About 2^32 callsites would be needed to run out of segments.
-    if let Some(segment) = BY_INDEX.get(k) {
-        let segment = segment.get_or_init(|| (0..FIRST << k).map(|_| OnceLock::new()).collect());
-        let _ = segment[offset].set(site);
+    if let Some(e) = FLAT_BY_INDEX.get(index as usize) {
+        let _ = e.set(site);
+    } else {
+        let (k, offset) = place(index);
+        // About 2^32 callsites would be needed to run out of segments.
+        if let Some(segment) = BY_INDEX.get(k) {
+            let segment =
+                segment.get_or_init(|| (0..FIRST << k).map(|_| OnceLock::new()).collect());
+            let _ = segment[offset].set(site);
+        }
     }
     sites.map.insert(key, site);
     site
@@ -172,5 +189,22 @@ impl Hasher for PtrHasher {
 
     fn write_usize(&mut self, n: usize) {
         self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_past_the_flat_table_tile_the_segments() {
+        let flat = FLAT as u32;
+        assert_eq!(place(flat), (0, 0));
+        assert_eq!(place(flat + 63), (0, 63));
+        assert_eq!(place(flat + 64), (1, 0));
+        assert_eq!(place(flat + 64 + 127), (1, 127));
+        assert_eq!(place(flat + 192), (2, 0));
+        let (k, off) = place(u32::MAX);
+        assert!(k < SEGMENTS && off < FIRST << k);
     }
 }

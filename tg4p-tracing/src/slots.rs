@@ -21,7 +21,10 @@ use crate::state::SpanState;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
 
-/// Segment `k` holds `FIRST << k` slots: 24 segments hold about 2^32 of them.
+/// The first slots, in one flat `static` (found without following a pointer).
+const FLAT: usize = 1024;
+/// Segment `k` holds `FIRST << k` slots past the flat ones: 24 segments hold
+/// about 2^32 of them.
 const FIRST: usize = 256;
 const SEGMENTS: usize = 24;
 /// A thread keeps at most this many free slots; beyond, half go to the shared list.
@@ -38,7 +41,6 @@ pub(crate) const POOL: u32 = 4;
 
 /// One span's slot, on cache lines of its own (two: the adjacent-line prefetcher
 /// pairs them), so that threads working on neighbouring slots do not share a line.
-#[derive(Default)]
 #[repr(align(128))]
 pub(crate) struct Slot {
     /// `generation << 32 | handles`. The generation is bumped when the span closes:
@@ -61,12 +63,29 @@ pub(crate) struct Slot {
 
 /// The locked part of a slot: the state of the span of `generation`. A state left
 /// by an earlier span of the slot is reset when the lock is next taken.
-#[derive(Default)]
 pub(crate) struct Locked {
     generation: u32,
     pub(crate) state: SpanState,
 }
 
+impl Slot {
+    const fn new() -> Slot {
+        Slot {
+            head: AtomicU64::new(0),
+            site: AtomicU32::new(0),
+            flags: AtomicU32::new(0),
+            enters: AtomicU64::new(0),
+            parent: AtomicU64::new(0),
+            first_enter: AtomicU64::new(0),
+            locked: Mutex::new(Locked {
+                generation: 0,
+                state: SpanState::new(),
+            }),
+        }
+    }
+}
+
+static FLAT_SLOTS: [Slot; FLAT] = [const { Slot::new() }; FLAT];
 static SEGMENT: [OnceLock<Box<[Slot]>>; SEGMENTS] = [const { OnceLock::new() }; SEGMENTS];
 /// Slots never used yet start here.
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -79,26 +98,32 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The segment and offset of slot `index`.
+/// The segment and offset of slot `index` (past the flat ones).
 #[inline]
 fn place(index: u32) -> (usize, usize) {
-    let i = index as usize + FIRST;
+    let i = index as usize - FLAT + FIRST;
     let k = (usize::BITS - 1 - i.leading_zeros()) as usize - FIRST.trailing_zeros() as usize;
     (k, i - (FIRST << k))
 }
 
 #[inline]
 fn slot(index: u32) -> Option<&'static Slot> {
+    if let Some(slot) = FLAT_SLOTS.get(index as usize) {
+        return Some(slot);
+    }
     let (k, offset) = place(index);
     SEGMENT.get(k)?.get()?.get(offset)
 }
 
 #[cold]
 fn slot_made(index: u32) -> Option<&'static Slot> {
+    if let Some(slot) = FLAT_SLOTS.get(index as usize) {
+        return Some(slot);
+    }
     let (k, offset) = place(index);
     let segment = SEGMENT
         .get(k)?
-        .get_or_init(|| (0..FIRST << k).map(|_| Slot::default()).collect());
+        .get_or_init(|| (0..FIRST << k).map(|_| Slot::new()).collect());
     segment.get(offset)
 }
 
@@ -117,12 +142,12 @@ impl Drop for LocalFree {
     }
 }
 
-/// A free slot's index: the thread's own, else one from the shared list, else a new one.
-#[inline]
-fn take_free() -> Option<u32> {
-    crate::state::with_thread(|t| t.free.0.pop())
-        .flatten()
-        .or_else(take_shared)
+impl LocalFree {
+    /// One of the thread's free slots (for [`insert`]).
+    #[inline]
+    pub(crate) fn take(&mut self) -> Option<u32> {
+        self.0.pop()
+    }
 }
 
 #[cold]
@@ -168,9 +193,14 @@ pub(crate) struct Recorded<F: FnOnce(&mut SpanState)> {
 
 /// A new span's key, its slot holding one handle and, if `recorded` is given,
 /// what it is recorded with. `None` only when 2^32 spans are open at once.
+/// `free`: one of the thread's free slots ([`LocalFree::take`]), if it has any;
+/// else the slot is one of the shared list, or a new one.
 #[inline]
-pub(crate) fn insert<F: FnOnce(&mut SpanState)>(recorded: Option<Recorded<F>>) -> Option<u64> {
-    let (index, slot) = match take_free().and_then(|i| Some((i, slot(i)?))) {
+pub(crate) fn insert<F: FnOnce(&mut SpanState)>(
+    free: Option<u32>,
+    recorded: Option<Recorded<F>>,
+) -> Option<u64> {
+    let (index, slot) = match free.or_else(take_shared).and_then(|i| Some((i, slot(i)?))) {
         Some(found) => found,
         None => new_slot()?,
     };
@@ -375,18 +405,19 @@ mod tests {
 
     #[test]
     fn places_tile_the_segments() {
-        assert_eq!(place(0), (0, 0));
-        assert_eq!(place(255), (0, 255));
-        assert_eq!(place(256), (1, 0));
-        assert_eq!(place(767), (1, 511));
-        assert_eq!(place(768), (2, 0));
+        let flat = FLAT as u32;
+        assert_eq!(place(flat), (0, 0));
+        assert_eq!(place(flat + 255), (0, 255));
+        assert_eq!(place(flat + 256), (1, 0));
+        assert_eq!(place(flat + 767), (1, 511));
+        assert_eq!(place(flat + 768), (2, 0));
         let (k, off) = place(u32::MAX - FIRST as u32);
         assert!(k < SEGMENTS && off < FIRST << k);
     }
 
     #[test]
     fn stale_and_made_up_keys_are_ignored() {
-        let key = insert::<NoFields>(None).unwrap();
+        let key = insert::<NoFields>(None, None).unwrap();
         assert!(get(key).is_some());
         clone(key);
         assert!(!release(key)); // one handle left
@@ -396,7 +427,7 @@ mod tests {
         assert!(get(0).is_none());
         assert!(get(u64::MAX).is_none());
         // The slot is reused under a new generation.
-        let again = insert::<NoFields>(None).unwrap();
+        let again = insert::<NoFields>(None, None).unwrap();
         assert_ne!(again, key);
         assert!(get(key).is_none());
         assert!(release(again));

@@ -17,7 +17,6 @@ use tracing::span::{Attributes, Record};
 /// The part of a span's state behind its slot's lock: what only spans with field
 /// values, values recorded later, flows or a pool slice have. (What every span
 /// has is in atomics of the slot: see `slots.rs`.)
-#[derive(Default)]
 pub(crate) struct SpanState {
     /// Field values given at creation (and recorded before the first enter).
     pub(crate) fields: Fields,
@@ -48,16 +47,33 @@ pub(crate) fn exits_pending() -> bool {
 const NO_FIELDS: &Fields = &Fields { items: Vec::new() };
 
 /// A new span, created with `attrs` while a session is open, a child of span
-/// `parent` (a key, 0 if none): its key (`None` only with 2^32 spans open).
+/// `parent` (a key, 0 if none; `None`: the innermost span entered on this
+/// thread, if any): its key (`None` only with 2^32 spans open).
 #[inline]
-pub(crate) fn new_span(attrs: &Attributes<'_>, parent: u64) -> Option<u64> {
+pub(crate) fn new_span(attrs: &Attributes<'_>, parent: Option<u64>) -> Option<u64> {
+    let (parent, free) = with_thread(|t| {
+        let parent = parent.unwrap_or_else(|| t.open.last().map_or(0, |o| o.key));
+        (parent, t.free.take())
+    })
+    .unwrap_or((parent.unwrap_or(0), None));
     let fields = (!attrs.values().is_empty())
         .then_some(|state: &mut SpanState| attrs.record(&mut state.fields));
-    slots::insert(Some(Recorded {
-        site: site(attrs.metadata()),
-        parent,
-        fields,
-    }))
+    slots::insert(
+        free,
+        Some(Recorded {
+            site: site(attrs.metadata()),
+            parent,
+            fields,
+        }),
+    )
+}
+
+/// A new span created with no session open: its key (`None` only with 2^32
+/// spans open).
+#[inline]
+pub(crate) fn new_unrecorded_span() -> Option<u64> {
+    let free = with_thread(|t| t.free.take()).flatten();
+    slots::insert::<fn(&mut SpanState)>(free, None)
 }
 
 /// An enter of span `r`: a slice on the calling thread's track (and, at the
@@ -186,6 +202,17 @@ pub(crate) fn follows_from(effect: SlotRef, cause: SlotRef) {
 }
 
 impl SpanState {
+    pub(crate) const fn new() -> SpanState {
+        SpanState {
+            fields: Fields::new(),
+            recorded: Fields::new(),
+            pool: None,
+            outgoing: Vec::new(),
+            incoming: Vec::new(),
+            pending: false,
+        }
+    }
+
     /// Makes this state (of a span closed, or of none) empty for a new span, in
     /// place: the vectors keep their capacity.
     pub(crate) fn reset(&mut self) {

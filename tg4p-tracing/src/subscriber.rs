@@ -90,13 +90,13 @@ impl Subscriber for TracingSubscriber {
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
         let key = if sink::recording() {
             let parent = if attrs.is_contextual() {
-                state::innermost_open().map_or(0, |(_, key)| key)
+                None // the innermost span entered here
             } else {
-                attrs.parent().map_or(0, Id::into_u64)
+                Some(attrs.parent().map_or(0, Id::into_u64))
             };
             state::new_span(attrs, parent)
         } else {
-            slots::insert::<fn(&mut state::SpanState)>(None)
+            state::new_unrecorded_span()
         };
         match key {
             Some(key) => Id::from_u64(key),
