@@ -198,7 +198,7 @@ where
             return;
         };
         if !state::exits_pending() {
-            return ExitEnd::plain(slice).write();
+            return drop(slice); // a plain end
         }
         let end = match slots::get(key) {
             Some(r) => state::exit(r, slice),

@@ -56,7 +56,7 @@ pub(crate) fn new_span(attrs: &Attributes<'_>, parent: Option<u64>) -> Option<u6
         (parent, t.free.take())
     })
     .unwrap_or((parent.unwrap_or(0), None));
-    let fields = (!attrs.values().is_empty())
+    let fields = (!attrs.metadata().fields().is_empty() && !attrs.values().is_empty())
         .then_some(|state: &mut SpanState| attrs.record(&mut state.fields));
     slots::insert(
         free,
