@@ -1,8 +1,8 @@
-//! What the layer and the subscriber share: a span's state and what each of
-//! `tracing`'s callbacks does with it, wherever the state is kept (the registry's
-//! extensions for [`TracingLayer`](crate::TracingLayer), our own slots for
-//! [`TracingSubscriber`](crate::TracingSubscriber)), and each thread's stack of
-//! open enters. See the layer's module docs for what a span becomes.
+//! What the layer and the subscriber share: what each of `tracing`'s callbacks
+//! does with a span's state, kept in slots (`slots.rs`) that both use (the
+//! subscriber's span ids are slot keys; the layer maps the registry's ids to them
+//! in `index.rs`), and each thread's stack of open enters and free slots. See the
+//! layer's module docs for what a span becomes.
 
 use crate::fields::Fields;
 use crate::sink::{self, PoolSlice, ThreadSlice};
