@@ -36,10 +36,10 @@ impl ThreadSlice {
 #[inline]
 pub(crate) fn begin_thread_since(site: &'static Site, fields: &Fields) -> (ThreadSlice, u64) {
     let (slice, tick) = if fields.is_empty() {
-        rt::enter_since(site.callsite)
+        rt::enter_since(site.callsite())
     } else {
         with_args(fields, |args| {
-            rt::begin_details_since(site.callsite, &details(None, args, &[], &[]))
+            rt::begin_details_since(site.callsite(), &details(None, args, &[], &[]))
         })
     };
     (ThreadSlice(slice), tick)
@@ -49,11 +49,11 @@ pub(crate) fn begin_thread_since(site: &'static Site, fields: &Fields) -> (Threa
 #[inline]
 pub(crate) fn begin_thread(site: &'static Site, fields: &Fields) -> ThreadSlice {
     if fields.is_empty() {
-        return ThreadSlice(rt::enter(site.callsite));
+        return ThreadSlice(rt::enter(site.callsite()));
     }
     with_args(fields, |args| {
         ThreadSlice(FnSpan::begin_details(
-            site.callsite,
+            site.callsite(),
             &details(None, args, &[], &[]),
         ))
     })
@@ -92,9 +92,9 @@ pub(crate) fn begin_pool(
         let details = details(None, args, &[], &[]);
         PoolSlice(match parent {
             Some(parent) => {
-                PoolSpan::begin_under(site.callsite, site.pool, &parent.0, since, &details)
+                PoolSpan::begin_under(site.callsite(), site.pool, &parent.0, since, &details)
             }
-            None => PoolSpan::begin_since(site.callsite, site.pool, since, &details),
+            None => PoolSpan::begin_since(site.callsite(), site.pool, since, &details),
         })
     })
 }
@@ -112,7 +112,7 @@ pub(crate) fn end_pool(slice: PoolSlice, recorded: &Fields, outgoing: &[u64], in
 /// calling thread's track, with `fields` as args and flows leaving it.
 pub(crate) fn instant(site: &'static Site, name: Option<&str>, fields: &Fields, outgoing: &[u64]) {
     with_args(fields, |args| {
-        rt::instant_details(site.callsite, None, &details(name, args, outgoing, &[]))
+        rt::instant_details(site.callsite(), None, &details(name, args, outgoing, &[]))
     })
 }
 

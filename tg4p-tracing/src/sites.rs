@@ -31,7 +31,8 @@ use tracing::Metadata;
 pub(crate) struct Site {
     /// The `tracing` callsite's metadata (for `Subscriber::current_span`).
     pub(crate) meta: &'static Metadata<'static>,
-    pub(crate) callsite: &'static Callsite,
+    /// Kept in the site itself (not behind a pointer): the site is `'static`.
+    callsite: Callsite,
     /// The pool of tracks of this callsite's spans that are entered more than once
     /// (one track per such span open at a time), named after the span.
     pub(crate) pool: &'static Track,
@@ -40,6 +41,12 @@ pub(crate) struct Site {
 }
 
 impl Site {
+    /// The tg4p callsite the site's events are recorded under.
+    #[inline]
+    pub(crate) fn callsite(&'static self) -> &'static Callsite {
+        &self.callsite
+    }
+
     fn new(meta: &'static Metadata<'static>, index: u32) -> Site {
         // Once per callsite, kept for the program's life (finitely many).
         let category: &'static str =
@@ -54,7 +61,7 @@ impl Site {
         .with_category(category);
         Site {
             meta,
-            callsite: Box::leak(Box::new(callsite)),
+            callsite,
             pool: Box::leak(Box::new(Track::pool(meta.name()))),
             index,
         }

@@ -82,7 +82,7 @@ pub(crate) fn new_unrecorded_span() -> Option<u64> {
 #[inline]
 pub(crate) fn enter(r: SlotRef) -> Option<ThreadSlice> {
     let site = r.site()?;
-    if !site.callsite.category_on() {
+    if !site.callsite().category_on() {
         // Its target (or level) is left out by the session's category pattern.
         return Some(ThreadSlice::off());
     }
@@ -354,7 +354,7 @@ pub(crate) fn innermost_open() -> Option<(u64, u64)> {
 /// An event: an instant on the calling thread's track.
 pub(crate) fn event(event: &Event<'_>) {
     let site = site(event.metadata());
-    if !site.callsite.category_on() {
+    if !site.callsite().category_on() {
         return; // its target (or level) is left out by the session's category pattern
     }
     let record = |fields: &mut Fields| {
