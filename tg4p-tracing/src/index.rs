@@ -3,6 +3,9 @@
 //! (a look-up there takes and releases a reference to the registry's slot, and
 //! its extensions are a type map behind a lock, with a box per value).
 //!
+//! One map per layer: ids are unique within one registry only (two registries
+//! on one thread number their spans alike), and a layer sits on one registry.
+//!
 //! A table of `SIZE` entries, each an id and a key in atomics. An id lives within
 //! `WINDOW` entries from the place its hash gives: a look-up reads at most that
 //! many (two cache lines), comparing ids, with no lock and no read-modify-write;
@@ -31,7 +34,60 @@ struct Entry {
     key: AtomicU64,
 }
 
-static TABLE: OnceLock<Box<[Entry]>> = OnceLock::new();
+/// A layer's map (its table made at its first insert: 1 MiB).
+pub(crate) struct Index {
+    table: OnceLock<Box<[Entry]>>,
+}
+
+impl Index {
+    pub(crate) const fn new() -> Index {
+        Index {
+            table: OnceLock::new(),
+        }
+    }
+
+    /// Maps `id` to `key` (not 0): `false` if its window is full (or `id` is
+    /// [`GONE`]), and nothing is kept.
+    pub(crate) fn insert(&self, id: u64, key: u64) -> bool {
+        debug_assert_ne!(key, 0);
+        if id == GONE {
+            return false;
+        }
+        let table = self
+            .table
+            .get_or_init(|| (0..SIZE).map(|_| Entry::default()).collect());
+        for e in window(table, id) {
+            if e.key.load(Ordering::Relaxed) == 0
+                && e.key
+                    .compare_exchange(0, key, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                e.id.store(id, Ordering::Release);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The key `id` maps to.
+    #[inline]
+    pub(crate) fn get(&self, id: u64) -> Option<u64> {
+        let table = self.table.get()?;
+        window(table, id).find_map(|e| read(e, id))
+    }
+
+    /// Removes `id` (its span closed): the key it mapped to.
+    #[inline]
+    pub(crate) fn remove(&self, id: u64) -> Option<u64> {
+        let table = self.table.get()?;
+        window(table, id).find_map(|e| {
+            let key = read(e, id)?;
+            e.id.store(GONE, Ordering::Release);
+            e.key.store(0, Ordering::Release);
+            Some(key)
+        })
+    }
+}
 
 /// Where `id`'s window starts: Fibonacci hashing (one multiply) of the id's low
 /// 48 bits, which spreads ids that differ there over the whole table, and keeps
@@ -53,34 +109,6 @@ fn window(table: &[Entry], id: u64) -> impl Iterator<Item = &Entry> {
     (0..WINDOW).map(move |i| &table[(at + i) & (SIZE - 1)])
 }
 
-/// Maps `id` to `key` (not 0): `false` if its window is full (or `id` is
-/// [`GONE`]), and nothing is kept.
-pub(crate) fn insert(id: u64, key: u64) -> bool {
-    debug_assert_ne!(key, 0);
-    if id == GONE {
-        return false;
-    }
-    let table = TABLE.get_or_init(|| (0..SIZE).map(|_| Entry::default()).collect());
-    for e in window(table, id) {
-        if e.key.load(Ordering::Relaxed) == 0
-            && e.key
-                .compare_exchange(0, key, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        {
-            e.id.store(id, Ordering::Release);
-            return true;
-        }
-    }
-    false
-}
-
-/// The key `id` maps to.
-#[inline]
-pub(crate) fn get(id: u64) -> Option<u64> {
-    let table = TABLE.get()?;
-    window(table, id).find_map(|e| read(e, id))
-}
-
 #[inline]
 fn read(e: &Entry, id: u64) -> Option<u64> {
     if e.id.load(Ordering::Acquire) != id {
@@ -88,18 +116,6 @@ fn read(e: &Entry, id: u64) -> Option<u64> {
     }
     let key = e.key.load(Ordering::Acquire);
     (key != 0 && e.id.load(Ordering::Acquire) == id).then_some(key)
-}
-
-/// Removes `id` (its span closed): the key it mapped to.
-#[inline]
-pub(crate) fn remove(id: u64) -> Option<u64> {
-    let table = TABLE.get()?;
-    window(table, id).find_map(|e| {
-        let key = read(e, id)?;
-        e.id.store(GONE, Ordering::Release);
-        e.key.store(0, Ordering::Release);
-        Some(key)
-    })
 }
 
 #[cfg(test)]
@@ -113,6 +129,13 @@ mod tests {
         let base = 12345u64;
         let same: Vec<u64> = (1..=WINDOW as u64 + 1).map(|i| base + (i << 48)).collect();
         assert!(same.iter().all(|id| home(*id) == home(base)));
+        let index = Index::new();
+        let (insert, get, remove) = (
+            |id, key| index.insert(id, key),
+            |id| index.get(id),
+            |id| index.remove(id),
+        );
+        assert_eq!(get(base), None, "no table yet");
         for (n, id) in same.iter().enumerate().take(WINDOW) {
             assert!(insert(*id, 100 + n as u64));
         }

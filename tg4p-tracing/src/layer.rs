@@ -61,8 +61,9 @@
 //! and it may end on any thread. Exits happen on the entering thread (tracing's
 //! guards are not `Send`); each thread keeps a stack of its open enters.
 
+use crate::index::Index;
 use crate::state::{self, ExitEnd};
-use crate::{index, sink, slots};
+use crate::{sink, slots};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
@@ -95,50 +96,104 @@ use tracing_subscriber::registry::LookupSpan;
 /// })?;
 /// # Ok::<(), tg4p_core::runtime::SessionError>(())
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
 pub struct TracingLayer {
-    _private: (),
+    /// The registry's ids of the spans this layer records, mapped to their slots
+    /// (ids are unique within one registry only: one map per layer).
+    index: Index,
+    /// How many of them are [`Spilled`] now: while 0, a span missing from the
+    /// index is not recorded, and the registry need not be asked.
+    spilled: AtomicUsize,
 }
 
 impl TracingLayer {
     /// The layer. Compose it like any other:
     /// `tracing_subscriber::registry().with(TracingLayer::new())`.
     pub const fn new() -> TracingLayer {
-        TracingLayer { _private: () }
+        TracingLayer {
+            index: Index::new(),
+            spilled: AtomicUsize::new(0),
+        }
+    }
+
+    /// The slot of span `id`, if it is recorded.
+    #[inline]
+    fn find<S>(&self, id: &Id, ctx: &Context<'_, S>) -> Option<slots::SlotRef>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let key = match self.index.get(id.into_u64()) {
+            Some(key) => key,
+            None => self.spilled(id, ctx)?,
+        };
+        slots::get(key)
+    }
+
+    #[cold]
+    fn spilled<S>(&self, id: &Id, ctx: &Context<'_, S>) -> Option<u64>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if self.spilled.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        Some(ctx.span(id)?.extensions().get::<Spilled>()?.0)
+    }
+
+    /// Keeps span `id`'s `key` in the registry's extensions (its index window
+    /// is full).
+    #[cold]
+    fn spill<S>(&self, id: &Id, key: u64, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        match ctx.span(id) {
+            Some(span) => {
+                span.extensions_mut().replace(Spilled(key));
+                self.spilled.fetch_add(1, Ordering::Release);
+            }
+            None => {
+                slots::release(key);
+            }
+        }
+    }
+
+    /// Takes span `id`'s key out of the registry's extensions, if it was spilled.
+    #[cold]
+    fn unspill<S>(&self, id: &Id, ctx: &Context<'_, S>) -> Option<u64>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if self.spilled.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let key = ctx.span(id)?.extensions_mut().remove::<Spilled>()?.0;
+        self.spilled.fetch_sub(1, Ordering::Release);
+        Some(key)
+    }
+}
+
+impl Default for TracingLayer {
+    fn default() -> TracingLayer {
+        TracingLayer::new()
+    }
+}
+
+impl Clone for TracingLayer {
+    /// Another layer, with no spans of its own yet (for another registry).
+    fn clone(&self) -> TracingLayer {
+        TracingLayer::new()
+    }
+}
+
+impl std::fmt::Debug for TracingLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracingLayer").finish_non_exhaustive()
     }
 }
 
 /// The key of a span that did not fit in the index, kept in the registry's
 /// extensions of the span.
 struct Spilled(u64);
-
-/// How many spans are [`Spilled`] now: while 0, a span missing from the index is
-/// not recorded, and the registry need not be asked.
-static SPILLED: AtomicUsize = AtomicUsize::new(0);
-
-/// The slot of span `id`, if it is recorded.
-#[inline]
-fn find<S>(id: &Id, ctx: &Context<'_, S>) -> Option<slots::SlotRef>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    let key = match index::get(id.into_u64()) {
-        Some(key) => key,
-        None => spilled(id, ctx)?,
-    };
-    slots::get(key)
-}
-
-#[cold]
-fn spilled<S>(id: &Id, ctx: &Context<'_, S>) -> Option<u64>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    if SPILLED.load(Ordering::Acquire) == 0 {
-        return None;
-    }
-    Some(ctx.span(id)?.extensions().get::<Spilled>()?.0)
-}
 
 impl<S> Layer<S> for TracingLayer
 where
@@ -155,20 +210,20 @@ where
             Some(
                 attrs
                     .parent()
-                    .and_then(|p| find(p, &ctx))
+                    .and_then(|p| self.find(p, &ctx))
                     .map_or(0, |p| p.key()),
             )
         };
         let Some(key) = state::new_span(attrs, parent) else {
             return;
         };
-        if !index::insert(id.into_u64(), key) {
-            spill(id, key, &ctx);
+        if !self.index.insert(id.into_u64(), key) {
+            self.spill(id, key, &ctx);
         }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if let Some(r) = find(id, &ctx) {
+        if let Some(r) = self.find(id, &ctx) {
             state::record(r, values);
         }
     }
@@ -177,7 +232,7 @@ where
         if !sink::recording() {
             return;
         }
-        if let (Some(effect), Some(cause)) = (find(id, &ctx), find(follows, &ctx)) {
+        if let (Some(effect), Some(cause)) = (self.find(id, &ctx), self.find(follows, &ctx)) {
             state::follows_from(effect, cause);
         }
     }
@@ -187,7 +242,7 @@ where
         if !sink::recording() {
             return;
         }
-        let Some(r) = find(id, &ctx) else { return };
+        let Some(r) = self.find(id, &ctx) else { return };
         if let Some(slice) = state::enter(r) {
             state::push_open(id.into_u64(), r.key(), slice);
         }
@@ -210,9 +265,9 @@ where
 
     #[inline]
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        let key = match index::remove(id.into_u64()) {
+        let key = match self.index.remove(id.into_u64()) {
             Some(key) => key,
-            None => match unspill(&id, &ctx) {
+            None => match self.unspill(&id, &ctx) {
                 Some(key) => key,
                 None => return, // not recorded
             },
@@ -226,35 +281,4 @@ where
         }
         state::event(event);
     }
-}
-
-/// Keeps span `id`'s `key` in the registry's extensions (its index window is full).
-#[cold]
-fn spill<S>(id: &Id, key: u64, ctx: &Context<'_, S>)
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    match ctx.span(id) {
-        Some(span) => {
-            span.extensions_mut().replace(Spilled(key));
-            SPILLED.fetch_add(1, Ordering::Release);
-        }
-        None => {
-            slots::release(key);
-        }
-    }
-}
-
-/// Takes span `id`'s key out of the registry's extensions, if it was spilled.
-#[cold]
-fn unspill<S>(id: &Id, ctx: &Context<'_, S>) -> Option<u64>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    if SPILLED.load(Ordering::Acquire) == 0 {
-        return None;
-    }
-    let key = ctx.span(id)?.extensions_mut().remove::<Spilled>()?.0;
-    SPILLED.fetch_sub(1, Ordering::Release);
-    Some(key)
 }
