@@ -8,7 +8,8 @@
 //! measured in the same process, as ratios:
 //! - per span: tg4p's layer and subscriber / tracing-perfetto-file's layer (target
 //!   <= 1/3), and / tg4p's own `#[trace]` (target <= 2);
-//! - the same per event, and with 2 threads;
+//! - the same per event (and / tg4p's own `instant!` with one integer arg), and
+//!   with 2 threads;
 //! - bytes per slice event in the file (target <= 20), events dropped (0: `Block`).
 //!
 //! Baselines: `noop` is tracing's no-op subscriber (`NoSubscriber`: the macros'
@@ -42,6 +43,12 @@ fn span_op() {
 #[inline(never)]
 fn event_op(i: u64) {
     tracing::info!(n = i);
+}
+
+/// tg4p's own instant with one integer arg: what an event costs the recorder.
+#[inline(never)]
+fn instant_op(i: u64) {
+    tg4p::instant!("instant", n = i);
 }
 
 fn bench_path(name: &str) -> PathBuf {
@@ -203,7 +210,7 @@ fn summary(subs: &Subscribers) {
     for threads in [1, 2] {
         // Interleaved: on a shared, loaded machine every workload sees the same
         // conditions, and the best round of each is compared.
-        let workloads: [Workload<'_>; 12] = [
+        let workloads: [Workload<'_>; 13] = [
             (&subs.noop, |_| span_op()),
             (&subs.floor, |_| span_op()),
             (&subs.registry, |_| span_op()),
@@ -216,9 +223,10 @@ fn summary(subs: &Subscribers) {
             (&subs.tg4p, event_op),
             (&subs.own, |_| span_op()),
             (&subs.own, event_op),
+            (&subs.noop, instant_op),
         ];
         let s = session("ratios");
-        let mut best = [f64::INFINITY; 12];
+        let mut best = [f64::INFINITY; 13];
         for _ in 0..ROUNDS {
             for (b, (d, f)) in best.iter_mut().zip(workloads) {
                 *b = b.min(ns_per_call(threads, d, N, 1, f));
@@ -237,6 +245,7 @@ fn summary(subs: &Subscribers) {
             tg4p_event,
             own_span,
             own_event,
+            instant,
         ] = best;
         let r = s.finish().expect("finish");
         std::fs::remove_file(&r.path).ok();
@@ -249,6 +258,7 @@ fn summary(subs: &Subscribers) {
             ("span: tg4p layer", tg4p_span),
             ("span: tg4p subscriber", own_span),
             ("#[tg4p::trace] fn", trace_fn),
+            ("tg4p::instant! with one int", instant),
             ("event: noop subscriber", noop_event),
             ("event: registry, no layer", reg_event),
             ("event: tracing-perfetto-file", tpf_event),
@@ -287,6 +297,12 @@ fn summary(subs: &Subscribers) {
             "event tg4p subscriber / tracing-perfetto-file = {:.3}",
             own_event / tpf_event
         );
+        for (name, event) in [("layer", tg4p_event), ("subscriber", own_event)] {
+            println!(
+                "event tg4p {name:<10} / tg4p::instant!       = {:.3}",
+                event / instant
+            );
+        }
         println!(
             "(session: {} events written, {} dropped)",
             r.events_written, r.events_dropped

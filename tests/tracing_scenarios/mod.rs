@@ -683,3 +683,86 @@ fn instrumented_children_of_an_instrumented_future_nest_under_it() {
         assert!(handler.begin_ts <= c.begin_ts && c.end_ts <= handler.end_ts);
     }
 }
+
+#[test]
+fn more_spans_open_at_once_than_fast_places_are_each_recorded_as_their_own() {
+    // 70 000 spans open at once: past the layer's table of registry ids (64 Ki
+    // entries: some spill into the registry's extensions) and past the
+    // subscriber's flat slots; each keeps its own field and its own slice.
+    const N: u64 = 70_000;
+    let _g = serial();
+    let trace = record("many-open", "many-open-worker", || {
+        let spans: Vec<tracing::Span> = (0..N).map(|i| tracing::info_span!("many", i)).collect();
+        for span in spans.iter().rev() {
+            span.in_scope(|| {});
+        }
+        // One of them entered again: its own pool slice, no other's.
+        spans[12_345].in_scope(|| {});
+        drop(spans);
+        // Slots and ids freed: reused by the next spans, which record as new.
+        tracing::info_span!("after_many").in_scope(|| {});
+    });
+    let thread = thread_track(&trace, "many-open-worker");
+    let on_thread: Vec<&Slice> = trace
+        .slices_named("many")
+        .into_iter()
+        .filter(|s| s.track == thread.uuid)
+        .collect();
+    assert_eq!(on_thread.len(), N as usize + 1);
+    let mut seen = vec![0u32; N as usize];
+    for s in &on_thread {
+        assert_eq!(s.depth, 0);
+        match s.arg("i") {
+            Some(Arg::Uint(i)) => seen[*i as usize] += 1,
+            // The second enter's slice has no args (they are on the pool slice).
+            None => {}
+            other => panic!("arg i: {other:?}"),
+        }
+    }
+    assert!(seen.iter().all(|n| *n == 1), "each span's own field, once");
+    let pool = pool_slices(&trace, "many");
+    assert_eq!(
+        pool.len(),
+        1,
+        "only the span entered twice has a pool slice"
+    );
+    assert_eq!(pool[0].arg("i"), Some(&Arg::Uint(12_345)));
+    assert_eq!(tree(&trace, thread).last(), Some(&("after_many".into(), 0)));
+}
+
+#[test]
+fn an_explicit_parent_on_another_thread_holds_its_childs_pool_slice() {
+    let _g = serial();
+    let trace = record("explicit-parent", "explicit-parent-main", || {
+        let parent = tracing::info_span!("explicit_parent");
+        parent.in_scope(|| {});
+        parent.in_scope(|| {}); // entered twice: a pool slice
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("explicit-parent-other".into())
+                .spawn_scoped(s, || {
+                    // Not inside the parent here: the parent is given.
+                    let child = tracing::info_span!(parent: &parent, "explicit_child");
+                    child.in_scope(|| {});
+                    child.in_scope(|| {});
+                })
+                .unwrap()
+                .join()
+                .unwrap()
+        });
+    });
+    assert_nested_on_each_track(&trace);
+    let main = thread_track(&trace, "explicit-parent-main");
+    let parent = off_thread(&trace, "explicit_parent", main);
+    assert_eq!(parent.len(), 1, "one pool slice for the parent");
+    let other = thread_track(&trace, "explicit-parent-other");
+    let child = off_thread(&trace, "explicit_child", other);
+    assert_eq!(child.len(), 1, "one pool slice for the child");
+    let child_track = &trace.tracks[&child[0].track];
+    assert_eq!(
+        child_track.parent,
+        Some(parent[0].track),
+        "under its parent's pool slice: {child_track:?}"
+    );
+    assert!(parent[0].begin_ts <= child[0].begin_ts && child[0].end_ts <= parent[0].end_ts);
+}

@@ -26,6 +26,10 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    pub(crate) const fn new() -> Fields {
+        Fields { items: Vec::new() }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -51,17 +51,20 @@
 //! then shows as "did not end".
 //!
 //! # tracing's rules
-//! Span ids are reused after close: the layer's state of a span lives in the
-//! registry's extensions of that span, which the registry drops at close
-//! ([`TracingSubscriber`](crate::TracingSubscriber) keeps it in slots of its own,
-//! with a generation in the id). A span may
+//! Span ids are reused after close: the layer keeps a span's state in a slot of
+//! its own (as [`TracingSubscriber`](crate::TracingSubscriber) does), found from
+//! the registry's id through a table of its own (`index.rs`), not through the
+//! registry's extensions; the id leaves the table at close, before the
+//! registry can reuse it. A span may
 //! close on another thread than it was entered on, and `on_close` may come long
 //! after the last exit (a clone held elsewhere): only the pool slice ends at close,
 //! and it may end on any thread. Exits happen on the entering thread (tracing's
 //! guards are not `Send`); each thread keeps a stack of its open enters.
 
-use crate::sink;
-use crate::state::{self, ExitEnd, SpanState};
+use crate::index::Index;
+use crate::state::{self, ExitEnd};
+use crate::{sink, slots};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -71,13 +74,14 @@ use tracing_subscriber::registry::LookupSpan;
 /// the open tg4p session's trace, next to `#[tg4p::trace]` slices.
 ///
 /// With no session open it records nothing and costs a load and a branch per
-/// callback. Spans created while a session is open are recorded; spans created
+/// callback (a close also looks its id up in the layer's table, once a session
+/// has recorded spans: at most 8 entries read). Spans created while a session is open are recorded; spans created
 /// before it are not.
 ///
 /// A layer sits on `tracing_subscriber`'s registry, whose own span bookkeeping
 /// costs more per span than the layer's recording; when no other layer is
 /// needed, [`TracingSubscriber`](crate::TracingSubscriber) records the same trace
-/// several times cheaper.
+/// at less than half the cost per span.
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;
@@ -92,36 +96,135 @@ use tracing_subscriber::registry::LookupSpan;
 /// })?;
 /// # Ok::<(), tg4p_core::runtime::SessionError>(())
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
 pub struct TracingLayer {
-    _private: (),
+    /// The registry's ids of the spans this layer records, mapped to their slots
+    /// (ids are unique within one registry only: one map per layer).
+    index: Index,
+    /// How many of them are [`Spilled`] now: while 0, a span missing from the
+    /// index is not recorded, and the registry need not be asked.
+    spilled: AtomicUsize,
 }
 
 impl TracingLayer {
     /// The layer. Compose it like any other:
     /// `tracing_subscriber::registry().with(TracingLayer::new())`.
     pub const fn new() -> TracingLayer {
-        TracingLayer { _private: () }
+        TracingLayer {
+            index: Index::new(),
+            spilled: AtomicUsize::new(0),
+        }
+    }
+
+    /// The slot of span `id`, if it is recorded.
+    #[inline]
+    fn find<S>(&self, id: &Id, ctx: &Context<'_, S>) -> Option<slots::SlotRef>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let key = match self.index.get(id.into_u64()) {
+            Some(key) => key,
+            None => self.spilled(id, ctx)?,
+        };
+        slots::get(key)
+    }
+
+    #[cold]
+    fn spilled<S>(&self, id: &Id, ctx: &Context<'_, S>) -> Option<u64>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if self.spilled.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        Some(ctx.span(id)?.extensions().get::<Spilled>()?.0)
+    }
+
+    /// Keeps span `id`'s `key` in the registry's extensions (its index window
+    /// is full).
+    #[cold]
+    fn spill<S>(&self, id: &Id, key: u64, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        match ctx.span(id) {
+            Some(span) => {
+                span.extensions_mut().replace(Spilled(key));
+                self.spilled.fetch_add(1, Ordering::Release);
+            }
+            None => {
+                slots::release(key);
+            }
+        }
+    }
+
+    /// Takes span `id`'s key out of the registry's extensions, if it was spilled.
+    #[cold]
+    fn unspill<S>(&self, id: &Id, ctx: &Context<'_, S>) -> Option<u64>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if self.spilled.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let key = ctx.span(id)?.extensions_mut().remove::<Spilled>()?.0;
+        self.spilled.fetch_sub(1, Ordering::Release);
+        Some(key)
     }
 }
+
+impl Default for TracingLayer {
+    fn default() -> TracingLayer {
+        TracingLayer::new()
+    }
+}
+
+impl Clone for TracingLayer {
+    /// Another layer, with no spans of its own yet (for another registry).
+    fn clone(&self) -> TracingLayer {
+        TracingLayer::new()
+    }
+}
+
+impl std::fmt::Debug for TracingLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracingLayer").finish_non_exhaustive()
+    }
+}
+
+/// The key of a span that did not fit in the index, kept in the registry's
+/// extensions of the span.
+struct Spilled(u64);
 
 impl<S> Layer<S> for TracingLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    #[inline]
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if !sink::recording() {
             return;
         }
-        let Some(span) = ctx.span(id) else { return };
-        // The registry knows the parent: looked up only for a pool slice.
-        span.extensions_mut().replace(SpanState::new(attrs, None));
+        let parent = if attrs.is_contextual() {
+            None // the innermost span entered here
+        } else {
+            Some(
+                attrs
+                    .parent()
+                    .and_then(|p| self.find(p, &ctx))
+                    .map_or(0, |p| p.key()),
+            )
+        };
+        let Some(key) = state::new_span(attrs, parent) else {
+            return;
+        };
+        if !self.index.insert(id.into_u64(), key) {
+            self.spill(id, key, &ctx);
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
-            state.record(values);
+        if let Some(r) = self.find(id, &ctx) {
+            state::record(r, values);
         }
     }
 
@@ -129,67 +232,47 @@ where
         if !sink::recording() {
             return;
         }
-        let (Some(span), Some(cause)) = (ctx.span(id), ctx.span(follows)) else {
-            return;
-        };
-        let Some(flow) = cause
-            .extensions_mut()
-            .get_mut::<SpanState>()
-            .map(|c| c.flow_out(follows.into_u64()))
-        else {
-            return;
-        };
-        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
-            state.flow_in(flow);
+        if let (Some(effect), Some(cause)) = (self.find(id, &ctx), self.find(follows, &ctx)) {
+            state::follows_from(effect, cause);
         }
     }
 
+    #[inline]
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         if !sink::recording() {
             return;
         }
-        let Some(span) = ctx.span(id) else { return };
-        let mut ext = span.extensions_mut();
-        let Some(state) = ext.get_mut::<SpanState>() else {
-            return;
-        };
-        let slice = state.enter(|_, begin| {
-            let parent = span.parent();
-            let ext = parent.as_ref().map(|p| p.extensions());
-            begin(ext.as_ref().and_then(|e| e.get::<SpanState>()?.pool()))
-        });
-        drop(ext);
-        state::push_open(id.into_u64(), slice);
+        let Some(r) = self.find(id, &ctx) else { return };
+        if let Some(slice) = state::enter(r) {
+            state::push_open(id.into_u64(), r.key(), slice);
+        }
     }
 
-    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        let Some(slice) = state::pop_open(id.into_u64()) else {
+    #[inline]
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        let Some((key, slice)) = state::pop_open(id.into_u64()) else {
             return;
         };
         if !state::exits_pending() {
-            return ExitEnd::plain(slice).write();
+            return drop(slice); // a plain end
         }
-        let Some(span) = ctx.span(id) else {
-            return ExitEnd::plain(slice).write();
-        };
-        let mut ext = span.extensions_mut();
-        let end = match ext.get_mut::<SpanState>() {
-            Some(state) => state.exit(slice),
+        let end = match slots::get(key) {
+            Some(r) => state::exit(r, slice),
             None => ExitEnd::plain(slice),
         };
-        drop(ext);
         end.write();
     }
 
+    #[inline]
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if !state::closes_pending() {
-            return; // nothing to end: the registry drops the state
-        }
-        let Some(span) = ctx.span(&id) else { return };
-        let state = span.extensions_mut().remove::<SpanState>();
-        if let Some(state) = state {
-            state.close();
-        }
+        let key = match self.index.remove(id.into_u64()) {
+            Some(key) => key,
+            None => match self.unspill(&id, &ctx) {
+                Some(key) => key,
+                None => return, // not recorded
+            },
+        };
+        slots::release(key);
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {

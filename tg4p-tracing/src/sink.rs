@@ -36,10 +36,10 @@ impl ThreadSlice {
 #[inline]
 pub(crate) fn begin_thread_since(site: &'static Site, fields: &Fields) -> (ThreadSlice, u64) {
     let (slice, tick) = if fields.is_empty() {
-        rt::enter_since(site.callsite)
+        rt::enter_since(site.callsite())
     } else {
-        with_args(fields, None, |args| {
-            rt::begin_details_since(site.callsite, &details(None, args, &[], &[]))
+        with_args(fields, |args| {
+            rt::begin_details_since(site.callsite(), &details(None, args, &[], &[]))
         })
     };
     (ThreadSlice(slice), tick)
@@ -49,11 +49,11 @@ pub(crate) fn begin_thread_since(site: &'static Site, fields: &Fields) -> (Threa
 #[inline]
 pub(crate) fn begin_thread(site: &'static Site, fields: &Fields) -> ThreadSlice {
     if fields.is_empty() {
-        return ThreadSlice(rt::enter(site.callsite));
+        return ThreadSlice(rt::enter(site.callsite()));
     }
-    with_args(fields, None, |args| {
+    with_args(fields, |args| {
         ThreadSlice(FnSpan::begin_details(
-            site.callsite,
+            site.callsite(),
             &details(None, args, &[], &[]),
         ))
     })
@@ -70,7 +70,7 @@ pub(crate) fn end_thread(
     if recorded.is_empty() && outgoing.is_empty() && incoming.is_empty() {
         return drop(slice);
     }
-    with_args(recorded, None, |args| {
+    with_args(recorded, |args| {
         slice
             .0
             .end_details(&details(None, args, outgoing, incoming))
@@ -88,20 +88,20 @@ pub(crate) fn begin_pool(
     fields: &Fields,
     parent: Option<&PoolSlice>,
 ) -> PoolSlice {
-    with_args(fields, None, |args| {
+    with_args(fields, |args| {
         let details = details(None, args, &[], &[]);
         PoolSlice(match parent {
             Some(parent) => {
-                PoolSpan::begin_under(site.callsite, site.pool, &parent.0, since, &details)
+                PoolSpan::begin_under(site.callsite(), site.pool, &parent.0, since, &details)
             }
-            None => PoolSpan::begin_since(site.callsite, site.pool, since, &details),
+            None => PoolSpan::begin_since(site.callsite(), site.pool, since, &details),
         })
     })
 }
 
 /// Ends a pool slice, with the values recorded since it began and flows.
 pub(crate) fn end_pool(slice: PoolSlice, recorded: &Fields, outgoing: &[u64], incoming: &[u64]) {
-    with_args(recorded, None, |args| {
+    with_args(recorded, |args| {
         slice
             .0
             .end_details(&details(None, args, outgoing, incoming))
@@ -111,8 +111,8 @@ pub(crate) fn end_pool(slice: PoolSlice, recorded: &Fields, outgoing: &[u64], in
 /// Records an instant of `site` (named `name` if given, else after the site) on the
 /// calling thread's track, with `fields` as args and flows leaving it.
 pub(crate) fn instant(site: &'static Site, name: Option<&str>, fields: &Fields, outgoing: &[u64]) {
-    with_args(fields, None, |args| {
-        rt::instant_details(site.callsite, None, &details(name, args, outgoing, &[]))
+    with_args(fields, |args| {
+        rt::instant_details(site.callsite(), None, &details(name, args, outgoing, &[]))
     })
 }
 
@@ -130,40 +130,44 @@ fn details<'a>(
     }
 }
 
-/// Runs `f` on `fields` (and `extra`, first) as typed args: from a small array on
-/// the stack for the common few, else from a vector.
+/// A field's value as a typed arg.
 #[inline]
-fn with_args<R>(
-    fields: &Fields,
-    extra: Option<TypedArg<'static>>,
-    f: impl FnOnce(&[TypedArg<'_>]) -> R,
-) -> R {
+fn typed<'a>((name, v): &'a (&'static str, FieldValue)) -> TypedArg<'a> {
+    TypedArg {
+        name,
+        value: match v {
+            FieldValue::I64(v) => ArgValue::Int(*v),
+            FieldValue::U64(v) => ArgValue::Uint(*v),
+            FieldValue::F64(v) => ArgValue::Double(*v),
+            FieldValue::Bool(v) => ArgValue::Bool(*v),
+            FieldValue::Str(s) => ArgValue::Str(s),
+        },
+    }
+}
+
+/// Runs `f` on `fields` as typed args: the common few straight from the stack,
+/// up to 8 from an array on the stack, more from a vector.
+#[inline]
+fn with_args<R>(fields: &Fields, f: impl FnOnce(&[TypedArg<'_>]) -> R) -> R {
     const INLINE: usize = 8;
     const EMPTY: TypedArg<'static> = TypedArg {
         name: "",
         value: ArgValue::Bool(false),
     };
-    let args = extra
-        .into_iter()
-        .chain(fields.items.iter().map(|(name, v)| TypedArg {
-            name,
-            value: match v {
-                FieldValue::I64(v) => ArgValue::Int(*v),
-                FieldValue::U64(v) => ArgValue::Uint(*v),
-                FieldValue::F64(v) => ArgValue::Double(*v),
-                FieldValue::Bool(v) => ArgValue::Bool(*v),
-                FieldValue::Str(s) => ArgValue::Str(s),
-            },
-        }));
-    let n = (fields.items.len() + extra.is_some() as usize).min(MAX_ARGS);
-    if n <= INLINE {
-        let mut buf = [EMPTY; INLINE];
-        for (slot, arg) in buf.iter_mut().zip(args) {
-            *slot = arg;
+    match &fields.items[..] {
+        [] => f(&[]),
+        [a] => f(&[typed(a)]),
+        [a, b] => f(&[typed(a), typed(b)]),
+        items if items.len() <= INLINE => {
+            let mut buf = [EMPTY; INLINE];
+            for (slot, item) in buf.iter_mut().zip(items) {
+                *slot = typed(item);
+            }
+            f(&buf[..items.len()])
         }
-        f(&buf[..n])
-    } else {
-        let all: Vec<TypedArg<'_>> = args.take(MAX_ARGS).collect();
-        f(&all)
+        items => {
+            let all: Vec<TypedArg<'_>> = items.iter().take(MAX_ARGS).map(typed).collect();
+            f(&all)
+        }
     }
 }

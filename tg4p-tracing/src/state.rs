@@ -1,78 +1,211 @@
-//! What the layer and the subscriber share: a span's state and what each of
-//! `tracing`'s callbacks does with it, wherever the state is kept (the registry's
-//! extensions for [`TracingLayer`](crate::TracingLayer), our own slots for
-//! [`TracingSubscriber`](crate::TracingSubscriber)), and each thread's stack of
-//! open enters. See the layer's module docs for what a span becomes.
+//! What the layer and the subscriber share: what each of `tracing`'s callbacks
+//! does with a span's state, kept in slots (`slots.rs`) that both use (the
+//! subscriber's span ids are slot keys; the layer maps the registry's ids to them
+//! in `index.rs`), and each thread's stack of open enters and free slots. See the
+//! layer's module docs for what a span becomes.
 
 use crate::fields::Fields;
 use crate::sink::{self, PoolSlice, ThreadSlice};
 use crate::sites::{Site, site};
+use crate::slots::{self, FIELDS, LocalFree, PENDING, POOL, Recorded, SlotRef};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tg4p_core::FlowId;
 use tracing::Event;
 use tracing::span::{Attributes, Record};
 
-/// The recorder's state of one span.
+/// The part of a span's state behind its slot's lock: what only spans with field
+/// values, values recorded later, flows or a pool slice have. (What every span
+/// has is in atomics of the slot: see `slots.rs`.)
 pub(crate) struct SpanState {
-    pub(crate) site: &'static Site,
-    /// The key of the span's parent, if it has one.
-    parent: Option<u64>,
     /// Field values given at creation (and recorded before the first enter).
-    fields: Fields,
+    pub(crate) fields: Fields,
     /// Values recorded after the first enter: written on the end of the span's slice.
     recorded: Fields,
-    /// How many times the span was entered.
-    enters: u32,
-    /// The tick of the first enter: where a pool slice begins.
-    first_enter: u64,
     /// The slice of a span entered more than once, from its first enter to its close.
     pool: Option<PoolSlice>,
     /// Flows (`follows_from`) leaving this span, written on its next slice end.
     outgoing: Vec<u64>,
     /// Flows arriving at this span, written on its next slice end.
     incoming: Vec<u64>,
-    /// Whether this span counts in [`PENDING`].
+    /// Whether this span counts in [`WAITING`].
     pending: bool,
 }
 
-/// Spans with values or flows waiting for a slice end, and open pool slices: while
-/// both are 0 (sync code without `record` or `follows_from`), exits and closes need
-/// not look at the span's state. Relaxed: a count that is read late only makes an
-/// exit look (a span's own updates happen under its state's lock, and a span
-/// is exited on the thread that entered it).
-static PENDING: AtomicUsize = AtomicUsize::new(0);
-static POOLS: AtomicUsize = AtomicUsize::new(0);
+/// Spans with values or flows waiting for a slice end: while 0 (sync code without
+/// `record` or `follows_from`), exits need not look at the span's state. Relaxed:
+/// a count that is read late only makes an exit look (a span's own updates happen
+/// under its lock, and a span is exited on the thread that entered it).
+static WAITING: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether an exit may have something to write beyond a plain slice end.
 #[inline]
 pub(crate) fn exits_pending() -> bool {
-    PENDING.load(Ordering::Relaxed) != 0
-}
-
-/// Whether a close may have something to write (a pool slice's end).
-#[inline]
-pub(crate) fn closes_pending() -> bool {
-    POOLS.load(Ordering::Relaxed) != 0 || PENDING.load(Ordering::Relaxed) != 0
+    WAITING.load(Ordering::Relaxed) != 0
 }
 
 const NO_FIELDS: &Fields = &Fields { items: Vec::new() };
 
-impl SpanState {
-    /// The state of a span created with `attrs`, a child of span `parent`.
-    #[inline]
-    pub(crate) fn new(attrs: &Attributes<'_>, parent: Option<u64>) -> SpanState {
-        let mut fields = Fields::default();
-        if !attrs.values().is_empty() {
-            attrs.record(&mut fields);
-        }
-        SpanState {
+/// A new span, created with `attrs` while a session is open, a child of span
+/// `parent` (a key, 0 if none; `None`: the innermost span entered on this
+/// thread, if any): its key (`None` only with 2^32 spans open).
+#[inline]
+pub(crate) fn new_span(attrs: &Attributes<'_>, parent: Option<u64>) -> Option<u64> {
+    let (parent, free) = with_thread(|t| {
+        let parent = parent.unwrap_or_else(|| t.open.last().map_or(0, |o| o.key));
+        (parent, t.free.take())
+    })
+    .unwrap_or((parent.unwrap_or(0), None));
+    let fields = (!attrs.metadata().fields().is_empty() && !attrs.values().is_empty())
+        .then_some(|state: &mut SpanState| attrs.record(&mut state.fields));
+    slots::insert(
+        free,
+        Some(Recorded {
             site: site(attrs.metadata()),
             parent,
             fields,
-            recorded: Fields::default(),
-            enters: 0,
-            first_enter: 0,
+        }),
+    )
+}
+
+/// A new span created with no session open: its key (`None` only with 2^32
+/// spans open).
+#[inline]
+pub(crate) fn new_unrecorded_span() -> Option<u64> {
+    let free = with_thread(|t| t.free.take()).flatten();
+    slots::insert::<fn(&mut SpanState)>(free, None)
+}
+
+/// An enter of span `r`: a slice on the calling thread's track (and, at the
+/// second enter, the pool slice from the first enter on). `None` if the span is
+/// not recorded. The caller pushes the slice with [`push_open`].
+#[inline]
+pub(crate) fn enter(r: SlotRef) -> Option<ThreadSlice> {
+    let site = r.site()?;
+    if !site.callsite().category_on() {
+        // Its target (or level) is left out by the session's category pattern.
+        return Some(ThreadSlice::off());
+    }
+    if r.count_enter() == 0 {
+        let (slice, tick) = if r.flags() & FIELDS != 0 {
+            sink::begin_thread_since(site, &r.lock().state.fields)
+        } else {
+            sink::begin_thread_since(site, NO_FIELDS)
+        };
+        r.set_first_enter(tick);
+        return Some(slice);
+    }
+    if r.flags() & POOL == 0 {
+        begin_pool(r, site);
+    }
+    Some(sink::begin_thread(site, NO_FIELDS))
+}
+
+/// The second enter of span `r`: its pool slice, from its first enter on, under
+/// its parent's pool slice if the parent has one (on a child track of the
+/// parent's track).
+#[cold]
+fn begin_pool(r: SlotRef, site: &'static Site) {
+    let mut l = r.lock();
+    if l.state.pool.is_some() {
+        return; // another thread's enter began it meanwhile
+    }
+    let mut since = r.first_enter();
+    if since == 0 {
+        // The first enter saw no session (it ended, another opened since), or
+        // runs on another thread at this moment.
+        since = sink::now();
+    }
+    let parent = slots::get(r.parent()).filter(|p| p.key() != r.key() && p.flags() & POOL != 0);
+    let pool = match parent.as_ref().and_then(SlotRef::try_lock) {
+        Some(p) => sink::begin_pool(site, since, &l.state.fields, p.state.pool.as_ref()),
+        None => sink::begin_pool(site, since, &l.state.fields, None),
+    };
+    l.state.pool = Some(pool);
+    r.set_flags(POOL);
+}
+
+/// An exit of span `r` with something pending: what the end of `slice` carries.
+pub(crate) fn exit(r: SlotRef, slice: ThreadSlice) -> ExitEnd {
+    if r.flags() & PENDING == 0 {
+        return ExitEnd::plain(slice);
+    }
+    let mut l = r.lock();
+    let state = &mut l.state;
+    if !state.pending {
+        return ExitEnd::plain(slice);
+    }
+    // A span with no pool slice ends its flows and later values here; one with
+    // a pool slice keeps its outgoing flows and values for the pool slice's end.
+    let solo = state.pool.is_none();
+    let recorded = if solo && r.enters() == 1 {
+        std::mem::take(&mut state.recorded)
+    } else {
+        Fields::default()
+    };
+    let outgoing = if solo {
+        std::mem::take(&mut state.outgoing)
+    } else {
+        Vec::new()
+    };
+    let incoming = std::mem::take(&mut state.incoming);
+    if state.recorded.is_empty() && state.outgoing.is_empty() {
+        state.clear_pending(&r);
+    }
+    ExitEnd {
+        slice,
+        recorded,
+        outgoing,
+        incoming,
+    }
+}
+
+/// `Span::record` on span `r`: before the first enter the values join the
+/// begin's args, after it the end's.
+pub(crate) fn record(r: SlotRef, values: &Record<'_>) {
+    if r.site().is_none() {
+        return;
+    }
+    let mut l = r.lock();
+    if r.enters() == 0 {
+        values.record(&mut l.state.fields);
+        r.set_flags(FIELDS);
+    } else {
+        values.record(&mut l.state.recorded);
+        l.state.mark_pending(&r);
+    }
+}
+
+/// `follows_from`: a flow from span `cause` to span `effect`. It leaves from the
+/// end of the cause's slice open now, else from an instant named after the cause,
+/// recorded here and now; it arrives at the end of the effect's next slice.
+pub(crate) fn follows_from(effect: SlotRef, cause: SlotRef) {
+    let (Some(_), Some(cause_site)) = (effect.site(), cause.site()) else {
+        return;
+    };
+    let flow = FlowId::new().raw();
+    {
+        let mut l = cause.lock();
+        if l.state.pool.is_some() || entered_here(cause.key()) {
+            l.state.outgoing.push(flow);
+            l.state.mark_pending(&cause);
+        } else {
+            drop(l);
+            // Nothing of the cause is open here (it ran already, or runs
+            // elsewhere, or never did).
+            sink::instant(cause_site, None, NO_FIELDS, &[flow]);
+        }
+    }
+    let mut l = effect.lock();
+    l.state.incoming.push(flow);
+    l.state.mark_pending(&effect);
+}
+
+impl SpanState {
+    pub(crate) const fn new() -> SpanState {
+        SpanState {
+            fields: Fields::new(),
+            recorded: Fields::new(),
             pool: None,
             outgoing: Vec::new(),
             incoming: Vec::new(),
@@ -80,173 +213,45 @@ impl SpanState {
         }
     }
 
-    /// Makes this (closed) state the state of a new span created with `attrs`, in
-    /// place: the vectors keep their capacity, and the site is looked up only if
-    /// the callsite differs from the last span's (a slot reused by the same
-    /// callsite, as in a loop, keeps it).
-    #[inline]
-    pub(crate) fn reset(&mut self, attrs: &Attributes<'_>, parent: Option<u64>) {
-        let meta = attrs.metadata();
-        if !std::ptr::eq(self.site.meta, meta) {
-            self.site = site(meta);
-        }
-        self.parent = parent;
-        self.fields.items.clear();
-        if !attrs.values().is_empty() {
-            attrs.record(&mut self.fields);
-        }
-        self.recorded.items.clear();
-        self.enters = 0;
-        self.first_enter = 0;
-        self.outgoing.clear();
-        self.incoming.clear();
-        debug_assert!(self.pool.is_none() && !self.pending);
-    }
-
-    /// Counts the span in [`PENDING`] (once).
-    fn mark_pending(&mut self) {
-        if !self.pending {
-            self.pending = true;
-            PENDING.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    fn clear_pending(&mut self) {
+    /// Makes this state (of a span closed, or of none) empty for a new span, in
+    /// place: the vectors keep their capacity.
+    pub(crate) fn reset(&mut self) {
         if self.pending {
             self.pending = false;
-            PENDING.fetch_sub(1, Ordering::Relaxed);
+            WAITING.fetch_sub(1, Ordering::Relaxed);
         }
+        // A pool slice left open (not possible through `close`) ends as its
+        // guard drops.
+        self.pool = None;
+        self.fields.items.clear();
+        self.recorded.items.clear();
+        self.outgoing.clear();
+        self.incoming.clear();
     }
 
-    /// `Span::record`: before the first enter the values join the begin's args,
-    /// after it the end's.
-    pub(crate) fn record(&mut self, values: &Record<'_>) {
-        if self.enters == 0 {
-            values.record(&mut self.fields);
-        } else {
-            values.record(&mut self.recorded);
-            self.mark_pending();
-        }
-    }
-
-    /// The cause's side of `follows_from`: a flow leaving this span (`key`), from
-    /// the end of its slice open now, else from an instant named after it,
-    /// recorded here and now. Returns the flow's id.
-    pub(crate) fn flow_out(&mut self, key: u64) -> u64 {
-        let flow = FlowId::new().raw();
-        if self.pool.is_some() || entered_here(key) {
-            self.outgoing.push(flow);
-            self.mark_pending();
-        } else {
-            // Nothing of the cause is open here (it ran already, or runs elsewhere,
-            // or never did).
-            sink::instant(self.site, None, NO_FIELDS, &[flow]);
-        }
-        flow
-    }
-
-    /// The effect's side of `follows_from`: `flow` arrives at its next slice end.
-    pub(crate) fn flow_in(&mut self, flow: u64) {
-        self.incoming.push(flow);
-        self.mark_pending();
-    }
-
-    /// An enter: a slice on the calling thread's track (and, at the second enter,
-    /// the pool slice from the first enter on). The caller pushes it with
-    /// [`push_open`] once it has let go of the state.
-    ///
-    /// `in_parent(key, begin)` is called at most once, to begin the pool slice
-    /// under the span's parent (`key`: the one given to [`SpanState::new`], if
-    /// any): it calls `begin` with the parent's pool slice, if the parent has
-    /// one, so that the slice nests under it (on a child track of the parent's
-    /// track).
-    #[inline]
-    pub(crate) fn enter<P>(&mut self, in_parent: P) -> ThreadSlice
-    where
-        P: FnOnce(Option<u64>, &dyn Fn(Option<&PoolSlice>) -> PoolSlice) -> PoolSlice,
-    {
-        if !self.site.callsite.category_on() {
-            // Its target (or level) is left out by the session's category pattern.
-            return ThreadSlice::off();
-        }
-        self.enters = self.enters.saturating_add(1);
-        if self.enters == 1 {
-            let (slice, tick) = sink::begin_thread_since(self.site, &self.fields);
-            self.first_enter = tick;
-            return slice;
-        }
-        if self.pool.is_none() {
-            if self.first_enter == 0 {
-                // The first enter saw no session (it ended, another opened since).
-                self.first_enter = sink::now();
-            }
-            let (site, since, fields) = (self.site, self.first_enter, &self.fields);
-            let begin = |parent: Option<&PoolSlice>| sink::begin_pool(site, since, fields, parent);
-            let pool = in_parent(self.parent, &begin);
-            self.pool = Some(pool);
-            POOLS.fetch_add(1, Ordering::Relaxed);
-        }
-        sink::begin_thread(self.site, NO_FIELDS)
-    }
-
-    /// The span's pool slice, if it has one (for its children's).
-    pub(crate) fn pool(&self) -> Option<&PoolSlice> {
-        self.pool.as_ref()
-    }
-
-    /// An exit with something pending: what the end of `slice` carries.
-    pub(crate) fn exit(&mut self, slice: ThreadSlice) -> ExitEnd {
+    /// Counts the span in [`WAITING`] (once).
+    fn mark_pending(&mut self, r: &SlotRef) {
         if !self.pending {
-            return ExitEnd::plain(slice);
+            self.pending = true;
+            WAITING.fetch_add(1, Ordering::Relaxed);
+            r.set_flags(PENDING);
         }
-        // A span with no pool slice ends its flows and later values here; one with
-        // a pool slice keeps its outgoing flows and values for the pool slice's end.
-        let solo = self.pool.is_none();
-        let recorded = if solo && self.enters == 1 {
-            std::mem::take(&mut self.recorded)
-        } else {
-            Fields::default()
-        };
-        let outgoing = if solo {
-            std::mem::take(&mut self.outgoing)
-        } else {
-            Vec::new()
-        };
-        let incoming = std::mem::take(&mut self.incoming);
-        if self.recorded.is_empty() && self.outgoing.is_empty() {
-            self.clear_pending();
-        }
-        ExitEnd {
-            slice,
-            recorded,
-            outgoing,
-            incoming,
+    }
+
+    fn clear_pending(&mut self, r: &SlotRef) {
+        if self.pending {
+            self.pending = false;
+            WAITING.fetch_sub(1, Ordering::Relaxed);
+            r.clear_flags(PENDING);
         }
     }
 
     /// The span closed: its pool slice (if any) ends, on the calling thread.
-    pub(crate) fn close(mut self) {
-        self.close_in_place();
-    }
-
-    /// [`close`](SpanState::close), leaving the state to be [`reset`](SpanState::reset).
-    #[inline]
-    pub(crate) fn close_in_place(&mut self) {
-        self.clear_pending();
+    pub(crate) fn close(&mut self, r: &SlotRef) {
+        self.clear_pending(r);
         if let Some(pool) = self.pool.take() {
-            POOLS.fetch_sub(1, Ordering::Relaxed);
+            r.clear_flags(POOL);
             sink::end_pool(pool, &self.recorded, &self.outgoing, &self.incoming);
-        }
-    }
-}
-
-impl Drop for SpanState {
-    fn drop(&mut self) {
-        // A state dropped without `close` (the registry dropping extensions): keep
-        // the counts right; a pool slice's guard ends its slice by itself.
-        self.clear_pending();
-        if self.pool.take().is_some() {
-            POOLS.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -277,60 +282,79 @@ impl ExitEnd {
     }
 }
 
+/// A span entered on a thread: its id (tracing's), its key (ours) and its slice.
+struct Open {
+    id: u64,
+    key: u64,
+    slice: ThreadSlice,
+}
+
+/// What this crate keeps per thread.
+pub(crate) struct Thread {
+    /// The thread's open enters, innermost last.
+    open: Vec<Open>,
+    /// The thread's free slots.
+    pub(crate) free: LocalFree,
+}
+
 thread_local! {
-    /// The calling thread's open enters, innermost last: (span key, its slice).
-    static OPEN: RefCell<Vec<(u64, ThreadSlice)>> = const { RefCell::new(Vec::new()) };
+    static THREAD: RefCell<Thread> = const {
+        RefCell::new(Thread {
+            open: Vec::new(),
+            free: LocalFree::new(),
+        })
+    };
     /// The calling thread's scratch fields for events.
     static EVENT_FIELDS: RefCell<Fields> = const { RefCell::new(Fields { items: Vec::new() }) };
 }
 
+/// Runs `f` on the calling thread's state (`None` while the thread exits).
+#[inline]
+pub(crate) fn with_thread<R>(f: impl FnOnce(&mut Thread) -> R) -> Option<R> {
+    THREAD
+        .try_with(|t| Some(f(&mut *t.try_borrow_mut().ok()?)))
+        .ok()
+        .flatten()
+}
+
 /// Whether span `key` is entered on the calling thread now.
 fn entered_here(key: u64) -> bool {
-    OPEN.try_with(|open| {
-        open.try_borrow()
-            .is_ok_and(|open| open.iter().any(|(k, _)| *k == key))
-    })
-    .unwrap_or(false)
+    with_thread(|t| t.open.iter().any(|o| o.key == key)).unwrap_or(false)
 }
 
-/// Records that span `key` is entered on this thread, with its slice.
+/// Records that span `id` (our `key`) is entered on this thread, with its slice.
 #[inline]
-pub(crate) fn push_open(key: u64, slice: ThreadSlice) {
-    let _ = OPEN.try_with(|open| {
-        if let Ok(mut open) = open.try_borrow_mut() {
-            open.push((key, slice));
-        }
-    });
+pub(crate) fn push_open(id: u64, key: u64, slice: ThreadSlice) {
+    with_thread(|t| t.open.push(Open { id, key, slice }));
 }
 
-/// The slice of span `key`'s innermost enter on this thread, taken off the stack;
-/// `None` if the span is not entered here (entered with no session open).
+/// The key and slice of span `id`'s innermost enter on this thread, taken off the
+/// stack; `None` if the span is not entered here (entered with no session open).
 #[inline]
-pub(crate) fn pop_open(key: u64) -> Option<ThreadSlice> {
-    OPEN.try_with(|open| {
-        let mut open = open.try_borrow_mut().ok()?;
+pub(crate) fn pop_open(id: u64) -> Option<(u64, ThreadSlice)> {
+    with_thread(|t| {
         // Almost always the innermost: exits mirror enters.
-        if open.last().is_some_and(|(k, _)| *k == key) {
-            return open.pop().map(|(_, s)| s);
-        }
-        let i = open.iter().rposition(|(k, _)| *k == key)?;
-        Some(open.remove(i).1)
+        let o = if t.open.last().is_some_and(|o| o.id == id) {
+            t.open.pop()?
+        } else {
+            let i = t.open.iter().rposition(|o| o.id == id)?;
+            t.open.remove(i)
+        };
+        Some((o.key, o.slice))
     })
-    .ok()
     .flatten()
 }
 
-/// The key of the innermost span entered on this thread (while recording).
-pub(crate) fn innermost_open() -> Option<u64> {
-    OPEN.try_with(|open| open.try_borrow().ok()?.last().map(|(k, _)| *k))
-        .ok()
-        .flatten()
+/// The id and key of the innermost span entered on this thread (while recording).
+#[inline]
+pub(crate) fn innermost_open() -> Option<(u64, u64)> {
+    with_thread(|t| t.open.last().map(|o| (o.id, o.key))).flatten()
 }
 
 /// An event: an instant on the calling thread's track.
 pub(crate) fn event(event: &Event<'_>) {
     let site = site(event.metadata());
-    if !site.callsite.category_on() {
+    if !site.callsite().category_on() {
         return; // its target (or level) is left out by the session's category pattern
     }
     let record = |fields: &mut Fields| {

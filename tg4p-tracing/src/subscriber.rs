@@ -88,16 +88,18 @@ impl Subscriber for TracingSubscriber {
 
     #[inline]
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
-        let recorded = sink::recording().then(|| {
+        let key = if sink::recording() {
             let parent = if attrs.is_contextual() {
-                state::innermost_open()
+                None // the innermost span entered here
             } else {
-                attrs.parent().map(Id::into_u64)
+                Some(attrs.parent().map_or(0, Id::into_u64))
             };
-            (attrs, parent)
-        });
-        match slots::insert(recorded) {
-            Some(id) => Id::from_u64(id),
+            state::new_span(attrs, parent)
+        } else {
+            state::new_unrecorded_span()
+        };
+        match key {
+            Some(key) => Id::from_u64(key),
             // 2^32 spans open at once: this one shares an id that no slot
             // matches, and records nothing.
             None => Id::from_u64(u64::MAX),
@@ -105,8 +107,8 @@ impl Subscriber for TracingSubscriber {
     }
 
     fn record(&self, span: &Id, values: &Record<'_>) {
-        if let Some(state) = slots::get(span.into_u64()).as_mut().and_then(|s| s.state()) {
-            state.record(values);
+        if let Some(r) = slots::get(span.into_u64()) {
+            state::record(r, values);
         }
     }
 
@@ -114,17 +116,10 @@ impl Subscriber for TracingSubscriber {
         if !sink::recording() {
             return;
         }
-        let flow = {
-            let Some(mut cause) = slots::get(follows.into_u64()) else {
-                return;
-            };
-            let Some(cause) = cause.state() else {
-                return;
-            };
-            cause.flow_out(follows.into_u64())
-        };
-        if let Some(state) = slots::get(span.into_u64()).as_mut().and_then(|s| s.state()) {
-            state.flow_in(flow);
+        if let (Some(effect), Some(cause)) =
+            (slots::get(span.into_u64()), slots::get(follows.into_u64()))
+        {
+            state::follows_from(effect, cause);
         }
     }
 
@@ -141,32 +136,22 @@ impl Subscriber for TracingSubscriber {
             return;
         }
         let key = span.into_u64();
-        let slice = {
-            let Some(mut slot) = slots::get(key) else {
-                return;
-            };
-            let Some(state) = slot.state() else {
-                return;
-            };
-            state.enter(|parent, begin| {
-                let mut parent = parent.and_then(slots::get);
-                begin(parent.as_mut().and_then(|p| p.state()?.pool()))
-            })
+        let Some(slice) = slots::get(key).and_then(state::enter) else {
+            return;
         };
-        state::push_open(key, slice);
+        state::push_open(key, key, slice);
     }
 
     #[inline]
     fn exit(&self, span: &Id) {
-        let key = span.into_u64();
-        let Some(slice) = state::pop_open(key) else {
+        let Some((key, slice)) = state::pop_open(span.into_u64()) else {
             return;
         };
         if !state::exits_pending() {
-            return ExitEnd::plain(slice).write();
+            return drop(slice); // a plain end
         }
-        let end = match slots::get(key).as_mut().and_then(|s| s.state()) {
-            Some(state) => state.exit(slice),
+        let end = match slots::get(key) {
+            Some(r) => state::exit(r, slice),
             None => ExitEnd::plain(slice),
         };
         end.write();
@@ -183,11 +168,11 @@ impl Subscriber for TracingSubscriber {
     }
 
     fn current_span(&self) -> Current {
-        let Some(key) = state::innermost_open() else {
+        let Some((_, key)) = state::innermost_open() else {
             return Current::none();
         };
-        match slots::get(key).as_mut().and_then(|s| s.state()) {
-            Some(state) => Current::new(Id::from_u64(key), state.site.meta),
+        match slots::get(key).and_then(|r| r.site()) {
+            Some(site) => Current::new(Id::from_u64(key), site.meta),
             None => Current::none(),
         }
     }

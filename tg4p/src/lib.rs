@@ -295,7 +295,7 @@ pub use tg4p_macros::{trace, trace_args};
 pub use tg4p_tracing::TracingLayer;
 /// Records `tracing` spans and events into the session's trace like
 /// [`TracingLayer`], as a `tracing::Subscriber` of its own (no registry, no other
-/// layers; several times cheaper per span). The `tracing` feature.
+/// layers; less than half the layer's cost per span). The `tracing` feature.
 #[cfg(feature = "tracing")]
 pub use tg4p_tracing::TracingSubscriber;
 mod live_macros;
