@@ -194,11 +194,54 @@ struct Slices {
     names: NameCache,
 }
 
+/// What a named event of a slice track is.
+#[derive(Clone, Copy)]
+enum Named {
+    Open,
+    Instant,
+}
+
 impl Slices {
     fn new(track: SliceTrack) -> Slices {
         Slices {
             track,
             names: NameCache::new(),
+        }
+    }
+
+    /// Writes a slice begin or an instant (`kind`) named `name` at `ts`: by the
+    /// name's id when this str object was seen before, by its text otherwise.
+    #[inline]
+    fn named_event(
+        &self,
+        kind: Named,
+        ts: u64,
+        name: &Bound<'_, PyString>,
+        extras: Option<&EventExtras>,
+    ) -> PyResult<()> {
+        let track = &self.track;
+        if extras.is_none()
+            && let Some(id) = self.names.find(name)
+        {
+            return match kind {
+                Named::Open => track.open_id(ts, id),
+                Named::Instant => track.instant_id(ts, id),
+            }
+            .map_err(error);
+        }
+        let text = name.to_str()?;
+        match (extras, kind) {
+            (None, _) => {
+                match kind {
+                    Named::Open => track.open(ts, text),
+                    Named::Instant => track.instant(ts, text),
+                }
+                .map_err(error)?;
+                self.names.remember(track, name, text);
+                Ok(())
+            }
+            (Some(e), Named::Open) => track.open_with(ts, text, e.extras()).map_err(error),
+            (Some(e), Named::Instant) => track.instant_with(ts, text, e.extras()).map_err(error),
         }
     }
 
@@ -209,20 +252,7 @@ impl Slices {
         name: &Bound<'_, PyString>,
         extras: Option<&EventExtras>,
     ) -> PyResult<()> {
-        if extras.is_none()
-            && let Some(id) = self.names.find(name)
-        {
-            return self.track.open_id(ts, id).map_err(error);
-        }
-        let text = name.to_str()?;
-        match extras {
-            None => {
-                self.track.open(ts, text).map_err(error)?;
-                self.names.remember(&self.track, name, text);
-                Ok(())
-            }
-            Some(e) => self.track.open_with(ts, text, e.extras()).map_err(error),
-        }
+        self.named_event(Named::Open, ts, name, extras)
     }
 
     #[inline]
@@ -241,20 +271,7 @@ impl Slices {
         name: &Bound<'_, PyString>,
         extras: Option<&EventExtras>,
     ) -> PyResult<()> {
-        if extras.is_none()
-            && let Some(id) = self.names.find(name)
-        {
-            return self.track.instant_id(ts, id).map_err(error);
-        }
-        let text = name.to_str()?;
-        match extras {
-            None => {
-                self.track.instant(ts, text).map_err(error)?;
-                self.names.remember(&self.track, name, text);
-                Ok(())
-            }
-            Some(e) => self.track.instant_with(ts, text, e.extras()).map_err(error),
-        }
+        self.named_event(Named::Instant, ts, name, extras)
     }
 }
 
