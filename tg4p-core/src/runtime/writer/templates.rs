@@ -249,6 +249,11 @@ fn append_slices(
 ) -> (usize, u64) {
     let mut i = 0;
     let mut prev = *last;
+    // The records as (head, tick) pairs: every record read here takes two words.
+    let mut pairs = records.chunks_exact(2);
+    // The last begin's head word and template: a loop's begins mostly repeat one
+    // callsite, which then takes no lookup.
+    let mut begin: (u64, &Template) = (record::END, &templates.end);
     loop {
         out.reserve(SLICE_BATCH * PACKET_ROOM);
         let base = out.len();
@@ -262,13 +267,17 @@ fn append_slices(
                 break false;
             };
             // Relaxed loads: see `append_run`.
-            let Some([head, tick]) = records.get(i..).and_then(|r| r.first_chunk::<2>()) else {
+            let Some([head, tick]) = pairs.next() else {
                 break true;
             };
             let head = head.load(Ordering::Relaxed);
             let template = match head & 0xff {
+                record::BEGIN if head == begin.0 => begin.1,
                 record::BEGIN => match templates.callsites.begin((head >> 8) as u32) {
-                    Some(t) => t,
+                    Some(t) => {
+                        begin = (head, t);
+                        t
+                    }
                     None => break true,
                 },
                 record::END => &templates.end,
