@@ -11,7 +11,9 @@
 //! of a template (with the value in place, for a counter). [`append_run`] turns a
 //! run of such records into packets with the clock segment and the sequence's last
 //! timestamp held in locals: a few dozen instructions per record, so the writer
-//! stays well ahead of a thread recording in a tight loop.
+//! stays well ahead of a thread recording in a tight loop. Its runs of slice
+//! begins and ends (the bulk of `#[trace]` traces) take a tighter loop still,
+//! [`append_slices`].
 
 use super::super::args::MAX_ARGS;
 use super::super::clock::Segment;
@@ -26,6 +28,7 @@ use crate::wire::tags::{
 };
 use crate::wire::varint::{self, len as sizeof_varint};
 use crate::wire::{EventType, SEQ_NEEDS_INCREMENTAL_STATE};
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 /// `TracePacket.sequence_flags = SEQ_NEEDS_INCREMENTAL_STATE`, every packet's last field.
@@ -181,6 +184,127 @@ fn write_packet(room: &mut [u8; PACKET_ROOM], delta: u64, template: &Template) -
     let len = 1 + n + template.len as usize;
     room[1] = len as u8;
     2 + len
+}
+
+/// Writes the packet of `template` at timestamp `delta` into `room`, which may
+/// hold uninitialised bytes; returns its length `len`, having written (initialised)
+/// all of `room[..len]`. As [`write_packet`], with the delta's varint encoded
+/// without branches below 2^14 ns (all but the rarest deltas between slices).
+#[inline(always)]
+fn write_packet_uninit(
+    room: &mut [MaybeUninit<u8>; PACKET_ROOM],
+    delta: u64,
+    template: &Template,
+) -> usize {
+    room[0].write(TRACE_PACKET);
+    room[2].write(PACKET_TIMESTAMP);
+    let n = if delta < 1 << 14 {
+        // One byte below 128, else two (the first with its bit 7 set, which
+        // `delta` has there); the second is written either way: a one-byte
+        // varint's template copy overwrites it.
+        let more = u8::from(delta >= 0x80);
+        room[3].write(delta as u8 | more << 7);
+        room[4].write((delta >> 7) as u8);
+        1 + usize::from(more)
+    } else {
+        let mut buf = [0; varint::MAX_LEN];
+        let n = varint::put(&mut buf, delta);
+        room[3..3 + varint::MAX_LEN].copy_from_slice(as_uninit(&buf));
+        n
+    };
+    room[3 + n..3 + n + TEMPLATE_BYTES].copy_from_slice(as_uninit(&template.bytes));
+    // At most 1 + 10 + 35 bytes: a one-byte length.
+    let len = 1 + n + template.len as usize;
+    room[1].write(len as u8);
+    2 + len
+}
+
+/// `bytes`, seen as bytes that might have been uninitialised, to copy them into
+/// uninitialised room.
+#[inline(always)]
+fn as_uninit<const N: usize>(bytes: &[u8; N]) -> &[MaybeUninit<u8>; N] {
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and every `u8` is a valid
+    // `MaybeUninit<u8>`; the shared borrow cannot write (uninitialised) bytes back.
+    unsafe { &*(bytes as *const [u8; N]).cast::<[MaybeUninit<u8>; N]>() }
+}
+
+/// Packets [`append_slices`] makes room for at a time.
+const SLICE_BATCH: usize = 64;
+
+/// Appends the packets of the thread-track slice begins and ends at the start of
+/// `records` (`BEGIN` records of interned callsites, `END` and `PLAIN_END`
+/// records) to `out`, timestamps as deltas from `*last` (left at the last one
+/// written). Stops at any other record, one cut short, or a tick outside
+/// `segment`. Returns the words read and the packets written.
+///
+/// This is the writer's hottest loop: it keeps only what these records need in
+/// registers, and writes into `out`'s spare capacity without zero-filling it first.
+#[inline(never)]
+fn append_slices(
+    out: &mut Vec<u8>,
+    records: &[AtomicU64],
+    templates: &Templates,
+    segment: Segment,
+    last: &mut u64,
+) -> (usize, u64) {
+    let mut i = 0;
+    let mut prev = *last;
+    // The records as (head, tick) pairs: every record read here takes two words.
+    let mut pairs = records.chunks_exact(2);
+    // The last begin's head word and template: a loop's begins mostly repeat one
+    // callsite, which then takes no lookup.
+    let mut begin: (u64, &Template) = (record::END, &templates.end);
+    loop {
+        out.reserve(SLICE_BATCH * PACKET_ROOM);
+        let base = out.len();
+        let spare = out.spare_capacity_mut();
+        let mut pos = 0;
+        let done = loop {
+            let Some(room) = spare
+                .get_mut(pos..)
+                .and_then(|r| r.first_chunk_mut::<PACKET_ROOM>())
+            else {
+                break false;
+            };
+            // Relaxed loads: see `append_run`.
+            let Some([head, tick]) = pairs.next() else {
+                break true;
+            };
+            let head = head.load(Ordering::Relaxed);
+            let template = match head & 0xff {
+                record::BEGIN if head == begin.0 => begin.1,
+                record::BEGIN => match templates.callsites.begin((head >> 8) as u32) {
+                    Some(t) => {
+                        begin = (head, t);
+                        t
+                    }
+                    None => break true,
+                },
+                record::END => &templates.end,
+                _ if head == record::PLAIN_END => &templates.end,
+                _ => break true,
+            };
+            let Some(ns) = segment.ns_of(tick.load(Ordering::Relaxed)) else {
+                break true;
+            };
+            // As in `append_run`: timestamps never go back.
+            let ns = ns.max(prev);
+            pos += write_packet_uninit(room, ns - prev, template);
+            prev = ns;
+            i += 2;
+        };
+        // SAFETY: the packets written follow each other from `base`, and
+        // `write_packet_uninit` initialised every byte of each (the first `len`
+        // bytes of its room, `len` the length it returned): `out`'s first
+        // `base + pos` bytes are initialised, and `pos` is within the spare
+        // capacity (each room was a chunk of it).
+        unsafe { out.set_len(base + pos) };
+        if done {
+            *last = prev;
+            // One packet per record of 2 words.
+            return (i, i as u64 / 2);
+        }
+    }
 }
 
 /// Appends the packet of `template` at timestamp `delta` to `out`.
@@ -1024,6 +1148,17 @@ pub(super) fn append_run(
     let mut packets: u64 = 0;
     let mut last = *last_ns;
     loop {
+        // The slice begins and ends first, on their own fast path; the batch
+        // below writes the other records until the next begin or end.
+        let (words, written) = append_slices(
+            out,
+            records.get(i..).unwrap_or_default(),
+            templates,
+            segment,
+            &mut last,
+        );
+        i += words;
+        packets += written;
         let base = out.len();
         out.resize(base + BATCH * PACKET_ROOM, 0);
         let batch = &mut out[base..];
@@ -1039,12 +1174,12 @@ pub(super) fn append_run(
                 break Some(None);
             };
             let (packet, words) = match Head::of(head) {
-                Head::ThreadBegin { callsite } => match templates.callsites.begin(callsite) {
-                    Some(t) => (Packet::Copy(t), 2),
-                    None => break Some(None),
-                },
-                Head::ThreadEnd => (Packet::Copy(&templates.end), 2),
-                Head::Event if head == record::PLAIN_END => (Packet::Copy(&templates.end), 2),
+                // Slice begins and ends: back to `append_slices`, unless it just
+                // stopped at this one (which this path could not write either).
+                Head::ThreadBegin { .. } | Head::ThreadEnd if written > 0 => break None,
+                Head::Event if head == record::PLAIN_END && written > 0 => break None,
+                Head::ThreadBegin { .. } | Head::ThreadEnd => break Some(None),
+                Head::Event if head == record::PLAIN_END => break Some(None),
                 Head::Event
                     if head & !record::ARGS_FIELD == record::CALLSITE_TYPED_BEGIN
                         || head & !record::ARGS_FIELD == record::CALLSITE_TYPED_INSTANT =>
@@ -1836,6 +1971,68 @@ mod tests {
             (2, 1, true)
         );
         assert_eq!(run(&[record::END, 1100], later), (0, 0, false));
+    }
+
+    #[test]
+    fn long_runs_of_slices_encode_what_the_general_encoder_does() {
+        // Sequence ids of one and of three bytes; callsites with iids of one and
+        // of two bytes (the 200th callsite interned).
+        for sequence in [3, 70_000] {
+            let mut templates = Templates::new(sequence);
+            for id in 0..200 {
+                templates.callsites.intern(id, sequence);
+            }
+            // Deltas at every varint length's edges, the common small ones most
+            // often; ticks scaled by a slope of 3/2 from 500 ns on.
+            let edges = [0, 1, 127, 128, 16_383, 16_384, 1 << 21, 1 << 35, 1 << 56];
+            let segment = Segment::for_test(10, 500, 3 << 31, u64::MAX / 4);
+            let mut recs = Vec::new();
+            let mut expected = Vec::new();
+            let (mut tick, mut prev) = (10, 400);
+            // More records than one reservation of room holds, several times.
+            for k in 0..1000u64 {
+                tick += if k % 7 == 0 {
+                    edges[(k / 7) as usize % edges.len()] * 2 / 3
+                } else {
+                    k % 90
+                };
+                let ns = 500 + tick.saturating_sub(10) * 3 / 2;
+                // The first record's tick (at 500 ns) goes back from 400: kept
+                // at the last timestamp as a delta of 0.
+                let ns = ns.max(prev);
+                match k % 4 {
+                    0 | 2 => {
+                        let id: u32 = [0, 199][(k % 8 == 2) as usize];
+                        recs.extend([u64::from(id) << 8 | record::BEGIN, tick]);
+                        expected.extend(begin(sequence, ns - prev, u64::from(id) + 1));
+                    }
+                    1 => {
+                        recs.extend([record::END, tick]);
+                        expected.extend(end(sequence, ns - prev));
+                    }
+                    _ => {
+                        recs.extend([record::PLAIN_END, tick]);
+                        expected.extend(end(sequence, ns - prev));
+                    }
+                }
+                prev = ns;
+            }
+            // A begin of a callsite not interned ends the run.
+            recs.extend([200 << 8 | record::BEGIN, tick + 1]);
+            let mut out = vec![0xAB];
+            let mut last = 400;
+            let run = append_run(&mut out, &words(&recs), &templates, segment, &mut last);
+            assert_eq!((run.words, run.packets, last), (2000, 1000, prev));
+            assert_eq!(out[0], 0xAB);
+            assert_eq!(out[1..], expected[..], "sequence {sequence}");
+            // A run cut short, at its last tick: the slices before it only.
+            let mut out = Vec::new();
+            let mut last = 400;
+            let cut = &words(&recs[..1999]);
+            let run = append_run(&mut out, cut, &templates, segment, &mut last);
+            assert_eq!((run.words, run.packets), (1998, 999));
+            assert_eq!(out, expected[..out.len()]);
+        }
     }
 
     #[test]
