@@ -116,7 +116,7 @@ impl TracingLayer {
     }
 
     /// The slot of span `id`, if it is recorded.
-    #[inline]
+    #[inline(always)]
     fn find<S>(&self, id: &Id, ctx: &Context<'_, S>) -> Option<slots::SlotRef>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,

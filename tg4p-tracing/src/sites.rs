@@ -14,15 +14,14 @@
 //!
 //! One [`Site`] per `tracing` callsite (`&'static Metadata`), made on first use and
 //! kept for the program's life, like the `static`s `#[trace]` declares: there are
-//! finitely many callsites. Each has an index (a span's slot keeps it in an
-//! atomic). Lookups by metadata go through a small per-thread table indexed by
+//! finitely many callsites (a span's slot keeps a pointer to its site). Lookups by metadata go through a small per-thread table indexed by
 //! the metadata's address (no hashing of a key, no lock), then a per-thread map,
 //! then the shared map, whose lock is taken once per callsite and thread.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use tg4p_core::runtime::private::{Callsite, Function, Track};
 use tracing::Metadata;
 
@@ -36,8 +35,6 @@ pub(crate) struct Site {
     /// The pool of tracks of this callsite's spans that are entered more than once
     /// (one track per such span open at a time), named after the span.
     pub(crate) pool: &'static Track,
-    /// Its place in [`BY_INDEX`].
-    pub(crate) index: u32,
 }
 
 impl Site {
@@ -47,7 +44,7 @@ impl Site {
         &self.callsite
     }
 
-    fn new(meta: &'static Metadata<'static>, index: u32) -> Site {
+    fn new(meta: &'static Metadata<'static>) -> Site {
         // Once per callsite, kept for the program's life (finitely many).
         let category: &'static str =
             Box::leak(format!("{},{}", meta.target(), meta.level()).into_boxed_str());
@@ -63,47 +60,12 @@ impl Site {
             meta,
             callsite,
             pool: Box::leak(Box::new(Track::pool(meta.name()))),
-            index,
         }
     }
 }
 
 /// Entries of the per-thread table of recent sites (a power of two).
 const RECENT: usize = 256;
-/// The first sites by index, in one flat table (a look-up is one load past the
-/// `OnceLock`'s state); the rest in segments, segment `k` holding `FIRST << k`.
-const FLAT: usize = 4096;
-const FIRST: usize = 64;
-const SEGMENTS: usize = 26;
-
-/// Every site, by index: filled under `SITES`' lock, never emptied.
-static FLAT_BY_INDEX: [OnceLock<&'static Site>; FLAT] = [const { OnceLock::new() }; FLAT];
-static BY_INDEX: [OnceLock<Box<[OnceLock<&'static Site>]>>; SEGMENTS] =
-    [const { OnceLock::new() }; SEGMENTS];
-
-/// The segment and offset of site `index` (past the flat table).
-#[inline]
-fn place(index: u32) -> (usize, usize) {
-    let i = index as usize - FLAT + FIRST;
-    let k = (usize::BITS - 1 - i.leading_zeros()) as usize - FIRST.trailing_zeros() as usize;
-    (k, i - (FIRST << k))
-}
-
-/// Where site `index` is kept.
-#[inline]
-fn entry(index: u32) -> Option<&'static OnceLock<&'static Site>> {
-    if let Some(e) = FLAT_BY_INDEX.get(index as usize) {
-        return Some(e);
-    }
-    let (k, offset) = place(index);
-    BY_INDEX.get(k)?.get()?.get(offset)
-}
-
-/// The site with index `index`.
-#[inline]
-pub(crate) fn by_index(index: u32) -> Option<&'static Site> {
-    entry(index)?.get().copied()
-}
 
 /// The site of `meta`, made on first use.
 #[inline]
@@ -140,31 +102,16 @@ fn site_slow(key: usize, at: usize, meta: &'static Metadata<'static>) -> &'stati
 fn shared_site(key: usize, meta: &'static Metadata<'static>) -> &'static Site {
     struct Sites {
         map: HashMap<usize, &'static Site, PtrHash>,
-        next: u32,
     }
     static SITES: Mutex<Option<Sites>> = Mutex::new(None);
     let mut sites = SITES.lock().unwrap_or_else(|p| p.into_inner());
     let sites = sites.get_or_insert_with(|| Sites {
         map: HashMap::default(),
-        next: 0,
     });
     if let Some(site) = sites.map.get(&key) {
         return site;
     }
-    let index = sites.next;
-    sites.next += 1;
-    let site: &'static Site = Box::leak(Box::new(Site::new(meta, index)));
-    if let Some(e) = FLAT_BY_INDEX.get(index as usize) {
-        let _ = e.set(site);
-    } else {
-        let (k, offset) = place(index);
-        // About 2^32 callsites would be needed to run out of segments.
-        if let Some(segment) = BY_INDEX.get(k) {
-            let segment =
-                segment.get_or_init(|| (0..FIRST << k).map(|_| OnceLock::new()).collect());
-            let _ = segment[offset].set(site);
-        }
-    }
+    let site: &'static Site = Box::leak(Box::new(Site::new(meta)));
     sites.map.insert(key, site);
     site
 }
@@ -196,22 +143,5 @@ impl Hasher for PtrHasher {
 
     fn write_usize(&mut self, n: usize) {
         self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn places_past_the_flat_table_tile_the_segments() {
-        let flat = FLAT as u32;
-        assert_eq!(place(flat), (0, 0));
-        assert_eq!(place(flat + 63), (0, 63));
-        assert_eq!(place(flat + 64), (1, 0));
-        assert_eq!(place(flat + 64 + 127), (1, 127));
-        assert_eq!(place(flat + 192), (2, 0));
-        let (k, off) = place(u32::MAX);
-        assert!(k < SEGMENTS && off < FIRST << k);
     }
 }

@@ -13,12 +13,13 @@
 //! read-modify-write is the count of enters (two threads may enter one span at
 //! once, and exactly one of them is its first enter). The rest of the span's state
 //! (field values, values recorded later, flows, the pool slice) is behind the
-//! slot's lock ([`SpanState`]), taken only by a span that has any of them. No
-//! `unsafe`: a slot is found through `OnceLock`ed segments.
+//! slot's lock ([`SpanState`]), taken only by a span that has any of them. A slot
+//! is found through `OnceLock`ed segments, with no `unsafe`; the one `unsafe`
+//! block reads the site pointer a slot keeps (see `SlotRef::site`).
 
-use crate::sites::{self, Site};
+use crate::sites::Site;
 use crate::state::SpanState;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
 
 /// The first slots, in one flat `static` (found without following a pointer).
@@ -46,9 +47,10 @@ pub(crate) struct Slot {
     /// `generation << 32 | handles`. The generation is bumped when the span closes:
     /// keys of earlier spans in this slot no longer match.
     head: AtomicU64,
-    /// The span's site index + 1 if it is recorded (created while a session was
-    /// open), else 0.
-    site: AtomicU32,
+    /// The span's site if it is recorded (created while a session was open), else
+    /// null. Only ever null or a `&'static Site` (sites are never freed): one
+    /// load from the slot to the site, where an index would take two.
+    site: AtomicPtr<Site>,
     /// [`FIELDS`], [`PENDING`], [`POOL`]; changed under the lock but for [`insert`].
     flags: AtomicU32,
     /// How many times the span was entered.
@@ -72,7 +74,7 @@ impl Slot {
     const fn new() -> Slot {
         Slot {
             head: AtomicU64::new(0),
-            site: AtomicU32::new(0),
+            site: AtomicPtr::new(std::ptr::null_mut()),
             flags: AtomicU32::new(0),
             enters: AtomicU64::new(0),
             parent: AtomicU64::new(0),
@@ -209,7 +211,8 @@ pub(crate) fn insert<F: FnOnce(&mut SpanState)>(
     let generation = (slot.head.load(Ordering::Relaxed) >> 32) as u32;
     match recorded {
         Some(r) => {
-            slot.site.store(r.site.index + 1, Ordering::Relaxed);
+            slot.site
+                .store(std::ptr::from_ref(r.site).cast_mut(), Ordering::Relaxed);
             slot.parent.store(r.parent, Ordering::Relaxed);
             slot.enters.store(0, Ordering::Relaxed);
             slot.first_enter.store(0, Ordering::Relaxed);
@@ -220,7 +223,7 @@ pub(crate) fn insert<F: FnOnce(&mut SpanState)>(
             }
             slot.flags.store(flags, Ordering::Relaxed);
         }
-        None => slot.site.store(0, Ordering::Relaxed),
+        None => slot.site.store(std::ptr::null_mut(), Ordering::Relaxed),
     }
     // Release: whoever finds the key live sees the stores above.
     slot.head
@@ -274,8 +277,13 @@ impl SlotRef {
     /// The span's site, if it is recorded.
     #[inline]
     pub(crate) fn site(&self) -> Option<&'static Site> {
-        let index = self.slot.site.load(Ordering::Relaxed).checked_sub(1)?;
-        sites::by_index(index)
+        let site = self.slot.site.load(Ordering::Relaxed);
+        // SAFETY: `site` is null or was made from a `&'static Site` (in `insert`,
+        // the only store of a non-null pointer); sites are leaked, never freed or
+        // mutated through a pointer, so it is valid and shared for the program's
+        // life. It pays: one dependent load fewer on every enter than an index
+        // into the table of sites (bench `tracing_layer`).
+        unsafe { site.as_ref() }
     }
 
     #[inline]

@@ -86,19 +86,33 @@ pub(crate) fn enter(r: SlotRef) -> Option<ThreadSlice> {
         // Its target (or level) is left out by the session's category pattern.
         return Some(ThreadSlice::off());
     }
-    if r.count_enter() == 0 {
-        let (slice, tick) = if r.flags() & FIELDS != 0 {
-            sink::begin_thread_since(site, &r.lock().state.fields)
-        } else {
-            sink::begin_thread_since(site, NO_FIELDS)
-        };
-        r.set_first_enter(tick);
-        return Some(slice);
+    if r.count_enter() != 0 {
+        return Some(enter_again(r, site));
     }
+    let (slice, tick) = if r.flags() & FIELDS != 0 {
+        first_enter_with_fields(r, site)
+    } else {
+        sink::begin_thread_since(site, NO_FIELDS)
+    };
+    r.set_first_enter(tick);
+    Some(slice)
+}
+
+/// The first enter of span `r`, which has field values (out of line: the common
+/// span path stays small).
+#[inline(never)]
+fn first_enter_with_fields(r: SlotRef, site: &'static Site) -> (ThreadSlice, u64) {
+    sink::begin_thread_since(site, &r.lock().state.fields)
+}
+
+/// A later enter of span `r`: its pool slice begins at the second (out of line).
+#[cold]
+#[inline(never)]
+fn enter_again(r: SlotRef, site: &'static Site) -> ThreadSlice {
     if r.flags() & POOL == 0 {
         begin_pool(r, site);
     }
-    Some(sink::begin_thread(site, NO_FIELDS))
+    sink::begin_thread(site, NO_FIELDS)
 }
 
 /// The second enter of span `r`: its pool slice, from its first enter on, under
