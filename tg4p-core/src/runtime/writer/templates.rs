@@ -834,6 +834,26 @@ impl Cursor<'_> {
     fn varint(&mut self, v: u64) {
         self.at += varint::put(&mut self.buf[self.at..], v);
     }
+    /// The value field of a scalar annotation: `tag` 0 int, 1 uint, 2 double,
+    /// 3 bool (the record's arg tags), `w` its word.
+    #[inline(always)]
+    fn scalar(&mut self, tag: u64, w: u64) {
+        match tag {
+            0 => {
+                self.byte(ANNOTATION_INT_VALUE);
+                self.varint(w);
+            }
+            1 => {
+                self.byte(ANNOTATION_UINT_VALUE);
+                self.varint(w);
+            }
+            2 => {
+                self.byte(ANNOTATION_DOUBLE_VALUE);
+                self.bytes(&w.to_le_bytes());
+            }
+            _ => self.bytes(&[ANNOTATION_BOOL_VALUE, (w != 0) as u8]),
+        }
+    }
     /// Copies all of `block` (a fixed-size copy, no call) and keeps its first
     /// `used` bytes: what follows is overwritten or left out.
     #[inline(always)]
@@ -879,19 +899,7 @@ fn write_callsite_event(
         c.byte(ANNOTATION_NAME_IID);
         c.varint(iid);
         match a.tag {
-            0 => {
-                c.byte(ANNOTATION_INT_VALUE);
-                c.varint(w);
-            }
-            1 => {
-                c.byte(ANNOTATION_UINT_VALUE);
-                c.varint(w);
-            }
-            2 => {
-                c.byte(ANNOTATION_DOUBLE_VALUE);
-                c.bytes(&w.to_le_bytes());
-            }
-            3 => c.bytes(&[ANNOTATION_BOOL_VALUE, (w != 0) as u8]),
+            0..=3 => c.scalar(a.tag, w),
             _ => {
                 let n = w as usize;
                 c.byte(ANNOTATION_STRING_VALUE);
@@ -971,19 +979,7 @@ fn write_callsite_packet(
         c.byte(ANNOTATION_NAME_IID);
         c.varint(iid);
         match a.tag {
-            0 => {
-                c.byte(ANNOTATION_INT_VALUE);
-                c.varint(w);
-            }
-            1 => {
-                c.byte(ANNOTATION_UINT_VALUE);
-                c.varint(w);
-            }
-            2 => {
-                c.byte(ANNOTATION_DOUBLE_VALUE);
-                c.bytes(&w.to_le_bytes());
-            }
-            3 => c.bytes(&[ANNOTATION_BOOL_VALUE, (w != 0) as u8]),
+            0..=3 => c.scalar(a.tag, w),
             _ => {
                 let n = w as usize;
                 // This string (tag, length, bytes, and a 2-byte annotation length)
