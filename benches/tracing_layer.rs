@@ -13,7 +13,12 @@
 //! - bytes per slice event in the file (target <= 20), events dropped (0: `Block`).
 //!
 //! Baselines: `noop` is tracing's no-op subscriber (`NoSubscriber`: the macros'
-//! dispatch and nothing else; its callsites are disabled); `floor` a subscriber
+//! dispatch and nothing else; its callsites are disabled), measured in a child
+//! process of its own: its `Interest::never`, combined with the others'
+//! `Interest::always`, would make every callsite "sometimes" for the whole
+//! process, so that every span of every subscriber paid an `enabled` call and a
+//! second dispatcher look-up that a program with one subscriber never pays;
+//! `floor` a subscriber
 //! that enables everything and does nothing (tracing's own cost per span); `registry` is `tracing_subscriber::registry()` with
 //! no layer (the span bookkeeping every layer sits on).
 //! `TG4P_BENCH_SECS` (default 1) sets criterion's measurement time per benchmark.
@@ -96,7 +101,6 @@ impl tracing::Subscriber for Floor {
 /// The subscribers compared. tracing-perfetto-file records what tg4p's layer
 /// records: fields as debug annotations, and source locations.
 struct Subscribers {
-    noop: Dispatch,
     floor: Dispatch,
     registry: Dispatch,
     tg4p: Dispatch,
@@ -115,7 +119,6 @@ impl Subscribers {
             .with_source_locations()
             .build();
         Subscribers {
-            noop: Dispatch::new(tracing::subscriber::NoSubscriber::default()),
             floor: Dispatch::new(Floor),
             registry: Dispatch::new(tracing_subscriber::registry()),
             tg4p: Dispatch::new(tracing_subscriber::registry().with(tg4p::TracingLayer::new())),
@@ -137,7 +140,6 @@ fn criterion_benches(c: &mut Criterion, subs: &Subscribers) {
     let s = session("criterion");
     c.bench_function("trace_fn", |b| b.iter(traced_empty));
     for (name, d) in [
-        ("noop", &subs.noop),
         ("registry", &subs.registry),
         ("tg4p", &subs.tg4p),
         ("tg4p_subscriber", &subs.own),
@@ -210,35 +212,32 @@ fn summary(subs: &Subscribers) {
     for threads in [1, 2] {
         // Interleaved: on a shared, loaded machine every workload sees the same
         // conditions, and the best round of each is compared.
-        let workloads: [Workload<'_>; 13] = [
-            (&subs.noop, |_| span_op()),
+        let workloads: [Workload<'_>; 11] = [
             (&subs.floor, |_| span_op()),
             (&subs.registry, |_| span_op()),
             (&subs.tpf, |_| span_op()),
             (&subs.tpf, event_op),
-            (&subs.noop, event_op),
             (&subs.registry, event_op),
-            (&subs.noop, |_| traced_empty()),
+            (&subs.floor, |_| traced_empty()),
             (&subs.tg4p, |_| span_op()),
             (&subs.tg4p, event_op),
             (&subs.own, |_| span_op()),
             (&subs.own, event_op),
-            (&subs.noop, instant_op),
+            (&subs.floor, instant_op),
         ];
         let s = session("ratios");
-        let mut best = [f64::INFINITY; 13];
+        let mut best = [f64::INFINITY; 11];
         for _ in 0..ROUNDS {
             for (b, (d, f)) in best.iter_mut().zip(workloads) {
                 *b = b.min(ns_per_call(threads, d, N, 1, f));
             }
         }
+        let [noop_span, noop_event] = noop_in_child(threads);
         let [
-            noop_span,
             floor_span,
             reg_span,
             tpf_span,
             tpf_event,
-            noop_event,
             reg_event,
             trace_fn,
             tg4p_span,
@@ -251,7 +250,7 @@ fn summary(subs: &Subscribers) {
         std::fs::remove_file(&r.path).ok();
         println!("-- {threads} thread(s) --");
         for (name, ns) in [
-            ("span: noop subscriber", noop_span),
+            ("span: noop subscriber (own process)", noop_span),
             ("span: floor (a Subscriber doing nothing)", floor_span),
             ("span: registry, no layer", reg_span),
             ("span: tracing-perfetto-file", tpf_span),
@@ -259,7 +258,7 @@ fn summary(subs: &Subscribers) {
             ("span: tg4p subscriber", own_span),
             ("#[tg4p::trace] fn", trace_fn),
             ("tg4p::instant! with one int", instant),
-            ("event: noop subscriber", noop_event),
+            ("event: noop subscriber (own process)", noop_event),
             ("event: registry, no layer", reg_event),
             ("event: tracing-perfetto-file", tpf_event),
             ("event: tg4p layer", tg4p_event),
@@ -351,7 +350,49 @@ fn profile(subs: &Subscribers, which: &str) {
     std::fs::remove_file(&r.path).ok();
 }
 
+/// Where a child process measuring tracing's `NoSubscriber` alone prints its
+/// figures (see the module's docs for why it is a process of its own).
+const NOOP_CHILD: &str = "TG4P_BENCH_NOOP_CHILD";
+
+/// tracing's `NoSubscriber`, per span and per event with `threads` threads, best
+/// of 60 rounds, measured in a child process (this bench run again).
+fn noop_in_child(threads: usize) -> [f64; 2] {
+    let out = std::env::current_exe()
+        .and_then(|exe| {
+            std::process::Command::new(exe)
+                .env(NOOP_CHILD, threads.to_string())
+                .output()
+        })
+        .expect("run the bench's noop child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut figures = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("noop "))
+        .flat_map(|l| {
+            l.split_whitespace()
+                .map(|x| x.parse::<f64>().unwrap_or(f64::NAN))
+        });
+    [
+        figures.next().unwrap_or(f64::NAN),
+        figures.next().unwrap_or(f64::NAN),
+    ]
+}
+
+/// The child's side of [`noop_in_child`].
+fn noop_child(threads: usize) {
+    let noop = Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let mut best = [f64::INFINITY; 2];
+    for _ in 0..60 {
+        best[0] = best[0].min(ns_per_call(threads, &noop, 20_000, 1, |_| span_op()));
+        best[1] = best[1].min(ns_per_call(threads, &noop, 20_000, 1, event_op));
+    }
+    println!("noop {} {}", best[0], best[1]);
+}
+
 fn main() {
+    if let Some(threads) = std::env::var(NOOP_CHILD).ok().and_then(|t| t.parse().ok()) {
+        return noop_child(threads);
+    }
     let secs: f64 = std::env::var("TG4P_BENCH_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
