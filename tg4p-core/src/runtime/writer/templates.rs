@@ -1119,6 +1119,14 @@ enum ArgNames<'a> {
     Callsite(CallsiteArgs<'a>),
 }
 
+/// Whether the record with head word `head` is one [`append_slices`] writes: a
+/// thread-track slice begin or end.
+#[inline(always)]
+fn is_slice_record(head: u64) -> bool {
+    matches!(Head::of(head), Head::ThreadBegin { .. } | Head::ThreadEnd)
+        || head == record::PLAIN_END
+}
+
 pub(super) fn append_run(
     out: &mut Vec<u8>,
     records: &[AtomicU64],
@@ -1170,12 +1178,28 @@ pub(super) fn append_run(
                 break Some(None);
             };
             let (packet, words) = match Head::of(head) {
-                // Slice begins and ends: back to `append_slices`, unless it just
-                // stopped at this one (which this path could not write either).
-                Head::ThreadBegin { .. } | Head::ThreadEnd if written > 0 => break None,
-                Head::Event if head == record::PLAIN_END && written > 0 => break None,
-                Head::ThreadBegin { .. } | Head::ThreadEnd => break Some(None),
-                Head::Event if head == record::PLAIN_END => break Some(None),
+                // A run of slice begins and ends (this one and the next): back to
+                // `append_slices`. A lone one among other records (a `span!` with
+                // args is an args begin and a plain end) is written here, so that
+                // the batch goes on (each batch costs its zero-filled room).
+                Head::ThreadBegin { .. } | Head::ThreadEnd
+                    if written > 0 && word(i + 2).is_some_and(is_slice_record) =>
+                {
+                    break None;
+                }
+                Head::Event
+                    if head == record::PLAIN_END
+                        && written > 0
+                        && word(i + 2).is_some_and(is_slice_record) =>
+                {
+                    break None;
+                }
+                Head::ThreadBegin { callsite } => match templates.callsites.begin(callsite) {
+                    Some(t) => (Packet::Copy(t), 2),
+                    None => break Some(None),
+                },
+                Head::ThreadEnd => (Packet::Copy(&templates.end), 2),
+                Head::Event if head == record::PLAIN_END => (Packet::Copy(&templates.end), 2),
                 Head::Event
                     if head & !record::ARGS_FIELD == record::CALLSITE_TYPED_BEGIN
                         || head & !record::ARGS_FIELD == record::CALLSITE_TYPED_INSTANT =>
