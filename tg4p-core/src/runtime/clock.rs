@@ -184,7 +184,7 @@ impl Calibration {
         if tick < t0 || tick >= next {
             return self.ns_of_slow(tick);
         }
-        n0 + scale(tick - t0, self.slopes[i])
+        n0.saturating_add(scale(tick - t0, self.slopes[i]))
     }
 
     /// The segment the last conversion used, for converting a run of ticks with
@@ -221,7 +221,7 @@ impl Calibration {
             Err(i) => {
                 self.segment = i - 1;
                 let (t0, n0) = self.points[i - 1];
-                n0 + scale(tick - t0, self.slopes[i - 1])
+                n0.saturating_add(scale(tick - t0, self.slopes[i - 1]))
             }
         }
     }
@@ -262,8 +262,11 @@ impl Segment {
     #[inline(always)]
     pub(crate) fn ns_of(&self, tick: u64) -> Option<u64> {
         // One compare covers both ends: ticks before `t0` wrap to huge offsets.
+        // Saturating: a tick far past the last reading (the last segment runs to
+        // the end of the tick range) must not wrap to an early timestamp, nor
+        // panic in a debug build.
         let offset = tick.wrapping_sub(self.t0);
-        (offset < self.span).then(|| self.n0 + scale(offset, self.slope))
+        (offset < self.span).then(|| self.n0.saturating_add(scale(offset, self.slope)))
     }
 }
 
@@ -313,6 +316,15 @@ mod tests {
             c.ns_of(t - 1000) <= before + 1,
             "old segment still converts the same"
         );
+    }
+
+    #[test]
+    fn a_tick_at_the_end_of_the_range_saturates_instead_of_wrapping() {
+        // The last segment of a calibration runs to the end of the tick range: a
+        // slope of 2 ns per tick from 10^12 ns overflows u64 long before that.
+        let s = Segment::for_test(0, 1_000_000_000_000, 2 << 32, u64::MAX);
+        assert_eq!(s.ns_of(u64::MAX - 1), Some(u64::MAX));
+        assert_eq!(s.ns_of(10), Some(1_000_000_000_020));
     }
 
     #[test]
