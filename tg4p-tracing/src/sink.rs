@@ -39,7 +39,7 @@ pub(crate) fn begin_thread_since(site: &'static Site, fields: &Fields) -> (Threa
         rt::enter_since(site.callsite())
     } else {
         with_args(fields, |args| {
-            rt::begin_details_since(site.callsite(), &details(None, args, &[], &[]))
+            rt::begin_details_since(site.callsite(), &Details::args(args))
         })
     };
     (ThreadSlice(slice), tick)
@@ -52,10 +52,7 @@ pub(crate) fn begin_thread(site: &'static Site, fields: &Fields) -> ThreadSlice 
         return ThreadSlice(rt::enter(site.callsite()));
     }
     with_args(fields, |args| {
-        ThreadSlice(FnSpan::begin_details(
-            site.callsite(),
-            &details(None, args, &[], &[]),
-        ))
+        ThreadSlice(FnSpan::begin_details(site.callsite(), &Details::args(args)))
     })
 }
 
@@ -73,7 +70,7 @@ pub(crate) fn end_thread(
     with_args(recorded, |args| {
         slice
             .0
-            .end_details(&details(None, args, outgoing, incoming))
+            .end_details(&Details::args(args).flows(outgoing, incoming))
     })
 }
 
@@ -89,7 +86,7 @@ pub(crate) fn begin_pool(
     parent: Option<&PoolSlice>,
 ) -> PoolSlice {
     with_args(fields, |args| {
-        let details = details(None, args, &[], &[]);
+        let details = Details::args(args);
         PoolSlice(match parent {
             Some(parent) => {
                 PoolSpan::begin_under(site.callsite(), site.pool, &parent.0, since, &details)
@@ -104,7 +101,7 @@ pub(crate) fn end_pool(slice: PoolSlice, recorded: &Fields, outgoing: &[u64], in
     with_args(recorded, |args| {
         slice
             .0
-            .end_details(&details(None, args, outgoing, incoming))
+            .end_details(&Details::args(args).flows(outgoing, incoming))
     })
 }
 
@@ -112,22 +109,12 @@ pub(crate) fn end_pool(slice: PoolSlice, recorded: &Fields, outgoing: &[u64], in
 /// calling thread's track, with `fields` as args and flows leaving it.
 pub(crate) fn instant(site: &'static Site, name: Option<&str>, fields: &Fields, outgoing: &[u64]) {
     with_args(fields, |args| {
-        rt::instant_details(site.callsite(), None, &details(name, args, outgoing, &[]))
+        rt::instant_details(
+            site.callsite(),
+            None,
+            &Details::args(args).named(name).flows(outgoing, &[]),
+        )
     })
-}
-
-fn details<'a>(
-    name: Option<&'a str>,
-    args: &'a [TypedArg<'a>],
-    outgoing: &'a [u64],
-    incoming: &'a [u64],
-) -> Details<'a> {
-    Details {
-        name,
-        args,
-        outgoing,
-        incoming,
-    }
 }
 
 /// A field's value as a typed arg.

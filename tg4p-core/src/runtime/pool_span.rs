@@ -162,12 +162,6 @@ fn end(generation: u64, track: &'static Track, lane: u32, details: &Details<'_>)
         lane,
     };
     // No room reserved (see the module docs): the end makes room for itself.
-    let end = Event::end()
-        .with(&Details {
-            name: None,
-            ..*details
-        })
-        .on(lane)
-        .at(tick);
+    let end = Event::end().with(&details.named(None)).on(lane).at(tick);
     with_local(generation, |l| l.write_unreserved_end(&end));
 }

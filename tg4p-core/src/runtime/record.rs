@@ -143,6 +143,32 @@ pub struct Details<'a> {
     pub incoming: &'a [u64],
 }
 
+impl<'a> Details<'a> {
+    /// Typed `args`, named after the callsite, without flows.
+    pub const fn args(args: &'a [TypedArg<'a>]) -> Details<'a> {
+        Details {
+            name: None,
+            args,
+            outgoing: &[],
+            incoming: &[],
+        }
+    }
+
+    /// The same, named `name` (`None`: after the callsite).
+    pub const fn named(self, name: Option<&'a str>) -> Details<'a> {
+        Details { name, ..self }
+    }
+
+    /// The same, with flows leaving it and ending at it.
+    pub const fn flows(self, outgoing: &'a [u64], incoming: &'a [u64]) -> Details<'a> {
+        Details {
+            outgoing,
+            incoming,
+            ..self
+        }
+    }
+}
+
 /// A lane of a custom track, as records name it: the track's registry id and the
 /// lane's index (0 is the track itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

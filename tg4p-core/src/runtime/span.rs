@@ -174,10 +174,7 @@ impl FnSpan {
         if generation == 0 || super::handoff::generation() != generation {
             return;
         }
-        let end = Event::end().with(&Details {
-            name: None,
-            ..*details
-        });
+        let end = Event::end().with(&details.named(None));
         with_local(generation, |l| l.write_end(&end, THREAD_SLICE_WORDS));
     }
 }
@@ -639,12 +636,7 @@ pub fn instant_values<const N: usize>(
     };
     let (out, inc) = (raw(outgoing), raw(incoming));
     with_typed(callsite.arg_names, values, |typed| {
-        let details = Details {
-            name,
-            args: typed,
-            outgoing: &out,
-            incoming: &inc,
-        };
+        let details = Details::args(typed).named(name).flows(&out, &inc);
         instant_details(callsite, track, &details);
     });
 }

@@ -118,14 +118,10 @@ pub(crate) fn begin_call(
     match track {
         None if args.is_empty() => CallGuard::Thread(enter(site)),
         None => with_typed(names, args, |typed| {
-            CallGuard::Thread(FnSpan::begin_details(site, &details(None, typed, &[], &[])))
+            CallGuard::Thread(FnSpan::begin_details(site, &Details::args(typed)))
         }),
         Some(track) => with_typed(names, args, |typed| {
-            CallGuard::Track(span_details(
-                site,
-                Some(track),
-                &details(None, typed, &[], &[]),
-            ))
+            CallGuard::Track(span_details(site, Some(track), &Details::args(typed)))
         }),
     }
 }
@@ -137,7 +133,7 @@ pub(crate) fn begin_call_typed(
     track: Option<&'static Track>,
     typed: &[TypedArg<'_>],
 ) -> CallGuard {
-    let details = details(None, typed, &[], &[]);
+    let details = Details::args(typed);
     match track {
         None => CallGuard::Thread(FnSpan::begin_details(site, &details)),
         Some(track) => CallGuard::Track(span_details(site, Some(track), &details)),
@@ -154,7 +150,7 @@ pub(crate) fn begin_span(
     args: &[Value],
 ) -> Span {
     with_typed(names, args, |typed| {
-        span_details(site, track, &details(Some(name), typed, &[], &[]))
+        span_details(site, track, &Details::args(typed).named(Some(name)))
     })
 }
 
@@ -175,23 +171,13 @@ pub(crate) fn instant(
     let out: Vec<u64> = ids.iter().map(|f| f.raw()).collect();
     let inc: Vec<u64> = incoming.iter().map(|f| f.raw()).collect();
     with_typed(names, args, |typed| {
-        instant_details(site, track, &details(Some(name), typed, &out, &inc));
+        instant_details(
+            site,
+            track,
+            &Details::args(typed).named(Some(name)).flows(&out, &inc),
+        );
     });
     ids
-}
-
-fn details<'a>(
-    name: Option<&'a str>,
-    args: &'a [TypedArg<'a>],
-    outgoing: &'a [u64],
-    incoming: &'a [u64],
-) -> Details<'a> {
-    Details {
-        name,
-        args,
-        outgoing,
-        incoming,
-    }
 }
 
 /// The largest nested value recorded as a tree; a bigger one is recorded as its
