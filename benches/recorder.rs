@@ -210,14 +210,7 @@ struct PerOp {
 /// process (recording thread, writer and finish; not removing the trace file), and
 /// the file's bytes per call. Without a session: the thread's CPU per call, twice.
 fn cpu_per_op(name: &str, n: u64, session: bool, mut f: impl FnMut()) -> PerOp {
-    let s = session.then(|| {
-        tg4p::Session::builder()
-            .path(bench_path(name))
-            .memory_limit(64 << 20)
-            .overflow(tg4p::Overflow::Block)
-            .start()
-            .expect("open a bench session")
-    });
+    let s = session.then(|| blocking_session(name));
     let (t0, p0) = (cpu_ns(libc::RUSAGE_THREAD), cpu_ns(libc::RUSAGE_SELF));
     for _ in 0..n {
         f();
