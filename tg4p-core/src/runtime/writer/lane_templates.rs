@@ -14,12 +14,12 @@
 use super::super::clock::Segment;
 use super::super::record::{LANE_BEGIN, LANE_END};
 use super::super::shim::{AtomicU64, Ordering};
+use super::templates::{Bytes, track_event_fields, write_timed_packet};
 use crate::wire::EventType;
 use crate::wire::tags::{
     EVENT_CATEGORY_IID, EVENT_NAME_IID, EVENT_SOURCE_LOCATION_IID, EVENT_TRACK_UUID, EVENT_TYPE,
-    PACKET_SEQUENCE_FLAGS, PACKET_SEQUENCE_ID, PACKET_TIMESTAMP, PACKET_TRACK_EVENT, TRACE_PACKET,
 };
-use crate::wire::{SEQ_NEEDS_INCREMENTAL_STATE, varint};
+use crate::wire::varint;
 
 /// Bytes copied per template: the longest (a begin with a 5-byte sequence id, a
 /// 10-byte category iid, 5-byte callsite iids and a 10-byte uuid) takes 47.
@@ -38,38 +38,12 @@ pub(super) struct LaneTemplate {
     len: u8,
 }
 
-/// A small byte builder (not on the hot path).
-struct Bytes {
-    bytes: [u8; TEMPLATE_BYTES],
-    len: usize,
-}
-
-impl Bytes {
-    fn new() -> Bytes {
-        Bytes {
-            bytes: [0; TEMPLATE_BYTES],
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
-    }
-
-    fn varint(&mut self, v: u64) {
-        let mut buf = [0; varint::MAX_LEN];
-        let n = varint::put(&mut buf, v);
-        self.push(&buf[..n]);
-    }
-}
-
 impl LaneTemplate {
     /// A slice begin of the callsite interned as `iid` (name and source
     /// location), in the category interned as `category` (if any), on the lane
     /// `uuid`, on `sequence`.
     pub(super) fn begin(sequence: u32, iid: u64, category: Option<u64>, uuid: u64) -> LaneTemplate {
-        let mut event = Bytes::new();
+        let mut event = Bytes::<TEMPLATE_BYTES>::default();
         if let Some(c) = category {
             event.push(&[EVENT_CATEGORY_IID]);
             event.varint(c);
@@ -86,23 +60,18 @@ impl LaneTemplate {
 
     /// A slice end on the lane `uuid`, on `sequence`.
     pub(super) fn end(sequence: u32, uuid: u64) -> LaneTemplate {
-        let mut event = Bytes::new();
+        let mut event = Bytes::<TEMPLATE_BYTES>::default();
         event.push(&[EVENT_TYPE, EventType::SliceEnd as u8]);
         event.push(&[EVENT_TRACK_UUID]);
         event.varint(uuid);
         LaneTemplate::packet(sequence, &event)
     }
 
-    fn packet(sequence: u32, event: &Bytes) -> LaneTemplate {
-        let mut t = Bytes::new();
-        t.push(&[PACKET_SEQUENCE_ID]);
-        t.varint(u64::from(sequence));
-        t.push(&[PACKET_TRACK_EVENT, event.len as u8]);
-        t.push(&event.bytes[..event.len]);
-        t.push(&[PACKET_SEQUENCE_FLAGS, SEQ_NEEDS_INCREMENTAL_STATE as u8]);
+    fn packet(sequence: u32, event: &Bytes<TEMPLATE_BYTES>) -> LaneTemplate {
+        let (t, _) = track_event_fields(sequence, event);
         LaneTemplate {
             bytes: t.bytes,
-            len: t.len as u8,
+            len: t.len,
         }
     }
 }
@@ -224,14 +193,8 @@ pub(super) fn append_run(
             let Some(room) = out[pos..].first_chunk_mut::<PACKET_ROOM>() else {
                 break true; // not reached: the batch made room for BATCH packets
             };
-            room[0] = TRACE_PACKET;
-            room[2] = PACKET_TIMESTAMP;
-            let n = varint::put(&mut room[3..], ns - last);
-            room[3 + n..3 + n + TEMPLATE_BYTES].copy_from_slice(&template.bytes);
             // At most 1 + 10 + 47 bytes: a one-byte length.
-            let len = 1 + n + template.len as usize;
-            room[1] = len as u8;
-            pos += 2 + len;
+            pos += write_timed_packet(room, ns - last, &template.bytes, template.len);
             last = ns;
             written += 1;
             i += words;
@@ -250,8 +213,9 @@ pub(super) fn append_run(
 mod tests {
     use super::super::super::buffer::Chunk;
     use super::super::super::record::{Event, LaneRef};
+    use super::super::templates::encoded;
     use super::*;
-    use crate::wire::{self, EventName, PacketData, TracePacket, TrackEvent};
+    use crate::wire::{EventName, TrackEvent};
 
     /// The general encoder's packet of a slice begin (callsite `iid`) or end
     /// (`None`) on the lane `uuid`.
@@ -269,16 +233,7 @@ mod tests {
             category_iids: &category,
             ..Default::default()
         };
-        let packet = TracePacket {
-            timestamp: Some(delta),
-            trusted_packet_sequence_id: Some(sequence),
-            sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
-            data: Some(PacketData::TrackEvent(event)),
-            ..Default::default()
-        };
-        let mut out = Vec::new();
-        wire::append_packet(&mut out, &packet);
-        out
+        encoded(sequence, delta, event)
     }
 
     /// The records a recording thread writes (`record::Event::put`).

@@ -79,7 +79,7 @@ impl Template {
         iid: Option<u64>,
         category: Option<u64>,
     ) -> Template {
-        let mut event = Bytes::default();
+        let mut event = Bytes::<TEMPLATE_BYTES>::default();
         event.push(&[EVENT_TYPE, kind as u8]);
         if let Some(iid) = iid {
             event.push(&[EVENT_NAME_IID]);
@@ -91,14 +91,7 @@ impl Template {
             event.push(&[EVENT_CATEGORY_IID]);
             event.varint(category);
         }
-        let mut t = Bytes::default();
-        t.push(&[PACKET_SEQUENCE_ID]);
-        t.varint(u64::from(sequence));
-        t.push(&[PACKET_TRACK_EVENT]);
-        let event_at = t.len;
-        t.push(&[event.len]);
-        t.push(&event.bytes[..event.len as usize]);
-        t.push(&FLAGS);
+        let (t, event_at) = track_event_fields(sequence, &event);
         Template {
             bytes: t.bytes,
             len: t.len,
@@ -143,32 +136,50 @@ const HEAD_BLOCK: usize = 8;
 const TAIL_BLOCK: usize = 32;
 
 /// A small byte builder for templates (not on the hot path).
-struct Bytes {
-    bytes: [u8; TEMPLATE_BYTES],
-    len: u8,
+pub(super) struct Bytes<const N: usize> {
+    pub(super) bytes: [u8; N],
+    pub(super) len: u8,
 }
 
-impl Default for Bytes {
-    fn default() -> Bytes {
+impl<const N: usize> Default for Bytes<N> {
+    fn default() -> Bytes<N> {
         Bytes {
-            bytes: [0; TEMPLATE_BYTES],
+            bytes: [0; N],
             len: 0,
         }
     }
 }
 
-impl Bytes {
-    fn push(&mut self, bytes: &[u8]) {
+impl<const N: usize> Bytes<N> {
+    pub(super) fn push(&mut self, bytes: &[u8]) {
         let at = self.len as usize;
         self.bytes[at..at + bytes.len()].copy_from_slice(bytes);
         self.len += bytes.len() as u8;
     }
 
-    fn varint(&mut self, v: u64) {
+    pub(super) fn varint(&mut self, v: u64) {
         let mut buf = [0; varint::MAX_LEN];
         let n = varint::put(&mut buf, v);
         self.push(&buf[..n]);
     }
+}
+
+/// The `TracePacket` fields after the timestamp of a packet holding the track
+/// event `event` (its fields) on `sequence`: the sequence id, the `track_event`
+/// field and the sequence flags; and where the event's length byte is.
+pub(super) fn track_event_fields<const N: usize>(
+    sequence: u32,
+    event: &Bytes<N>,
+) -> (Bytes<N>, u8) {
+    let mut t = Bytes::default();
+    t.push(&[PACKET_SEQUENCE_ID]);
+    t.varint(u64::from(sequence));
+    t.push(&[PACKET_TRACK_EVENT]);
+    let event_at = t.len;
+    t.push(&[event.len]);
+    t.push(&event.bytes[..event.len as usize]);
+    t.push(&FLAGS);
+    (t, event_at)
 }
 
 /// Writes the packet of `template` at timestamp `delta` into `room`; returns its
@@ -176,12 +187,24 @@ impl Bytes {
 /// at most one bounds check, on the template's offset.)
 #[inline(always)]
 fn write_packet(room: &mut [u8; PACKET_ROOM], delta: u64, template: &Template) -> usize {
+    write_timed_packet(room, delta, &template.bytes, template.len)
+}
+
+/// Writes a packet at timestamp `delta` whose other fields are the first `len` of
+/// `fields` (copied whole: a fixed-size copy) into `room`; returns its length in
+/// bytes. The packet must stay under 128 bytes (a one-byte length): `N` + 11 does.
+#[inline(always)]
+pub(super) fn write_timed_packet<const R: usize, const N: usize>(
+    room: &mut [u8; R],
+    delta: u64,
+    fields: &[u8; N],
+    len: u8,
+) -> usize {
     room[0] = TRACE_PACKET;
     room[2] = PACKET_TIMESTAMP;
     let n = varint::put(&mut room[3..], delta);
-    room[3 + n..3 + n + TEMPLATE_BYTES].copy_from_slice(&template.bytes);
-    // At most 1 + 10 + 35 bytes: a one-byte length.
-    let len = 1 + n + template.len as usize;
+    room[3 + n..3 + n + N].copy_from_slice(fields);
+    let len = 1 + n + len as usize;
     room[1] = len as u8;
     2 + len
 }
@@ -465,21 +488,18 @@ pub(super) struct CounterTemplate {
 impl CounterTemplate {
     /// The template of samples on the counter track `track_uuid`, on `sequence`.
     pub(super) fn new(sequence: u32, track_uuid: u64) -> CounterTemplate {
-        let mut head = Bytes::default();
+        let mut head = Bytes::<8>::default();
         head.push(&[PACKET_SEQUENCE_ID]);
         head.varint(u64::from(sequence));
         head.push(&[PACKET_TRACK_EVENT]);
-        let mut body = Bytes::default();
+        let mut body = Bytes::<16>::default();
         body.push(&[EVENT_TYPE, EventType::Counter as u8]);
         body.push(&[EVENT_TRACK_UUID]);
         body.varint(track_uuid);
-        let (mut h, mut b) = ([0; 8], [0; 16]);
-        h.copy_from_slice(&head.bytes[..8]);
-        b.copy_from_slice(&body.bytes[..16]);
         CounterTemplate {
-            head: h,
+            head: head.bytes,
             head_len: head.len,
-            body: b,
+            body: body.bytes,
             body_len: body.len,
         }
     }
@@ -1399,12 +1419,35 @@ pub(super) fn append_run(
     }
 }
 
+/// The general encoder's bytes of a packet on `sequence` at timestamp `delta`
+/// holding `event`, with the flags every packet has: what tests compare the
+/// templates' packets with.
+#[cfg(all(test, not(tg4p_loom)))]
+pub(super) fn encoded<'a, A>(
+    sequence: u32,
+    delta: u64,
+    event: crate::wire::TrackEvent<'a, A>,
+) -> Vec<u8>
+where
+    crate::wire::TracePacket<'a, A>: quick_protobuf::MessageWrite + Default,
+{
+    let packet = crate::wire::TracePacket {
+        timestamp: Some(delta),
+        trusted_packet_sequence_id: Some(sequence),
+        sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
+        data: Some(crate::wire::PacketData::TrackEvent(event)),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    crate::wire::append_packet(&mut out, &packet);
+    out
+}
+
 #[cfg(all(test, not(tg4p_loom)))]
 mod tests {
     use super::*;
     use crate::wire::{
-        self, AnnotationName, AnnotationValue, CounterValue, DebugAnnotation, EventName,
-        PacketData, TracePacket, TrackEvent,
+        AnnotationName, AnnotationValue, CounterValue, DebugAnnotation, EventName, TrackEvent,
     };
 
     /// The packet the general encoder writes for the same event.
@@ -1423,16 +1466,7 @@ mod tests {
             counter_value: counter.map(|c| c.1),
             ..Default::default()
         };
-        let packet = TracePacket {
-            timestamp: Some(delta),
-            trusted_packet_sequence_id: Some(sequence),
-            sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
-            data: Some(PacketData::TrackEvent(event)),
-            ..Default::default()
-        };
-        let mut out = Vec::new();
-        wire::append_packet(&mut out, &packet);
-        out
+        encoded(sequence, delta, event)
     }
 
     fn begin(sequence: u32, delta: u64, iid: u64) -> Vec<u8> {
@@ -1576,19 +1610,7 @@ mod tests {
             terminating_flow_ids: &[],
             category_iids: &[],
         };
-        let packet = TracePacket {
-            timestamp: Some(delta),
-            trusted_packet_sequence_id: Some(sequence),
-            sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
-            data: Some(PacketData::TrackEvent(event)),
-            interned_data: None,
-            previous_packet_dropped: false,
-            timestamp_clock_id: None,
-            trace_packet_defaults: None,
-        };
-        let mut out = Vec::new();
-        wire::append_packet(&mut out, &packet);
-        out
+        encoded(sequence, delta, event)
     }
 
     #[test]
@@ -1672,16 +1694,7 @@ mod tests {
             source_location_iid: Some(iid),
             ..Default::default()
         };
-        let packet = TracePacket {
-            timestamp: Some(delta),
-            trusted_packet_sequence_id: Some(sequence),
-            sequence_flags: SEQ_NEEDS_INCREMENTAL_STATE,
-            data: Some(PacketData::TrackEvent(event)),
-            ..Default::default()
-        };
-        let mut out = Vec::new();
-        wire::append_packet(&mut out, &packet);
-        out
+        encoded(sequence, delta, event)
     }
 
     /// The words a recorder writes for typed args (as `record::Event::put` does).
