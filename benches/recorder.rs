@@ -12,7 +12,9 @@
 //! - per operation (`#[trace]`, `span!`, `instant!`, with and without an integer
 //!   arg), 2M calls each in a blocking session: the recording thread's CPU time
 //!   and the process's (writer and `finish` included), as ratios to one
-//!   `Instant::now()` (`TG4P_BENCH_VALUES_ONLY=1` runs only this; pin it to one
+//!   `Instant::now()` measured in the same round (median and least of
+//!   `TG4P_BENCH_ROUNDS` rounds, default 5;
+//!   `TG4P_BENCH_VALUES_ONLY=1` runs only this; pin it to one
 //!   core with `taskset -c 1` to pay the writer on the same core;
 //!   `TG4P_BENCH_OPS=WORD` runs only the operations whose name contains WORD).
 //!
@@ -237,15 +239,19 @@ fn cpu_per_op(name: &str, n: u64, session: bool, mut f: impl FnMut()) -> PerOp {
 /// CPU and the process's (writer and finish included), as ratios to one
 /// `Instant::now()` measured the same way. Pin the process to one core
 /// (`taskset -c 1`) so that the writer's work is paid on the same core.
+///
+/// `TG4P_BENCH_ROUNDS` rounds (default 5), each measuring `Instant::now()` and
+/// then every operation once: each ratio is taken against its own round's
+/// baseline, and the median and the least of the rounds are printed. (One
+/// baseline for the whole run made every ratio move with the few milliseconds
+/// in which that baseline happened to be measured on this shared VM.)
 fn values_run() {
     const N: u64 = 2_000_000;
-    let base = cpu_per_op("now", N, false, || {
-        black_box(Instant::now());
-    })
-    .thread;
-    println!(
-        "\n== per op: recording thread CPU / process CPU (ratio to Instant::now() = {base:.1} ns) =="
-    );
+    let rounds: usize = std::env::var("TG4P_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(5);
     type Op = Box<dyn FnMut()>;
     let ops: [(&str, Op); 5] = [
         ("#[trace] span", Box::new(traced_empty)),
@@ -277,21 +283,58 @@ fn values_run() {
     // `TG4P_BENCH_OPS=int` runs only the operations whose name contains `int`
     // (to profile one of them).
     let only = std::env::var("TG4P_BENCH_OPS").unwrap_or_default();
-    for (name, mut f) in ops {
-        if !name.contains(only.as_str()) {
-            continue;
+    let mut ops: Vec<(&str, Op)> = ops
+        .into_iter()
+        .filter(|(name, _)| name.contains(only.as_str()))
+        .collect();
+    // Per round: the baseline, then per op (thread ratio, process ratio, bytes).
+    let mut bases = Vec::with_capacity(rounds);
+    let mut ratios: Vec<Vec<(f64, f64, f64)>> = vec![Vec::with_capacity(rounds); ops.len()];
+    for _ in 0..rounds {
+        let base = cpu_per_op("now", N, false, || {
+            black_box(Instant::now());
+        })
+        .thread;
+        bases.push(base);
+        for ((name, f), r) in ops.iter_mut().zip(&mut ratios) {
+            let m = cpu_per_op(name, N, true, f);
+            r.push((m.thread / base, m.process / base, m.bytes));
         }
-        let PerOp {
-            thread,
-            process,
-            bytes,
-        } = cpu_per_op(name, N, true, &mut f);
+    }
+    println!(
+        "\n== per op: recording thread CPU / process CPU, as ratios to one Instant::now() \
+         (median of {rounds} rounds, least in brackets; Instant::now() median {:.1} ns) ==",
+        median(&bases)
+    );
+    for ((name, _), r) in ops.iter().zip(&ratios) {
+        let thread: Vec<f64> = r.iter().map(|x| x.0).collect();
+        let process: Vec<f64> = r.iter().map(|x| x.1).collect();
         println!(
-            "{name:<18} thread {thread:7.1} ns {:6.2}x   process {process:7.1} ns {:6.2}x   {bytes:5.1} B/op",
-            thread / base,
-            process / base
+            "{name:<18} thread {:5.2}x ({:4.2}x)   process {:5.2}x ({:4.2}x)   {:5.1} B/op",
+            median(&thread),
+            least(&thread),
+            median(&process),
+            least(&process),
+            r[0].2
         );
     }
+}
+
+/// The median of `xs` (not empty).
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The least of `xs`.
+fn least(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(f64::INFINITY, f64::min)
 }
 
 /// One thread, 2M spans (of `#[trace]`, then of `span!`): bytes per slice event,
