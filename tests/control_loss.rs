@@ -200,3 +200,60 @@ fn a_trace_without_loss_says_none_was_lost() {
     assert_eq!(trace.loss.data_loss(), 0);
     assert_eq!(trace.events.len(), 600);
 }
+
+static EXIT_TRACK: tg4p::Track = tg4p::Track::new("exit track");
+
+/// Records from its destructor, at thread exit: a thread-local registered before
+/// tg4p's own thread state, so destroyed after it (thread-local destructors run in
+/// reverse order of registration).
+struct RecordsAtExit;
+
+impl Drop for RecordsAtExit {
+    fn drop(&mut self) {
+        leaf();
+        tg4p::instant!("at exit");
+        let _on_track = tg4p::span!(EXIT_TRACK, "at exit on a track");
+    }
+}
+
+thread_local! {
+    static AT_EXIT: RecordsAtExit = const { RecordsAtExit };
+}
+
+#[test]
+fn events_recorded_after_the_threads_state_is_gone_are_counted_as_lost() {
+    let _s = serial();
+    let bytes = Bytes::default();
+    let session = Session::builder()
+        .writer(SlowWriter {
+            release: None,
+            out: bytes.clone(),
+        })
+        .start()
+        .unwrap();
+    std::thread::spawn(|| {
+        AT_EXIT.with(|_| ()); // registered first: destroyed last
+        top();
+    })
+    .join()
+    .unwrap();
+    let report = session.finish().unwrap();
+    // The slice, the instant and the custom-track slice of the destructor: none
+    // could be recorded, each counts.
+    assert_eq!(report.events_dropped, 3, "{report:?}");
+    let trace = tg4p_oracle::decode_bytes(&bytes.lock().unwrap()).unwrap();
+    trace.assert_valid();
+    assert_eq!(trace.events.len() as u64, report.events_written);
+    assert_eq!(
+        trace.events.len(),
+        6,
+        "top, middle and leaf, begun and ended"
+    );
+    assert_eq!(
+        trace.loss.trace_writer_packet_loss.get(&0),
+        Some(&report.events_dropped),
+        "{:?}",
+        trace.loss
+    );
+    assert!(trace.loss.data_loss() >= report.events_dropped);
+}

@@ -131,6 +131,10 @@ pub(crate) struct Shared {
     slots: Mutex<Vec<Arc<Slot>>>,
     next_sequence: AtomicUsize,
     pub(crate) process_uuid: u64,
+    /// Events not recorded because the calling thread's state was gone (a
+    /// thread-local destructor recording at thread exit) or in use (re-entered):
+    /// counted as dropped, and in the trace's `trace_stats`.
+    unrecorded: AtomicU64,
 }
 
 /// The writer's end of the hand-off: chunks and messages in, free chunks out.
@@ -160,8 +164,20 @@ impl Shared {
             slots: Mutex::new(Vec::new()),
             next_sequence: AtomicUsize::new(1),
             process_uuid: crate::ids::next_track_uuid(),
+            unrecorded: AtomicU64::new(0),
         });
         (shared, WriterEnd { rx, free: free_tx })
+    }
+
+    /// Counts an event that could not be recorded (see `unrecorded`).
+    pub(crate) fn count_unrecorded(&self) {
+        // Relaxed: a count read once, by the writer after the gate has closed.
+        self.unrecorded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Events counted by [`count_unrecorded`](Shared::count_unrecorded) so far.
+    pub(crate) fn unrecorded(&self) -> u64 {
+        self.unrecorded.load(Ordering::Relaxed)
     }
 
     /// Chunks allocated so far.

@@ -78,20 +78,38 @@ pub(crate) fn thread_key() -> u64 {
 }
 
 /// Runs `f` on the calling thread's state attached to session `generation`.
-/// `None` when that is impossible (thread-local storage torn down, re-entered from
-/// a `Debug` impl, or the session just ended).
+/// `None` when that is impossible: the session just ended, or the thread's state
+/// is torn down (a thread-local destructor running at thread exit) or in use
+/// (re-entered); those two are losses, counted for the session's report and
+/// `trace_stats`.
 #[inline(always)]
 pub(crate) fn with_local<R>(generation: u64, f: impl FnOnce(&mut Local) -> R) -> Option<R> {
-    LOCAL
-        .try_with(|cell| {
-            let mut local = cell.try_borrow_mut().ok()?;
-            if local.generation != generation && !local.attach(generation) {
-                return None;
-            }
-            Some(f(&mut local))
-        })
-        .ok()
-        .flatten()
+    let done = LOCAL.try_with(|cell| {
+        let Ok(mut local) = cell.try_borrow_mut() else {
+            return Err(());
+        };
+        if local.generation != generation && !local.attach(generation) {
+            return Ok(None);
+        }
+        Ok(Some(f(&mut local)))
+    });
+    match done {
+        Ok(Ok(r)) => r,
+        _ => {
+            count_unrecorded(generation);
+            None
+        }
+    }
+}
+
+/// Counts an event of session `generation` that the calling thread could not
+/// record (see [`with_local`]).
+#[cold]
+#[inline(never)]
+fn count_unrecorded(generation: u64) {
+    if let Some(shared) = handoff::active(generation) {
+        shared.count_unrecorded();
+    }
 }
 
 /// How many slices the calling thread has open on its track in session

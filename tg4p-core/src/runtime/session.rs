@@ -127,7 +127,11 @@ pub struct Report {
     pub path: PathBuf,
     /// Events (slice begins and ends, instants, counter samples) in the file.
     pub events_written: u64,
-    /// Events dropped under [`Overflow::Drop`] (a dropped slice counts as two).
+    /// Events dropped under [`Overflow::Drop`] (a dropped slice counts as two),
+    /// and events a thread could not record because its thread-local state was
+    /// already torn down (a thread-local destructor recording at thread exit) or in
+    /// use (a re-entered call): each of those attempts counts one. The trace's
+    /// closing `trace_stats` holds the same total.
     pub events_dropped: u64,
     /// Ring mode ([`SessionBuilder::ring`]): events recorded but left out of the
     /// written window (older than it, or the end of a slice that began before it).

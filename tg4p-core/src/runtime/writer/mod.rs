@@ -624,7 +624,8 @@ impl Writer {
             .iter()
             .map(|s| s.dropped.load(Ordering::Relaxed))
             .sum::<u64>()
-            + self.dropped_by_exited;
+            + self.dropped_by_exited
+            + self.shared.unrecorded();
         TraceStats {
             packet_loss: dropped,
             sequences: &self.sequence_ids,

@@ -483,7 +483,8 @@ impl Writer {
         let dropped: u64 = slots
             .iter()
             .map(|s| s.dropped.load(Ordering::Relaxed))
-            .sum();
+            .sum::<u64>()
+            + self.shared.unrecorded();
         TraceStats {
             packet_loss: dropped + overwritten,
             sequences: &self.sequence_ids,
