@@ -124,9 +124,20 @@ pub(crate) struct Calibration {
 }
 
 impl Calibration {
-    /// Takes the first readings. With the TSC, spins ~1 ms for a second pair so that
-    /// conversion has a slope from the start (refined by later readings).
+    /// Takes the first readings. With the TSC, waits ~1 ms for a second pair so that
+    /// conversion has a slope from the start (refined by later readings): a
+    /// [`started`](Calibration::started) calibration, [`settle`](Calibration::settle)d.
+    #[cfg(test)]
     pub(crate) fn new() -> Calibration {
+        let mut c = Calibration::started();
+        c.settle();
+        c
+    }
+
+    /// The first reading only: conversion has no slope until
+    /// [`settle`](Calibration::settle). What a session takes when it starts, so
+    /// that its writer thread, not the caller of `start`, does the waiting.
+    pub(crate) fn started() -> Calibration {
         let tsc = uses_tsc();
         let mut c = Calibration {
             tsc,
@@ -135,15 +146,28 @@ impl Calibration {
             segment: 0,
         };
         if tsc {
-            let first = paired_reading();
-            c.points.push(first);
+            c.points.push(paired_reading());
             c.slopes.push(1 << 32);
-            while os_ns() < first.1 + 1_000_000 {
-                std::hint::spin_loop();
-            }
-            c.push(paired_reading());
         }
         c
+    }
+
+    /// Takes the second reading, at least 1 ms after the first, if not taken yet.
+    /// It sleeps until then rather than spins: the pairs themselves are what must
+    /// be tight, and a spin burnt a millisecond of CPU at every session's start.
+    pub(crate) fn settle(&mut self) {
+        let [(_, first_ns)] = self.points[..] else {
+            return; // no TSC, or settled
+        };
+        let until = first_ns + 1_000_000;
+        loop {
+            let now = os_ns();
+            if now >= until {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_nanos(until - now));
+        }
+        self.push(paired_reading());
     }
 
     fn push(&mut self, p: (u64, u64)) {

@@ -551,7 +551,7 @@ impl Writer {
             drain_interval,
             output: Output {
                 out: Vec::with_capacity(WRITE_AT + (256 << 10)),
-                calibration: Calibration::new(),
+                calibration: Calibration::started(),
                 pid: std::process::id() as i32,
                 process_uuid,
                 events: 0,
@@ -595,6 +595,8 @@ impl Writer {
     }
 
     pub(crate) fn run(mut self) -> std::io::Result<Written> {
+        // Here rather than in `Session::start`: the caller does not wait for it.
+        self.output.calibration.settle();
         if self.ring.is_some() {
             return self.run_ring();
         }
