@@ -222,12 +222,7 @@ impl Calibration {
         let i = self.segment;
         let (t0, n0) = self.points[i];
         let next = self.points.get(i + 1).map_or(u64::MAX, |p| p.0);
-        Segment {
-            t0,
-            n0,
-            slope: self.slopes[i],
-            span: next - t0,
-        }
+        Segment::new(t0, n0, self.slopes[i], next - t0)
     }
 
     #[cold]
@@ -252,7 +247,8 @@ impl Calibration {
 }
 
 /// One linear piece of a [`Calibration`]: ticks `t0..t0 + span` map to
-/// nanoseconds from `n0` at `slope`.
+/// nanoseconds from `n0` at `slope`. Its span ends where a nanosecond count would
+/// pass `u64::MAX`, so that converting a tick inside it needs no saturation.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Segment {
     t0: u64,
@@ -272,13 +268,25 @@ impl Segment {
         }
     }
 
-    #[cfg(test)]
-    pub(crate) const fn for_test(t0: u64, n0: u64, slope: u64, span: u64) -> Segment {
+    /// Ticks `t0..t0 + span` from `n0` at `slope`, the span cut where the
+    /// nanoseconds would pass `u64::MAX` (a tick far past the last reading: the
+    /// last segment runs to the end of the tick range). Such ticks are then left
+    /// to [`Calibration::ns_of`], which saturates.
+    pub(crate) fn new(t0: u64, n0: u64, slope: u64, span: u64) -> Segment {
+        // The largest offset whose `scale` still adds to `n0` within u64:
+        // offset * slope < (u64::MAX - n0 + 1) << 32.
+        let limit = match slope {
+            0 => u64::MAX,
+            _ => {
+                let room = (u128::from(u64::MAX - n0) + 1) << 32;
+                ((room - 1) / u128::from(slope)).min(u128::from(u64::MAX)) as u64
+            }
+        };
         Segment {
             t0,
             n0,
             slope,
-            span,
+            span: span.min(limit.saturating_add(1)),
         }
     }
 
@@ -286,11 +294,13 @@ impl Segment {
     #[inline(always)]
     pub(crate) fn ns_of(&self, tick: u64) -> Option<u64> {
         // One compare covers both ends: ticks before `t0` wrap to huge offsets.
-        // Saturating: a tick far past the last reading (the last segment runs to
-        // the end of the tick range) must not wrap to an early timestamp, nor
-        // panic in a debug build.
+        // Inside the span neither the product nor the sum can overflow (see
+        // `new`): the writer's hottest loops pay no saturation.
         let offset = tick.wrapping_sub(self.t0);
-        (offset < self.span).then(|| self.n0.saturating_add(scale(offset, self.slope)))
+        (offset < self.span).then(|| {
+            let ns = (u128::from(offset) * u128::from(self.slope)) >> 32;
+            self.n0.wrapping_add(ns as u64)
+        })
     }
 }
 
@@ -343,12 +353,43 @@ mod tests {
     }
 
     #[test]
-    fn a_tick_at_the_end_of_the_range_saturates_instead_of_wrapping() {
+    fn a_segment_ends_where_its_nanoseconds_would_overflow() {
         // The last segment of a calibration runs to the end of the tick range: a
         // slope of 2 ns per tick from 10^12 ns overflows u64 long before that.
-        let s = Segment::for_test(0, 1_000_000_000_000, 2 << 32, u64::MAX);
-        assert_eq!(s.ns_of(u64::MAX - 1), Some(u64::MAX));
-        assert_eq!(s.ns_of(10), Some(1_000_000_000_020));
+        let n0 = 1_000_000_000_000;
+        let s = Segment::new(0, n0, 2 << 32, u64::MAX);
+        assert_eq!(s.ns_of(10), Some(n0 + 20));
+        let last = (u64::MAX - n0) / 2;
+        assert_eq!(s.ns_of(last), Some(n0 + 2 * last));
+        assert_eq!(s.ns_of(last + 1), None, "would pass u64::MAX");
+        assert_eq!(s.ns_of(u64::MAX - 1), None);
+        // A fractional slope (1.5 ns per tick) ends exactly at the last offset
+        // that fits, whatever the rounding.
+        let slope = 3 << 31;
+        let s = Segment::new(5, u64::MAX - 3000, slope, u64::MAX);
+        let fits = |o: u64| {
+            let ns = (u128::from(o) * u128::from(slope)) >> 32;
+            ns <= u128::from(3000u64)
+        };
+        let last = (0..3000u64).rev().find(|&o| fits(o)).unwrap();
+        assert_eq!(s.ns_of(5 + last), Some(u64::MAX - 3000 + (last * 3 / 2)));
+        assert_eq!(s.ns_of(5 + last + 1), None);
+        // A span shorter than the overflow limit is kept; the identity is whole.
+        assert_eq!(Segment::new(0, 0, 1 << 32, 100).ns_of(99), Some(99));
+        assert_eq!(Segment::new(0, 0, 1 << 32, 100).ns_of(100), None);
+        assert_eq!(Segment::identity().ns_of(u64::MAX - 1), Some(u64::MAX - 1));
+    }
+
+    #[test]
+    fn calibration_saturates_where_its_segments_end() {
+        let mut c = Calibration {
+            tsc: true,
+            points: vec![(0, 1_000_000_000_000)],
+            slopes: vec![2 << 32],
+            segment: 0,
+        };
+        assert_eq!(c.segment().ns_of(u64::MAX - 1), None);
+        assert_eq!(c.ns_of(u64::MAX - 1), u64::MAX);
     }
 
     #[test]

@@ -1998,7 +1998,7 @@ mod tests {
             (2, 1, true)
         );
         // A tick before the segment, and one after it.
-        let later = Segment::for_test(100, 0, 1 << 32, 1000);
+        let later = Segment::new(100, 0, 1 << 32, 1000);
         assert_eq!(
             run(&[record::END, 150, record::END, 99], later),
             (2, 1, true)
@@ -2018,7 +2018,7 @@ mod tests {
             // Deltas at every varint length's edges, the common small ones most
             // often; ticks scaled by a slope of 3/2 from 500 ns on.
             let edges = [0, 1, 127, 128, 16_383, 16_384, 1 << 21, 1 << 35, 1 << 56];
-            let segment = Segment::for_test(10, 500, 3 << 31, u64::MAX / 4);
+            let segment = Segment::new(10, 500, 3 << 31, u64::MAX / 4);
             let mut recs = Vec::new();
             let mut expected = Vec::new();
             let (mut tick, mut prev) = (10, 400);
