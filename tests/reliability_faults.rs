@@ -434,9 +434,17 @@ fn finish_while_threads_record() {
                 continue;
             };
             let c = trace.counts.track(track);
+            // Under `Drop` the writer (a debug build's, with four threads
+            // recording on two cores) may fall behind until memory is full: the
+            // events dropped then (counted, and marked) are all that may be
+            // missing.
+            let lost = match overflow {
+                Overflow::Drop => report.events_dropped,
+                _ => 0,
+            };
             assert!(
-                c.ends >= 3 * n,
-                "{overflow:?} busy-{i}: {} ends, {n} calls done before finish",
+                c.ends + lost >= 3 * n,
+                "{overflow:?} busy-{i}: {} ends, {n} calls done before finish; {report:?}",
                 c.ends
             );
         }
