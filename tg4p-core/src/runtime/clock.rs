@@ -119,6 +119,10 @@ pub(crate) struct Calibration {
     /// the slope of the segment before it, used to extrapolate), in 32.32 fixed
     /// point: integer conversion is a single widening multiply.
     slopes: Vec<u64>,
+    /// `spans[i]`: how many ticks from reading `i` on convert within u64 at
+    /// `slopes[i]` (see [`overflow_span`]), kept so that making a [`Segment`]
+    /// takes no division.
+    spans: Vec<u64>,
     /// The segment the last conversion used: ticks arrive mostly in order.
     segment: usize,
 }
@@ -143,11 +147,14 @@ impl Calibration {
             tsc,
             points: Vec::new(),
             slopes: Vec::new(),
+            spans: Vec::new(),
             segment: 0,
         };
         if tsc {
-            c.points.push(paired_reading());
+            let first = paired_reading();
+            c.points.push(first);
             c.slopes.push(1 << 32);
+            c.spans.push(overflow_span(first.1, 1 << 32));
         }
         c
     }
@@ -180,8 +187,10 @@ impl Calibration {
         let slope = (((p.1 - n0) as u128) << 32) / (p.0 - t0) as u128;
         let slope = slope.min(u64::MAX as u128) as u64;
         *self.slopes.last_mut().expect("one slope per point") = slope;
+        *self.spans.last_mut().expect("one span per point") = overflow_span(n0, slope);
         self.points.push(p);
         self.slopes.push(slope);
+        self.spans.push(overflow_span(p.1, slope));
     }
 
     /// Takes a new pair of readings if the last is older than
@@ -222,7 +231,12 @@ impl Calibration {
         let i = self.segment;
         let (t0, n0) = self.points[i];
         let next = self.points.get(i + 1).map_or(u64::MAX, |p| p.0);
-        Segment::new(t0, n0, self.slopes[i], next - t0)
+        Segment {
+            t0,
+            n0,
+            slope: self.slopes[i],
+            span: (next - t0).min(self.spans[i]),
+        }
     }
 
     #[cold]
@@ -272,21 +286,13 @@ impl Segment {
     /// nanoseconds would pass `u64::MAX` (a tick far past the last reading: the
     /// last segment runs to the end of the tick range). Such ticks are then left
     /// to [`Calibration::ns_of`], which saturates.
+    #[cfg(test)]
     pub(crate) fn new(t0: u64, n0: u64, slope: u64, span: u64) -> Segment {
-        // The largest offset whose `scale` still adds to `n0` within u64:
-        // offset * slope < (u64::MAX - n0 + 1) << 32.
-        let limit = match slope {
-            0 => u64::MAX,
-            _ => {
-                let room = (u128::from(u64::MAX - n0) + 1) << 32;
-                ((room - 1) / u128::from(slope)).min(u128::from(u64::MAX)) as u64
-            }
-        };
         Segment {
             t0,
             n0,
             slope,
-            span: span.min(limit.saturating_add(1)),
+            span: span.min(overflow_span(n0, slope)),
         }
     }
 
@@ -302,6 +308,17 @@ impl Segment {
             self.n0.wrapping_add(ns as u64)
         })
     }
+}
+
+/// How many ticks from a reading at `n0` ns convert at `slope` without passing
+/// `u64::MAX`: offsets below it have offset * slope < (u64::MAX - n0 + 1) << 32.
+fn overflow_span(n0: u64, slope: u64) -> u64 {
+    if slope == 0 {
+        return u64::MAX;
+    }
+    let room = (u128::from(u64::MAX - n0) + 1) << 32;
+    let last = ((room - 1) / u128::from(slope)).min(u128::from(u64::MAX)) as u64;
+    last.saturating_add(1)
 }
 
 /// `ticks` times a 32.32 fixed-point `slope`.
@@ -386,6 +403,7 @@ mod tests {
             tsc: true,
             points: vec![(0, 1_000_000_000_000)],
             slopes: vec![2 << 32],
+            spans: vec![overflow_span(1_000_000_000_000, 2 << 32)],
             segment: 0,
         };
         assert_eq!(c.segment().ns_of(u64::MAX - 1), None);
