@@ -272,25 +272,70 @@ fn append_slices(
 ) -> (usize, u64) {
     let mut i = 0;
     let mut prev = *last;
-    // The records as (head, tick) pairs: every record read here takes two words.
-    let mut pairs = records.chunks_exact(2);
+    // The records not read yet: every record read here takes two words (head,
+    // tick).
+    let mut rest = records;
     // The last begin's head word and template: a loop's begins mostly repeat one
     // callsite, which then takes no lookup.
     let mut begin: (u64, &Template) = (record::END, &templates.end);
+    let end = &templates.end;
     loop {
         out.reserve(SLICE_BATCH * PACKET_ROOM);
         let base = out.len();
         let spare = out.spare_capacity_mut();
         let mut pos = 0;
         let done = loop {
+            // Relaxed loads: see `append_run`.
+            // A begin of the last begin's callsite and the end right after it (a
+            // call that made no other record: most of a `#[trace]` trace) take
+            // one step, with no dispatch on the end's kind.
+            if let Some(([h0, t0, h1, t1], tail)) = rest.split_first_chunk::<4>() {
+                let h1 = h1.load(Ordering::Relaxed);
+                if h0.load(Ordering::Relaxed) == begin.0
+                    && (h1 == record::END || h1 == record::PLAIN_END)
+                    && let (Some(n0), Some(n1)) = (
+                        segment.ns_of(t0.load(Ordering::Relaxed)),
+                        segment.ns_of(t1.load(Ordering::Relaxed)),
+                    )
+                    && let Some(rooms) = spare
+                        .get_mut(pos..)
+                        .and_then(|r| r.first_chunk_mut::<{ 2 * PACKET_ROOM }>())
+                {
+                    // As in `append_run`: timestamps never go back.
+                    let n0 = n0.max(prev);
+                    let n1 = n1.max(n0);
+                    let Some(first) = rooms.first_chunk_mut::<PACKET_ROOM>() else {
+                        break false; // not reached: `rooms` holds two rooms
+                    };
+                    let len = write_packet_uninit(first, n0 - prev, begin.1);
+                    // The end's room starts where the begin's packet ends, at
+                    // most one room in.
+                    let Some(second) = rooms
+                        .get_mut(len..)
+                        .and_then(|r| r.first_chunk_mut::<PACKET_ROOM>())
+                    else {
+                        // Not reached (a packet fits its room); if it were, the
+                        // begin stands and the end is read again.
+                        pos += len;
+                        prev = n0;
+                        i += 2;
+                        rest = &rest[2..];
+                        continue;
+                    };
+                    pos += len + write_packet_uninit(second, n1 - n0, end);
+                    prev = n1;
+                    i += 4;
+                    rest = tail;
+                    continue;
+                }
+            }
             let Some(room) = spare
                 .get_mut(pos..)
                 .and_then(|r| r.first_chunk_mut::<PACKET_ROOM>())
             else {
                 break false;
             };
-            // Relaxed loads: see `append_run`.
-            let Some([head, tick]) = pairs.next() else {
+            let Some(([head, tick], tail)) = rest.split_first_chunk::<2>() else {
                 break true;
             };
             let head = head.load(Ordering::Relaxed);
@@ -303,8 +348,8 @@ fn append_slices(
                     }
                     None => break true,
                 },
-                record::END => &templates.end,
-                _ if head == record::PLAIN_END => &templates.end,
+                record::END => end,
+                _ if head == record::PLAIN_END => end,
                 _ => break true,
             };
             let Some(ns) = segment.ns_of(tick.load(Ordering::Relaxed)) else {
@@ -315,8 +360,10 @@ fn append_slices(
             pos += write_packet_uninit(room, ns - prev, template);
             prev = ns;
             i += 2;
+            rest = tail;
         };
-        // SAFETY: the packets written follow each other from `base`, and
+        // SAFETY: the packets written follow each other from `base` (a pair's
+        // end packet from where its begin packet ends), and
         // `write_packet_uninit` initialised every byte of each (the first `len`
         // bytes of its room, `len` the length it returned): `out`'s first
         // `base + pos` bytes are initialised, and `pos` is within the spare
@@ -2004,6 +2051,28 @@ mod tests {
             (2, 1, true)
         );
         assert_eq!(run(&[record::END, 1100], later), (0, 0, false));
+        // A pair (begin or end, then end) whose second tick is outside the
+        // segment: the first record only.
+        assert_eq!(
+            run(&[record::END, 150, record::END, 1100], later),
+            (2, 1, true)
+        );
+        assert_eq!(
+            run(
+                &[
+                    record::BEGIN,
+                    150,
+                    record::END,
+                    160,
+                    record::BEGIN,
+                    170,
+                    record::END,
+                    1100
+                ],
+                later
+            ),
+            (6, 3, true)
+        );
     }
 
     #[test]
