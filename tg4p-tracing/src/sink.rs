@@ -4,7 +4,9 @@
 
 use crate::fields::{FieldValue, Fields};
 use crate::sites::Site;
-use tg4p_core::runtime::private::{self as rt, ArgValue, Details, FnSpan, PoolSpan, TypedArg};
+use tg4p_core::runtime::private::{
+    self as rt, ArgValue, Details, FnSpan, PoolPlace, PoolSpan, TypedArg,
+};
 
 /// The most args recorded per event (as `tg4p::MAX_ARGS`); later ones are left out.
 const MAX_ARGS: usize = tg4p_core::runtime::MAX_ARGS;
@@ -77,19 +79,26 @@ pub(crate) fn end_thread(
 /// A slice open on a track of a pool (`Send`: it may end on any thread).
 pub(crate) struct PoolSlice(PoolSpan);
 
-/// Begins a slice of `site` at tick `since`: under `parent`'s slice (on a child
-/// track of its track) if given, else on a free track of the site's pool.
+impl PoolSlice {
+    /// Where the slice lies, to begin a child's slice under it.
+    pub(crate) fn place(&self) -> PoolPlace {
+        self.0.place()
+    }
+}
+
+/// Begins a slice of `site` at tick `since`: under the slice at `parent` (on a
+/// child track of its track) if given, else on a free track of the site's pool.
 pub(crate) fn begin_pool(
     site: &'static Site,
     since: u64,
     fields: &Fields,
-    parent: Option<&PoolSlice>,
+    parent: Option<PoolPlace>,
 ) -> PoolSlice {
     with_args(fields, |args| {
         let details = Details::args(args);
         PoolSlice(match parent {
             Some(parent) => {
-                PoolSpan::begin_under(site.callsite(), site.pool, &parent.0, since, &details)
+                PoolSpan::begin_under(site.callsite(), site.pool, parent, since, &details)
             }
             None => PoolSpan::begin_since(site.callsite(), site.pool, since, &details),
         })

@@ -20,7 +20,7 @@
 use crate::sites::Site;
 use crate::state::SpanState;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// The first slots, in one flat `static` (found without following a pointer).
 const FLAT: usize = 1024;
@@ -328,33 +328,22 @@ impl SlotRef {
         self.slot.parent.load(Ordering::Relaxed)
     }
 
-    /// The span's locked state.
-    pub(crate) fn lock(&self) -> MutexGuard<'static, Locked> {
-        locked(self.slot, (self.key >> 32) as u32)
-    }
-
-    /// The span's locked state if no other thread holds it now (for a parent's
-    /// state, taken while a child's is held: never waiting there rules out a
-    /// deadlock between spans whose slots were reused under them).
-    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'static, Locked>> {
-        for _ in 0..64 {
-            let l = match self.slot.locked.try_lock() {
-                Ok(l) => l,
-                Err(TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(TryLockError::WouldBlock) => {
-                    std::hint::spin_loop();
-                    continue;
-                }
-            };
-            let mut l = l;
-            let generation = (self.key >> 32) as u32;
-            if l.generation != generation {
-                l.generation = generation;
-                l.state.reset();
-            }
-            return Some(l);
+    /// The span's locked state; `None` if the span has closed meanwhile (its slot
+    /// may hold another span by now, whose state this key must not touch).
+    /// Checked under the lock: a span closes its state under it, and a span
+    /// taking the slot next resets the state under it before using it.
+    pub(crate) fn lock(&self) -> Option<MutexGuard<'static, Locked>> {
+        let mut l = lock(&self.slot.locked);
+        let head = self.slot.head.load(Ordering::Acquire);
+        if head >> 32 != self.key >> 32 || head as u32 == 0 {
+            return None;
         }
-        None
+        let generation = (self.key >> 32) as u32;
+        if l.generation != generation {
+            l.generation = generation;
+            l.state.reset();
+        }
+        Some(l)
     }
 }
 
@@ -396,7 +385,8 @@ pub(crate) fn release(key: u64) -> bool {
         }
     }
     if r.flags() & (PENDING | POOL) != 0 {
-        r.lock().state.close(&r);
+        // Still open (this is its last handle): the state is this span's.
+        locked(r.slot, (key >> 32) as u32).state.close(&r);
     }
     let generation = ((key >> 32) as u32).wrapping_add(1);
     // Release: the next span of this slot sees this one's state closed.
@@ -421,6 +411,26 @@ mod tests {
         assert_eq!(place(flat + 768), (2, 0));
         let (k, off) = place(u32::MAX - FIRST as u32);
         assert!(k < SEGMENTS && off < FIRST << k);
+    }
+
+    #[test]
+    fn a_key_whose_span_closed_leaves_the_slots_next_span_alone() {
+        use crate::fields::FieldValue;
+        let key = insert::<NoFields>(None, None).unwrap();
+        // Found while the span was open (as `follows_from` or `record` on another
+        // thread may), used after it closed and its slot went to a new span.
+        let stale = get(key).unwrap();
+        assert!(release(key));
+        let free = crate::state::with_thread(|t| t.free.take()).flatten();
+        let again = insert::<NoFields>(free, None).unwrap();
+        assert_eq!(again as u32, key as u32, "the same slot, a new generation");
+        let fresh = get(again).unwrap();
+        let value = ("n", FieldValue::I64(7));
+        fresh.lock().unwrap().state.fields.items.push(value);
+        assert!(stale.lock().is_none(), "a closed span's key takes no lock");
+        let fields = &fresh.lock().unwrap().state.fields.items;
+        assert!(matches!(fields[..], [("n", FieldValue::I64(7))]), "kept");
+        assert!(release(again));
     }
 
     #[test]

@@ -102,7 +102,10 @@ pub(crate) fn enter(r: SlotRef) -> Option<ThreadSlice> {
 /// span path stays small).
 #[inline(never)]
 fn first_enter_with_fields(r: SlotRef, site: &'static Site) -> (ThreadSlice, u64) {
-    sink::begin_thread_since(site, &r.lock().state.fields)
+    match r.lock() {
+        Some(l) => sink::begin_thread_since(site, &l.state.fields),
+        None => sink::begin_thread_since(site, NO_FIELDS), // closed meanwhile
+    }
 }
 
 /// A later enter of span `r`: its pool slice begins at the second (out of line).
@@ -117,10 +120,16 @@ fn enter_again(r: SlotRef, site: &'static Site) -> ThreadSlice {
 
 /// The second enter of span `r`: its pool slice, from its first enter on, under
 /// its parent's pool slice if the parent has one (on a child track of the
-/// parent's track).
+/// parent's track). The parent's place is copied out under the parent's lock
+/// first: no thread ever holds two spans' locks, so none waits on another's.
 #[cold]
 fn begin_pool(r: SlotRef, site: &'static Site) {
-    let mut l = r.lock();
+    let parent = slots::get(r.parent())
+        .filter(|p| p.key() != r.key() && p.flags() & POOL != 0)
+        .and_then(|p| p.lock()?.state.pool.as_ref().map(PoolSlice::place));
+    let Some(mut l) = r.lock() else {
+        return; // closed meanwhile
+    };
     if l.state.pool.is_some() {
         return; // another thread's enter began it meanwhile
     }
@@ -130,12 +139,7 @@ fn begin_pool(r: SlotRef, site: &'static Site) {
         // runs on another thread at this moment.
         since = sink::now();
     }
-    let parent = slots::get(r.parent()).filter(|p| p.key() != r.key() && p.flags() & POOL != 0);
-    let pool = match parent.as_ref().and_then(SlotRef::try_lock) {
-        Some(p) => sink::begin_pool(site, since, &l.state.fields, p.state.pool.as_ref()),
-        None => sink::begin_pool(site, since, &l.state.fields, None),
-    };
-    l.state.pool = Some(pool);
+    l.state.pool = Some(sink::begin_pool(site, since, &l.state.fields, parent));
     r.set_flags(POOL);
 }
 
@@ -144,7 +148,9 @@ pub(crate) fn exit(r: SlotRef, slice: ThreadSlice) -> ExitEnd {
     if r.flags() & PENDING == 0 {
         return ExitEnd::plain(slice);
     }
-    let mut l = r.lock();
+    let Some(mut l) = r.lock() else {
+        return ExitEnd::plain(slice);
+    };
     let state = &mut l.state;
     if !state.pending {
         return ExitEnd::plain(slice);
@@ -180,7 +186,9 @@ pub(crate) fn record(r: SlotRef, values: &Record<'_>) {
     if r.site().is_none() {
         return;
     }
-    let mut l = r.lock();
+    let Some(mut l) = r.lock() else {
+        return; // closed meanwhile (on another thread)
+    };
     if r.enters() == 0 {
         values.record(&mut l.state.fields);
         r.set_flags(FIELDS);
@@ -198,21 +206,28 @@ pub(crate) fn follows_from(effect: SlotRef, cause: SlotRef) {
         return;
     };
     let flow = FlowId::new().raw();
+    // The arrival first: an effect that closed meanwhile (on another thread)
+    // takes no flow, and then none leaves. One span's lock at a time.
     {
-        let mut l = cause.lock();
-        if l.state.pool.is_some() || entered_here(cause.key()) {
+        let Some(mut l) = effect.lock() else {
+            return;
+        };
+        l.state.incoming.push(flow);
+        l.state.mark_pending(&effect);
+    }
+    let from_slice = match cause.lock() {
+        Some(mut l) if l.state.pool.is_some() || entered_here(cause.key()) => {
             l.state.outgoing.push(flow);
             l.state.mark_pending(&cause);
-        } else {
-            drop(l);
-            // Nothing of the cause is open here (it ran already, or runs
-            // elsewhere, or never did).
-            sink::instant(cause_site, None, NO_FIELDS, &[flow]);
+            true
         }
+        _ => false,
+    };
+    if !from_slice {
+        // Nothing of the cause is open here (it ran already, or runs
+        // elsewhere, or never did, or it closed meanwhile).
+        sink::instant(cause_site, None, NO_FIELDS, &[flow]);
     }
-    let mut l = effect.lock();
-    l.state.incoming.push(flow);
-    l.state.mark_pending(&effect);
 }
 
 impl SpanState {

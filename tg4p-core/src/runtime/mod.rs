@@ -87,7 +87,7 @@ pub mod private {
     };
     pub use super::future::{AsyncSpan, FutureSlice};
     pub use super::handoff::enabled;
-    pub use super::pool_span::{PoolSpan, begin_details_since, enter_since};
+    pub use super::pool_span::{PoolPlace, PoolSpan, begin_details_since, enter_since};
     pub use super::record::{ArgValue, Details, Sample, TypedArg};
     pub use super::registry::{Callsite, Function};
     pub use super::span::{

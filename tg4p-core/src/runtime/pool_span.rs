@@ -50,6 +50,14 @@ pub fn begin_details_since(callsite: &'static Callsite, details: &Details<'_>) -
     (FnSpan::kept(kept, generation), tick)
 }
 
+/// Where a [`PoolSpan`]'s slice lies: its session, track and lane.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolPlace {
+    generation: u64,
+    track: &'static Track,
+    lane: u32,
+}
+
 /// Guard of a slice on a track of `track`'s pool that began at a known tick. `Send`
 /// and `Sync`; the slice ends when [`end_details`](PoolSpan::end_details) is
 /// called or the guard drops, on any thread.
@@ -75,14 +83,15 @@ impl PoolSpan {
         begin(callsite, track, None, since, details)
     }
 
-    /// Starts a slice of `callsite` at tick `since` nested under `parent`'s slice:
-    /// on a lane beneath `parent`'s lane of `parent`'s track (a child track of it),
-    /// so that it shows under its parent and never overlaps another slice. On a
-    /// track of `track`'s pool if `parent` records nothing.
+    /// Starts a slice of `callsite` at tick `since` nested under the slice at
+    /// `parent` ([`place`](PoolSpan::place)): on a lane beneath its lane of its
+    /// track (a child track of it), so that it shows under its parent and never
+    /// overlaps another slice. On a track of `track`'s pool if `parent` records
+    /// nothing.
     pub fn begin_under(
         callsite: &'static Callsite,
         track: &'static Track,
-        parent: &PoolSpan,
+        parent: PoolPlace,
         since: u64,
         details: &Details<'_>,
     ) -> PoolSpan {
@@ -90,6 +99,16 @@ impl PoolSpan {
             return begin(callsite, track, None, since, details);
         }
         begin(callsite, parent.track, Some(parent.lane), since, details)
+    }
+
+    /// Where this slice lies, to nest others under it later
+    /// ([`begin_under`](PoolSpan::begin_under)) without holding it.
+    pub fn place(&self) -> PoolPlace {
+        PoolPlace {
+            generation: self.generation,
+            track: self.track,
+            lane: self.lane,
+        }
     }
 
     /// Ends the slice with `details`' typed args and flows (its name is the
