@@ -5,7 +5,7 @@ use super::buffer::CHUNK_BYTES;
 use super::category::{self, CategoryError, Filter};
 use super::handoff::{self, Opening, Overflow, Shared};
 use super::shim::Arc;
-use super::writer::{Writer, Written};
+use super::writer::{TraceFile, Writer, Written};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -358,12 +358,12 @@ impl SessionBuilder {
         };
         let file: Box<dyn std::io::Write + Send> = match self.sink {
             Some(sink) => sink,
-            None => Box::new(std::fs::File::create(&self.path).map_err(|source| {
-                SessionError::Create {
+            None => Box::new(TraceFile::new(std::fs::File::create(&self.path).map_err(
+                |source| SessionError::Create {
                     path: self.path.clone(),
                     source,
-                }
-            })?),
+                },
+            )?)),
         };
         super::clock::init();
         let generation = opening.next_generation();

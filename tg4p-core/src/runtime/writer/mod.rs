@@ -16,6 +16,9 @@
 mod lane_templates;
 mod ring;
 mod templates;
+mod trace_file;
+
+pub(crate) use trace_file::TraceFile;
 
 use super::args::MAX_ARGS;
 use super::buffer::{self, Chunk};
