@@ -247,11 +247,7 @@ fn cpu_per_op(name: &str, n: u64, session: bool, mut f: impl FnMut()) -> PerOp {
 /// in which that baseline happened to be measured on this shared VM.)
 fn values_run() {
     const N: u64 = 2_000_000;
-    let rounds: usize = std::env::var("TG4P_BENCH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .filter(|&r| r > 0)
-        .unwrap_or(5);
+    let rounds = bench_rounds();
     type Op = Box<dyn FnMut()>;
     let ops: [(&str, Op); 5] = [
         ("#[trace] span", Box::new(traced_empty)),
@@ -318,6 +314,15 @@ fn values_run() {
             r[0].2
         );
     }
+}
+
+/// `TG4P_BENCH_ROUNDS` (default 5): rounds of the per-op and custom-track tables.
+fn bench_rounds() -> usize {
+    std::env::var("TG4P_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(5)
 }
 
 /// The median of `xs` (not empty).
@@ -471,21 +476,27 @@ fn criterion_tracks(c: &mut Criterion) {
 /// Issue 15's custom-track comparison, in one run: with 1, 2 and 8 threads at
 /// once, spans on one shared custom track against spans on the threads' own
 /// tracks; per span, the mean recording thread's CPU and the process's (writer
-/// and finish included), best of 3 interleaved rounds, as ratios to one
-/// `Instant::now()` and custom / thread track.
+/// and finish included), as ratios to one `Instant::now()`; custom / thread
+/// track per round of the two interleaved (`TG4P_BENCH_ROUNDS` rounds, default
+/// 5), the median and the least of those ratios.
 fn tracks_run() {
     const PER_THREAD: u64 = 400_000;
+    let rounds = bench_rounds();
     let base = cpu_per_op("now-tracks", 2_000_000, false, || {
         black_box(Instant::now());
     });
     let base = base.thread;
     println!(
         "\n== spans on a shared custom track vs the thread's own track, per span: \
-         recording thread CPU / process CPU (ratio to Instant::now() = {base:.1} ns) =="
+         recording thread CPU / process CPU (ratio to Instant::now() = {base:.1} ns; \
+         custom/thread: median of {rounds} rounds' ratios, least in brackets) =="
     );
     for threads in [1, 2, 8] {
-        let mut best = [(f64::INFINITY, f64::INFINITY); 2];
-        for _round in 0..3 {
+        // Per round, interleaved: (thread, process) ns per span on the thread's
+        // track, then on the custom track.
+        let mut runs: Vec<[(f64, f64); 2]> = Vec::with_capacity(rounds);
+        for _round in 0..rounds {
+            let mut run = [(0.0, 0.0); 2];
             for (k, f) in [thread_track_span as fn(), custom_track_span]
                 .into_iter()
                 .enumerate()
@@ -498,20 +509,27 @@ fn tracks_run() {
                     (cpu_ns(libc::RUSAGE_SELF) - p0) / (threads as u64 * PER_THREAD) as f64;
                 assert_eq!(r.events_dropped, 0, "blocking session");
                 std::fs::remove_file(&r.path).ok();
-                best[k] = (best[k].0.min(thread), best[k].1.min(process));
+                run[k] = (thread, process);
             }
+            runs.push(run);
         }
-        let [(tt, tp), (ct, cp)] = best;
+        let of = |f: fn(&[(f64, f64); 2]) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
+        let (tt, tp) = (median(&of(|r| r[0].0)), median(&of(|r| r[0].1)));
+        let (ct, cp) = (median(&of(|r| r[1].0)), median(&of(|r| r[1].1)));
+        let thread_ratio = of(|r| r[1].0 / r[0].0);
+        let process_ratio = of(|r| r[1].1 / r[0].1);
         println!(
             "{threads} thread(s): thread track {tt:6.1} / {tp:6.1} ns ({:5.2}x / {:5.2}x)   \
              custom track {ct:6.1} / {cp:6.1} ns ({:5.2}x / {:5.2}x)   \
-             custom/thread: thread CPU {:4.2}x, process CPU {:4.2}x (target <= 1.5)",
+             custom/thread: thread CPU {:4.2}x ({:4.2}x), process CPU {:4.2}x ({:4.2}x) (target <= 1.5)",
             tt / base,
             tp / base,
             ct / base,
             cp / base,
-            ct / tt,
-            cp / tp
+            median(&thread_ratio),
+            least(&thread_ratio),
+            median(&process_ratio),
+            least(&process_ratio),
         );
     }
 }
