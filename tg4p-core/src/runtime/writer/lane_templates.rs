@@ -14,7 +14,7 @@
 use super::super::clock::Segment;
 use super::super::record::{LANE_BEGIN, LANE_END};
 use super::super::shim::{AtomicU64, Ordering};
-use super::templates::{Bytes, track_event_fields, write_timed_packet};
+use super::templates::{Bytes, track_event_fields, write_timed_packet_uninit};
 use crate::wire::EventType;
 use crate::wire::tags::{
     EVENT_CATEGORY_IID, EVENT_NAME_IID, EVENT_SOURCE_LOCATION_IID, EVENT_TRACK_UUID, EVENT_TYPE,
@@ -141,6 +141,10 @@ pub(super) struct Run {
 /// `segment` and not before the sequence's last timestamp `last_ns` (which the
 /// packets' deltas advance); stops at the first other record (or one cut short):
 /// the general path writes it.
+///
+/// As the thread-track loop (`templates::append_slices`): it writes into `out`'s
+/// spare capacity without zero-filling it first, and a loop's begins, which
+/// mostly repeat one callsite on one lane, take no template look-up.
 pub(super) fn append_run(
     out: &mut Vec<u8>,
     records: &[AtomicU64],
@@ -150,59 +154,66 @@ pub(super) fn append_run(
 ) -> Run {
     // Relaxed loads: the caller read these words below the chunk's published
     // count, loaded with Acquire (see `buffer`).
-    let word = |i: usize| records.get(i).map(|w| w.load(Ordering::Relaxed));
+    let load = |w: &AtomicU64| w.load(Ordering::Relaxed);
     let (mut i, mut packets) = (0, 0u64);
     let mut last = *last_ns;
-    'batches: loop {
-        // Room for a batch of packets at once, each written with fixed-size
-        // copies, then cut to what they took.
+    let mut rest = records;
+    // The last begin's (callsite, lane) and template.
+    let mut begin: Option<((u64, u64), &LaneTemplate)> = None;
+    loop {
+        out.reserve(BATCH * PACKET_ROOM);
         let base = out.len();
-        out.resize(base + BATCH * PACKET_ROOM, 0);
-        let mut pos = base;
-        let mut written = 0;
+        let spare = out.spare_capacity_mut();
+        let mut pos = 0;
         let stop = loop {
-            if written == BATCH {
+            let Some(room) = spare
+                .get_mut(pos..)
+                .and_then(|r| r.first_chunk_mut::<PACKET_ROOM>())
+            else {
                 break false;
-            }
-            let Some(head) = word(i) else { break true };
-            let (template, words) = if head == LANE_BEGIN {
-                let (Some(id), Some(lane)) = (word(i + 2), word(i + 3)) else {
-                    break true;
-                };
-                match templates.begin(id, lane) {
-                    Some(t) => (t, 4),
-                    None => break true,
+            };
+            let (template, tick, tail) = match rest {
+                [head, tick, id, lane, tail @ ..] if load(head) == LANE_BEGIN => {
+                    let key = (load(id), load(lane));
+                    let template = match begin {
+                        Some((k, t)) if k == key => t,
+                        _ => match templates.begin(key.0, key.1) {
+                            Some(t) => {
+                                begin = Some((key, t));
+                                t
+                            }
+                            None => break true,
+                        },
+                    };
+                    (template, tick, tail)
                 }
-            } else if head == LANE_END {
-                let Some(lane) = word(i + 2) else { break true };
-                match templates.end(lane) {
-                    Some(t) => (t, 3),
-                    None => break true,
+                [head, tick, lane, tail @ ..] if load(head) == LANE_END => {
+                    match templates.end(load(lane)) {
+                        Some(t) => (t, tick, tail),
+                        None => break true,
+                    }
                 }
-            } else {
-                break true;
+                _ => break true,
             };
             // A tick before the last one (a slice begun in the past) is written by
             // the general path, in absolute time.
-            let Some(ns) = word(i + 1).and_then(|tick| segment.ns_of(tick)) else {
+            let Some(ns) = segment.ns_of(load(tick)).filter(|&ns| ns >= last) else {
                 break true;
             };
-            if ns < last {
-                break true;
-            }
-            let Some(room) = out[pos..].first_chunk_mut::<PACKET_ROOM>() else {
-                break true; // not reached: the batch made room for BATCH packets
-            };
-            // At most 1 + 10 + 47 bytes: a one-byte length.
-            pos += write_timed_packet(room, ns - last, &template.bytes, template.len);
+            pos += write_timed_packet_uninit(room, ns - last, &template.bytes, template.len);
             last = ns;
-            written += 1;
-            i += words;
+            packets += 1;
+            i = records.len() - tail.len();
+            rest = tail;
         };
-        out.truncate(pos);
-        packets += written as u64;
+        // SAFETY: the packets written follow each other from `base`, and
+        // `write_timed_packet_uninit` initialised every byte of each (the first
+        // `len` bytes of its room, `len` the length it returned): `out`'s first
+        // `base + pos` bytes are initialised, and `pos` is within the spare
+        // capacity (each room was a chunk of it).
+        unsafe { out.set_len(base + pos) };
         if stop {
-            break 'batches;
+            break;
         }
     }
     *last_ns = last;
@@ -285,6 +296,52 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn long_runs_over_lanes_and_callsites_encode_what_the_general_encoder_does() {
+        // Two lanes, two callsites, deltas on both sides of a one-byte varint,
+        // more packets than one reservation of room holds.
+        let lanes = [LaneRef { track: 7, lane: 0 }, LaneRef { track: 7, lane: 5 }];
+        let uuids = [11, 0x1234_5678_9abc];
+        let mut t = LaneTemplates::default();
+        for (k, l) in lanes.iter().enumerate() {
+            let word = u64::from(l.track) << 32 | u64::from(l.lane);
+            for callsite in [3u32, 9] {
+                let template = LaneTemplate::begin(1, u64::from(callsite) + 1, None, uuids[k]);
+                t.add_begin(callsite, word, template);
+            }
+            t.add_end(word, LaneTemplate::end(1, uuids[k]));
+        }
+        let (mut events, mut expected) = (Vec::new(), Vec::new());
+        let (mut tick, mut prev) = (100u64, 50u64);
+        for n in 0..100u64 {
+            let k = (n / 3 % 2) as usize;
+            let callsite = if n % 5 == 0 { 9 } else { 3 };
+            tick += n % 200;
+            events.push((Event::begin(callsite).on(lanes[k]), tick));
+            let iid = u64::from(callsite) + 1;
+            expected.extend(general(1, tick - prev, Some((iid, None)), uuids[k]));
+            prev = tick;
+            tick += 1 + n * 7 % 300;
+            events.push((Event::end().on(lanes[k]), tick));
+            expected.extend(general(1, tick - prev, None, uuids[k]));
+            prev = tick;
+        }
+        let chunk = records(&events);
+        let (_, end) = chunk.unread();
+        let mut out = vec![0xAB];
+        let mut last = 50;
+        let run = append_run(
+            &mut out,
+            chunk.words(0, end),
+            &t,
+            Segment::identity(),
+            &mut last,
+        );
+        assert_eq!((run.words, run.packets, last), (end, 200, tick));
+        assert_eq!(out[0], 0xAB);
+        assert_eq!(out[1..], expected[..]);
     }
 
     #[test]

@@ -219,6 +219,23 @@ fn write_packet_uninit(
     delta: u64,
     template: &Template,
 ) -> usize {
+    write_timed_packet_uninit(room, delta, &template.bytes, template.len)
+}
+
+/// Writes a packet at timestamp `delta` whose other fields are the first `len`
+/// of `fields` (copied whole: a fixed-size copy) into `room`, which may hold
+/// uninitialised bytes; returns its length, having initialised all of
+/// `room[..length]`. `room` holds a packet's tag and length, the timestamp's tag
+/// and longest varint, and `fields`; the packet stays under 128 bytes (a one-byte
+/// length): `N` + 11 does.
+#[inline(always)]
+pub(super) fn write_timed_packet_uninit<const R: usize, const N: usize>(
+    room: &mut [MaybeUninit<u8>; R],
+    delta: u64,
+    fields: &[u8; N],
+    len: u8,
+) -> usize {
+    const { assert!(R >= 3 + varint::MAX_LEN + N && N + 11 < 128) };
     room[0].write(TRACE_PACKET);
     room[2].write(PACKET_TIMESTAMP);
     let n = if delta < 1 << 14 {
@@ -235,9 +252,8 @@ fn write_packet_uninit(
         room[3..3 + varint::MAX_LEN].copy_from_slice(as_uninit(&buf));
         n
     };
-    room[3 + n..3 + n + TEMPLATE_BYTES].copy_from_slice(as_uninit(&template.bytes));
-    // At most 1 + 10 + 35 bytes: a one-byte length.
-    let len = 1 + n + template.len as usize;
+    room[3 + n..3 + n + N].copy_from_slice(as_uninit(fields));
+    let len = 1 + n + len as usize;
     room[1].write(len as u8);
     2 + len
 }
