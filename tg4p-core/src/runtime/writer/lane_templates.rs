@@ -258,6 +258,12 @@ mod tests {
         chunk
     }
 
+    /// [`append_run`] over all the records of `chunk`, at identity ticks.
+    fn run_all(t: &LaneTemplates, chunk: &Chunk, out: &mut Vec<u8>, last: &mut u64) -> Run {
+        let (_, end) = chunk.unread();
+        append_run(out, chunk.words(0, end), t, Segment::identity(), last)
+    }
+
     #[test]
     fn lane_begins_and_ends_encode_what_the_general_encoder_does() {
         for sequence in [1, 300_000, u32::MAX] {
@@ -276,16 +282,9 @@ mod tests {
                         (Event::begin(9).on(lane), 100),
                         (Event::end().on(lane), 100 + (1 << 40)),
                     ]);
-                    let (_, end) = chunk.unread();
-                    let mut out = Vec::new();
-                    let mut last = 40;
-                    let run = append_run(
-                        &mut out,
-                        chunk.words(0, end),
-                        &t,
-                        Segment::identity(),
-                        &mut last,
-                    );
+                    let (mut out, mut last) = (Vec::new(), 40);
+                    let run = run_all(&t, &chunk, &mut out, &mut last);
+                    let end = chunk.unread().1;
                     assert_eq!((run.words, run.packets, last), (end, 2, 100 + (1 << 40)));
                     let mut expected = general(sequence, 60, Some((iid, category)), uuid);
                     expected.extend(general(sequence, 1 << 40, None, uuid));
@@ -329,17 +328,12 @@ mod tests {
             prev = tick;
         }
         let chunk = records(&events);
-        let (_, end) = chunk.unread();
-        let mut out = vec![0xAB];
-        let mut last = 50;
-        let run = append_run(
-            &mut out,
-            chunk.words(0, end),
-            &t,
-            Segment::identity(),
-            &mut last,
+        let (mut out, mut last) = (vec![0xAB], 50);
+        let run = run_all(&t, &chunk, &mut out, &mut last);
+        assert_eq!(
+            (run.words, run.packets, last),
+            (chunk.unread().1, 200, tick)
         );
-        assert_eq!((run.words, run.packets, last), (end, 200, tick));
         assert_eq!(out[0], 0xAB);
         assert_eq!(out[1..], expected[..]);
     }
@@ -372,17 +366,8 @@ mod tests {
         t.add_begin(4, word, LaneTemplate::begin(1, 1, None, 99));
         t.add_end(word, LaneTemplate::end(1, 99));
         let run = |events: &[(Event<'_>, u64)], last: u64| {
-            let chunk = records(events);
-            let (_, end) = chunk.unread();
-            let mut out = Vec::new();
-            let mut last = last;
-            let r = append_run(
-                &mut out,
-                chunk.words(0, end),
-                &t,
-                Segment::identity(),
-                &mut last,
-            );
+            let (mut out, mut last) = (Vec::new(), last);
+            let r = run_all(&t, &records(events), &mut out, &mut last);
             (r.words, r.packets)
         };
         let begin = Event::begin(4).on(lane);
