@@ -155,7 +155,7 @@ pub(super) fn append_run(
     // Relaxed loads: the caller read these words below the chunk's published
     // count, loaded with Acquire (see `buffer`).
     let load = |w: &AtomicU64| w.load(Ordering::Relaxed);
-    let (mut i, mut packets) = (0, 0u64);
+    let mut packets = 0u64;
     let mut last = *last_ns;
     let mut rest = records;
     // The last begin's (callsite, lane) and template.
@@ -203,7 +203,6 @@ pub(super) fn append_run(
             pos += write_timed_packet_uninit(room, ns - last, &template.bytes, template.len);
             last = ns;
             packets += 1;
-            i = records.len() - tail.len();
             rest = tail;
         };
         // SAFETY: the packets written follow each other from `base`, and
@@ -217,7 +216,10 @@ pub(super) fn append_run(
         }
     }
     *last_ns = last;
-    Run { words: i, packets }
+    Run {
+        words: records.len() - rest.len(),
+        packets,
+    }
 }
 
 #[cfg(all(test, not(tg4p_loom)))]

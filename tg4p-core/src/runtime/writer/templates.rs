@@ -286,7 +286,6 @@ fn append_slices(
     segment: Segment,
     last: &mut u64,
 ) -> (usize, u64) {
-    let mut i = 0;
     let mut prev = *last;
     // The records not read yet: every record read here takes two words (head,
     // tick).
@@ -334,13 +333,11 @@ fn append_slices(
                         // begin stands and the end is read again.
                         pos += len;
                         prev = n0;
-                        i += 2;
                         rest = &rest[2..];
                         continue;
                     };
                     pos += len + write_packet_uninit(second, n1 - n0, end);
                     prev = n1;
-                    i += 4;
                     rest = tail;
                     continue;
                 }
@@ -375,7 +372,6 @@ fn append_slices(
             let ns = ns.max(prev);
             pos += write_packet_uninit(room, ns - prev, template);
             prev = ns;
-            i += 2;
             rest = tail;
         };
         // SAFETY: the packets written follow each other from `base` (a pair's
@@ -387,8 +383,9 @@ fn append_slices(
         unsafe { out.set_len(base + pos) };
         if done {
             *last = prev;
+            let words = records.len() - rest.len();
             // One packet per record of 2 words.
-            return (i, i as u64 / 2);
+            return (words, words as u64 / 2);
         }
     }
 }
