@@ -119,10 +119,11 @@ pub(crate) struct Calibration {
     /// the slope of the segment before it, used to extrapolate), in 32.32 fixed
     /// point: integer conversion is a single widening multiply.
     slopes: Vec<u64>,
-    /// `spans[i]`: how many ticks from reading `i` on convert within u64 at
-    /// `slopes[i]` (see [`overflow_span`]), kept so that making a [`Segment`]
-    /// takes no division.
-    spans: Vec<u64>,
+    /// How many ticks from the last reading on convert within u64 at its slope
+    /// (see [`overflow_span`]), kept so that making a [`Segment`] takes no
+    /// division. (Earlier segments end at the next reading, whose nanoseconds
+    /// their slope reaches and does not pass: they cannot overflow.)
+    last_span: u64,
     /// The segment the last conversion used: ticks arrive mostly in order.
     segment: usize,
 }
@@ -147,14 +148,14 @@ impl Calibration {
             tsc,
             points: Vec::new(),
             slopes: Vec::new(),
-            spans: Vec::new(),
+            last_span: u64::MAX,
             segment: 0,
         };
         if tsc {
             let first = paired_reading();
             c.points.push(first);
             c.slopes.push(1 << 32);
-            c.spans.push(overflow_span(first.1, 1 << 32));
+            c.last_span = overflow_span(first.1, 1 << 32);
         }
         c
     }
@@ -187,10 +188,9 @@ impl Calibration {
         let slope = (((p.1 - n0) as u128) << 32) / (p.0 - t0) as u128;
         let slope = slope.min(u64::MAX as u128) as u64;
         *self.slopes.last_mut().expect("one slope per point") = slope;
-        *self.spans.last_mut().expect("one span per point") = overflow_span(n0, slope);
         self.points.push(p);
         self.slopes.push(slope);
-        self.spans.push(overflow_span(p.1, slope));
+        self.last_span = overflow_span(p.1, slope);
     }
 
     /// Takes a new pair of readings if the last is older than
@@ -230,12 +230,17 @@ impl Calibration {
         }
         let i = self.segment;
         let (t0, n0) = self.points[i];
-        let next = self.points.get(i + 1).map_or(u64::MAX, |p| p.0);
+        // The last segment runs to the end of the tick range, or to where its
+        // nanoseconds would overflow if that comes first.
+        let span = self
+            .points
+            .get(i + 1)
+            .map_or((u64::MAX - t0).min(self.last_span), |p| p.0 - t0);
         Segment {
             t0,
             n0,
             slope: self.slopes[i],
-            span: (next - t0).min(self.spans[i]),
+            span,
         }
     }
 
@@ -403,7 +408,7 @@ mod tests {
             tsc: true,
             points: vec![(0, 1_000_000_000_000)],
             slopes: vec![2 << 32],
-            spans: vec![overflow_span(1_000_000_000_000, 2 << 32)],
+            last_span: overflow_span(1_000_000_000_000, 2 << 32),
             segment: 0,
         };
         assert_eq!(c.segment().ns_of(u64::MAX - 1), None);
