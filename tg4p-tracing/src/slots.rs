@@ -244,7 +244,15 @@ fn new_slot() -> Option<(u32, &'static Slot)> {
 /// The locked state of `slot` for the span of `generation` (reset if it was an
 /// earlier span's).
 fn locked(slot: &'static Slot, generation: u32) -> MutexGuard<'static, Locked> {
-    let mut l = lock(&slot.locked);
+    of_generation(lock(&slot.locked), generation)
+}
+
+/// `l`, the locked state of a slot, made the state of its span of `generation`
+/// (reset if it was an earlier span's).
+fn of_generation(
+    mut l: MutexGuard<'static, Locked>,
+    generation: u32,
+) -> MutexGuard<'static, Locked> {
     if l.generation != generation {
         l.generation = generation;
         l.state.reset();
@@ -333,17 +341,12 @@ impl SlotRef {
     /// Checked under the lock: a span closes its state under it, and a span
     /// taking the slot next resets the state under it before using it.
     pub(crate) fn lock(&self) -> Option<MutexGuard<'static, Locked>> {
-        let mut l = lock(&self.slot.locked);
+        let l = lock(&self.slot.locked);
         let head = self.slot.head.load(Ordering::Acquire);
         if head >> 32 != self.key >> 32 || head as u32 == 0 {
             return None;
         }
-        let generation = (self.key >> 32) as u32;
-        if l.generation != generation {
-            l.generation = generation;
-            l.state.reset();
-        }
-        Some(l)
+        Some(of_generation(l, (self.key >> 32) as u32))
     }
 }
 
